@@ -1,0 +1,1 @@
+"""The `harmony` command: one entry point that composes every component's own CLI."""

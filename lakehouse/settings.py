@@ -1,0 +1,151 @@
+"""Every endpoint, port, credential, bucket, topic and table name, written once.
+
+All components read their configuration from one frozen :class:`Settings` object, loaded from
+``HARMONY_``-prefixed environment variables (nested with ``__``, e.g. ``HARMONY_KAFKA__PORT``) and an
+optional git-ignored ``.env`` file. Credentials have no defaults: ``harmony stack up`` writes random ones
+into ``.env`` for a local stack, and a deployment sets them in the environment.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "HARMONY_"
+ENV_NESTED_DELIMITER = "__"
+ENV_FILE = ".env"
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class KafkaSettings(_Frozen):
+    """The broker and the three topics every component shares."""
+
+    host: str = "127.0.0.1"
+    port: int = 9092
+    controller_port: int = 9093
+    reports_topic: str = "drone-reports"
+    alerts_topic: str = "riot-alerts"
+    dead_letter_topic: str = "dead-letters"
+    partitions: int = Field(default=4, ge=1)
+    heap: str = "512m"
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    @property
+    def topics(self) -> tuple[str, ...]:
+        return (self.reports_topic, self.alerts_topic, self.dead_letter_topic)
+
+
+class S3Settings(_Frozen):
+    """The S3 server (MinIO) that holds the warehouse."""
+
+    host: str = "127.0.0.1"
+    port: int = 9000
+    console_port: int = 9001
+    region: str = "us-east-1"
+    bucket: str = "warehouse"
+    access_key: SecretStr
+    secret_key: SecretStr
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+
+class PostgresSettings(_Frozen):
+    """The PostgreSQL server holding the Iceberg JDBC catalog and the live alerts table."""
+
+    host: str = "127.0.0.1"
+    port: int = 5433
+    user: str = "harmony"
+    password: SecretStr
+    database: str = "lake"
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        pw = self.password.get_secret_value()
+        return f"postgresql+psycopg2://{self.user}:{pw}@{self.host}:{self.port}/{self.database}"
+
+    @property
+    def jdbc_url(self) -> str:
+        return f"jdbc:postgresql://{self.host}:{self.port}/{self.database}"
+
+
+class TrinoSettings(_Frozen):
+    """The Trino coordinator that serves SQL on the lake."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    user: str = "harmony"
+    heap: str = "1G"
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+
+class CatalogSettings(_Frozen):
+    """The one Iceberg catalog that pyiceberg, Spark, Trino and DuckDB all see."""
+
+    name: str = "lake"
+    raw_namespace: str = "raw"
+    answers_namespace: str = "answers"
+
+
+class Settings(BaseSettings):
+    """The whole platform's configuration; load it with :func:`get_settings`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter=ENV_NESTED_DELIMITER,
+        env_file=ENV_FILE,
+        extra="ignore",
+        frozen=True,
+    )
+
+    state_dir: Path = Path(".harmony")
+    cache_dir: Path = Path("~/.cache/harmony")
+    kafka: KafkaSettings = KafkaSettings()
+    s3: S3Settings
+    postgres: PostgresSettings
+    trino: TrinoSettings = TrinoSettings()
+    catalog: CatalogSettings = CatalogSettings()
+
+    @property
+    def warehouse(self) -> str:
+        return f"s3://{self.s3.bucket}/"
+
+    @property
+    def state_path(self) -> Path:
+        return self.state_dir.expanduser().resolve()
+
+    @property
+    def cache_path(self) -> Path:
+        return self.cache_dir.expanduser().resolve()
+
+
+class SettingsError(RuntimeError):
+    """Raised when the configuration is incomplete, with what to do about it."""
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Load the settings once per process; a missing credential is a one-line, actionable error."""
+    try:
+        return Settings()  # type: ignore[call-arg]
+    except ValidationError as exc:
+        missing = ", ".join(
+            ENV_PREFIX + ENV_NESTED_DELIMITER.join(str(p) for p in err["loc"]).upper() for err in exc.errors()
+        )
+        raise SettingsError(
+            f"configuration incomplete ({missing}): run `harmony stack up` once to write local credentials "
+            f"to {ENV_FILE}, or set them in the environment"
+        ) from exc

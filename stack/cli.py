@@ -1,0 +1,76 @@
+"""`harmony stack up|down|status|logs`: the real servers as local processes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from lakehouse.settings import get_settings
+from stack import manager
+from stack.credentials import ensure_env_file
+from stack.downloads import DownloadError
+from stack.services import ALL, ServiceError
+
+app = typer.Typer(help="Install, start, check and stop the local stack (Kafka, MinIO, PostgreSQL, Trino).")
+console = Console(stderr=True)
+
+
+@app.command()
+def up() -> None:
+    """Start every service (installing it on first use) and wait until all are healthy."""
+    added = ensure_env_file()
+    if added:
+        console.print(f"[yellow]wrote local credentials to .env:[/] {', '.join(added)}")
+        get_settings.cache_clear()
+    settings = get_settings()
+    try:
+        timings = manager.up(settings, report=lambda msg: console.print(f"  {msg}"))
+    except (ServiceError, DownloadError) as exc:
+        console.print(f"[red]stack up failed:[/] {exc}")
+        raise typer.Exit(1) from exc
+    console.print(f"[green]stack healthy[/] in {timings['total_s']:.1f}s")
+
+
+@app.command()
+def down() -> None:
+    """Stop the services this stack started (by their pid files); leaves everything else alone."""
+    stopped = manager.down(get_settings(), report=lambda msg: console.print(f"  {msg}"))
+    console.print(f"stopped: {', '.join(stopped) or 'nothing was running'}")
+
+
+@app.command()
+def status() -> None:
+    """Print each service, its address, pid and health; exit 1 if any is down."""
+    table = Table(title="Harmony stack")
+    for col in ("service", "address", "pid", "health", "log"):
+        table.add_column(col)
+    rows = manager.status(get_settings())
+    for row in rows:
+        health = "[green]healthy[/]" if row.healthy else ("[yellow]unhealthy[/]" if row.pid else "[red]down[/]")
+        table.add_row(row.name, row.address, str(row.pid or "-"), health, row.log)
+    Console().print(table)
+    if not all(r.healthy for r in rows):
+        raise typer.Exit(1)
+
+
+@app.command()
+def logs(
+    service: str = typer.Argument(..., help="one of: " + ", ".join(c.name for c in ALL)),
+    lines: int = typer.Option(50, "--lines", "-n"),
+    follow: bool = typer.Option(False, "--follow", "-f"),
+) -> None:
+    """Show the end of a service's log file."""
+    match = [c for c in ALL if c.name == service]
+    if not match:
+        console.print(f"[red]unknown service {service!r}[/]; choose one of {', '.join(c.name for c in ALL)}")
+        raise typer.Exit(2)
+    log = match[0](get_settings()).log_file
+    if not log.exists():
+        console.print(f"{service}: no log yet at {log}")
+        raise typer.Exit(1)
+    cmd = ["tail", f"-n{lines}", *(["-f"] if follow else []), str(log)]
+    sys.exit(subprocess.call(cmd))

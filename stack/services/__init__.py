@@ -1,0 +1,11 @@
+"""The servers of the local stack, in start order."""
+
+from stack.services.base import Service, ServiceError
+from stack.services.kafka import Kafka
+from stack.services.minio import MinIO
+from stack.services.postgres import Postgres
+from stack.services.trino import Trino
+
+ALL: tuple[type[Service], ...] = (Postgres, MinIO, Kafka, Trino)
+
+__all__ = ["ALL", "Kafka", "MinIO", "Postgres", "Service", "ServiceError", "Trino"]

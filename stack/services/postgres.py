@@ -1,0 +1,168 @@
+"""PostgreSQL from Debian's packages, holding the Iceberg JDBC catalog and the live alerts table."""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import signal
+import subprocess
+import tempfile
+from pathlib import Path
+
+from stack import versions
+from stack.services.base import Service, ServiceError
+
+# PostgreSQL refuses to run as root; Debian's package creates this user.
+UNPRIVILEGED_USER = "postgres"
+
+
+def postgres_bindir() -> Path | None:
+    """The newest installed server's bin folder, e.g. /usr/lib/postgresql/15/bin."""
+    root = Path("/usr/lib/postgresql")
+    found = sorted(
+        (p for p in root.glob("*/bin") if (p / "postgres").exists()),
+        key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0,
+    )
+    return found[-1] if found else None
+
+
+class Postgres(Service):
+    name = "postgres"
+    # SIGINT is PostgreSQL's "fast" shutdown: it does not wait for clients to disconnect.
+    stop_signal = signal.SIGINT
+
+    @property
+    def host(self) -> str:
+        return self.settings.postgres.host
+
+    @property
+    def ports(self) -> tuple[int, ...]:
+        return (self.settings.postgres.port,)
+
+    @property
+    def data(self) -> Path:
+        return self.home / "data"
+
+    def install(self) -> None:
+        if postgres_bindir() is not None:
+            return
+        if os.geteuid() != 0:
+            raise ServiceError(
+                self.name,
+                "PostgreSQL server is not installed",
+                hint=f"run `sudo apt-get install -y {versions.POSTGRES_DEBIAN_PACKAGE}`",
+            )
+        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+        for cmd in (
+            ["apt-get", "update", "-q"],
+            ["apt-get", "install", "-y", "-q", "--no-install-recommends", versions.POSTGRES_DEBIAN_PACKAGE],
+        ):
+            proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+            if proc.returncode != 0:
+                raise ServiceError(self.name, f"`{' '.join(cmd)}` failed: {proc.stderr[-300:]}")
+        # Debian starts its own cluster on 5432; this stack runs its own server and leaves that one alone.
+
+    def run_as(self) -> str | None:
+        return UNPRIVILEGED_USER if os.geteuid() == 0 else None
+
+    def _bin(self, tool: str) -> str:
+        bindir = postgres_bindir()
+        if bindir is None:
+            raise ServiceError(self.name, "PostgreSQL server binaries not found under /usr/lib/postgresql")
+        return str(bindir / tool)
+
+    def prepare(self) -> None:
+        self.home.mkdir(parents=True, exist_ok=True)
+        user = self.run_as()
+        if user is not None:
+            entry = pwd.getpwnam(user)
+            os.chown(self.home, entry.pw_uid, entry.pw_gid)
+        if (self.data / "PG_VERSION").exists():
+            return
+        pg = self.settings.postgres
+        with tempfile.NamedTemporaryFile("w", dir=self.home, delete=False) as pwfile:
+            pwfile.write(pg.password.get_secret_value() + "\n")
+        try:
+            if user is not None:
+                entry = pwd.getpwnam(user)
+                os.chown(pwfile.name, entry.pw_uid, entry.pw_gid)
+            proc = subprocess.run(
+                [
+                    self._bin("initdb"),
+                    "-D",
+                    str(self.data),
+                    "-U",
+                    pg.user,
+                    f"--pwfile={pwfile.name}",
+                    "--auth=scram-sha-256",
+                    "--encoding=UTF8",
+                    "--locale=C",
+                ],
+                capture_output=True,
+                text=True,
+                user=user,
+                cwd=self.home,
+                check=False,
+            )
+        finally:
+            Path(pwfile.name).unlink(missing_ok=True)
+        if proc.returncode != 0:
+            shutil.rmtree(self.data, ignore_errors=True)
+            raise ServiceError(self.name, "initdb failed: " + proc.stderr.strip()[-400:])
+
+    def command(self) -> list[str]:
+        pg = self.settings.postgres
+        return [
+            self._bin("postgres"),
+            "-D",
+            str(self.data),
+            "-c",
+            f"listen_addresses={pg.host}",
+            "-c",
+            f"port={pg.port}",
+            "-c",
+            f"unix_socket_directories={self.home}",
+            "-c",
+            "max_connections=200",
+            "-c",
+            "shared_buffers=128MB",
+            "-c",
+            "fsync=on",
+        ]
+
+    def _connect(self, database: str):  # type: ignore[no-untyped-def]
+        import psycopg2
+
+        pg = self.settings.postgres
+        return psycopg2.connect(
+            host=pg.host,
+            port=pg.port,
+            user=pg.user,
+            password=pg.password.get_secret_value(),
+            dbname=database,
+            connect_timeout=2,
+        )
+
+    def check_health(self) -> None:
+        conn = self._connect("postgres")
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SELECT 1")
+                if cur.fetchone() != (1,):
+                    raise RuntimeError("SELECT 1 did not return 1")
+        finally:
+            conn.close()
+
+    def provision(self) -> None:
+        conn = self._connect("postgres")
+        conn.autocommit = True
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (self.settings.postgres.database,))
+                if cur.fetchone() is None:
+                    from psycopg2 import sql
+
+                    cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(self.settings.postgres.database)))
+        finally:
+            conn.close()

