@@ -7,12 +7,34 @@ import each other.
 from __future__ import annotations
 
 import typer
+from rich.console import Console
 
-from lakehouse.settings import SettingsError
-from stack.cli import app as stack_app
+from lakehouse.settings import SettingsError, get_settings
+from simulator.cli import simulate
+from stack import cli as stack_cli
 
 app = typer.Typer(help="Harmony Lakehouse: drone reports → Kafka → Iceberg → answers.", no_args_is_help=True)
-app.add_typer(stack_app, name="stack")
+app.add_typer(stack_cli.app, name="stack")
+app.command()(simulate)
+console = Console(stderr=True)
+
+
+@app.command()
+def demo() -> None:
+    """The main job end to end: stack up, then a round trip through Kafka, S3 and the lake."""
+    from harmony import smoke
+
+    stack_cli.up()
+    settings = get_settings()
+    steps = [
+        ("Kafka produce → consume", smoke.kafka_round_trip),
+        ("MinIO put → get", smoke.s3_round_trip),
+        ("pyiceberg append → DuckDB and Trino read", smoke.lake_round_trip),
+    ]
+    for title, step in steps:
+        with console.status(title):
+            step(settings)
+        console.print(f"[green]✓[/] {title}")
 
 
 def main() -> None:

@@ -40,9 +40,14 @@ def connect(settings: Settings | None = None, database: str = ":memory:") -> duc
         con.execute(f"LOAD '{extension_path(name)}'")
     s3 = settings.s3
     con.execute(
-        "CREATE OR REPLACE SECRET lake_s3 (TYPE s3, KEY_ID ?, SECRET ?, REGION ?, ENDPOINT ?, URL_STYLE 'path', "
-        "USE_SSL false)",
-        [s3.access_key.get_secret_value(), s3.secret_key.get_secret_value(), s3.region, f"{s3.host}:{s3.port}"],
+        "CREATE OR REPLACE SECRET lake_s3 "
+        "(TYPE s3, KEY_ID ?, SECRET ?, REGION ?, ENDPOINT ?, URL_STYLE 'path', USE_SSL false)",
+        [
+            s3.access_key.get_secret_value(),
+            s3.secret_key.get_secret_value(),
+            s3.region,
+            f"{s3.host}:{s3.port}",
+        ],
     )
     return con
 

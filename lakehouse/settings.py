@@ -100,6 +100,15 @@ class CatalogSettings(_Frozen):
     answers_namespace: str = "answers"
 
 
+class RuleSettings(_Frozen):
+    """What counts as unrest: shared by the alerting rules and the analytics."""
+
+    low_harmony_threshold: float = Field(default=30.0, ge=0, le=100)
+    riot_min_citizens: int = Field(default=10, ge=2)
+    riot_window_minutes: float = Field(default=5.0, gt=0)
+    citizen_cooldown_minutes: float = Field(default=30.0, ge=0)
+
+
 class Settings(BaseSettings):
     """The whole platform's configuration; load it with :func:`get_settings`."""
 
@@ -118,6 +127,7 @@ class Settings(BaseSettings):
     postgres: PostgresSettings
     trino: TrinoSettings = TrinoSettings()
     catalog: CatalogSettings = CatalogSettings()
+    rules: RuleSettings = RuleSettings()
 
     @property
     def warehouse(self) -> str:
@@ -132,6 +142,17 @@ class Settings(BaseSettings):
         return self.cache_dir.expanduser().resolve()
 
 
+def _env_names(loc: tuple[int | str, ...]) -> list[str]:
+    """The variables behind a validation error; a missing section expands to its required fields."""
+    prefix = ENV_PREFIX + ENV_NESTED_DELIMITER.join(str(p) for p in loc).upper()
+    field = Settings.model_fields.get(str(loc[0])) if len(loc) == 1 else None
+    section = field.annotation if field is not None else None
+    if isinstance(section, type) and issubclass(section, BaseModel):
+        required = [n for n, f in section.model_fields.items() if f.is_required()]
+        return [f"{prefix}{ENV_NESTED_DELIMITER}{n.upper()}" for n in required]
+    return [prefix]
+
+
 class SettingsError(RuntimeError):
     """Raised when the configuration is incomplete, with what to do about it."""
 
@@ -142,9 +163,7 @@ def get_settings() -> Settings:
     try:
         return Settings()  # type: ignore[call-arg]
     except ValidationError as exc:
-        missing = ", ".join(
-            ENV_PREFIX + ENV_NESTED_DELIMITER.join(str(p) for p in err["loc"]).upper() for err in exc.errors()
-        )
+        missing = ", ".join(name for err in exc.errors() for name in _env_names(err["loc"]))
         raise SettingsError(
             f"configuration incomplete ({missing}): run `harmony stack up` once to write local credentials "
             f"to {ENV_FILE}, or set them in the environment"

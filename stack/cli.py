@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -14,6 +16,7 @@ from stack import manager
 from stack.credentials import ensure_env_file
 from stack.downloads import DownloadError
 from stack.services import ALL, ServiceError
+from stack.services.trino import catalog_properties
 
 app = typer.Typer(help="Install, start, check and stop the local stack (Kafka, MinIO, PostgreSQL, Trino).")
 console = Console(stderr=True)
@@ -50,7 +53,9 @@ def status() -> None:
         table.add_column(col)
     rows = manager.status(get_settings())
     for row in rows:
-        health = "[green]healthy[/]" if row.healthy else ("[yellow]unhealthy[/]" if row.pid else "[red]down[/]")
+        health = (
+            "[green]healthy[/]" if row.healthy else ("[yellow]unhealthy[/]" if row.pid else "[red]down[/]")
+        )
         table.add_row(row.name, row.address, str(row.pid or "-"), health, row.log)
     Console().print(table)
     if not all(r.healthy for r in rows):
@@ -74,3 +79,25 @@ def logs(
         raise typer.Exit(1)
     cmd = ["tail", f"-n{lines}", *(["-f"] if follow else []), str(log)]
     sys.exit(subprocess.call(cmd))
+
+
+@app.command()
+def provision() -> None:
+    """Create topics, bucket and catalog on servers already running elsewhere (compose, a cluster)."""
+    try:
+        manager.provision(get_settings(), report=lambda msg: console.print(f"  {msg}"))
+    except ServiceError as exc:
+        console.print(f"[red]provision failed:[/] {exc}")
+        raise typer.Exit(1) from exc
+
+
+@app.command("trino-catalog")
+def trino_catalog(
+    out: Annotated[Path, typer.Argument(help="folder to write <catalog>.properties into")],
+) -> None:
+    """Render Trino's catalog file for the lake from the settings (used by compose.yaml)."""
+    settings = get_settings()
+    out.mkdir(parents=True, exist_ok=True)
+    target = out / f"{settings.catalog.name}.properties"
+    target.write_text("\n".join(catalog_properties(settings)) + "\n")
+    console.print(f"wrote {target}")

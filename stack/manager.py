@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from lakehouse.settings import Settings
+from stack.downloads import DownloadError
 from stack.services import ALL, Service, ServiceError
 
 
@@ -44,8 +45,14 @@ def up(settings: Settings, report: Report = _quiet) -> dict[str, float]:
 
     def install(svc: Service) -> None:
         report(f"{svc.name}: installing (cached after the first run)")
-        svc.install()
-        svc.prepare()
+        try:
+            svc.install()
+        except DownloadError as exc:
+            raise ServiceError(
+                svc.name,
+                str(exc),
+                hint="check that the registries are reachable, then rerun `harmony stack up`",
+            ) from exc
 
     # Installs run in parallel: they are downloads and a Go build, bound by network and disk.
     with ThreadPoolExecutor(max_workers=len(all_services)) as pool:
@@ -56,6 +63,7 @@ def up(settings: Settings, report: Report = _quiet) -> dict[str, float]:
     for svc in all_services:
         if svc.running_pid() is None:
             report(f"{svc.name}: starting on {svc.address}")
+            svc.prepare()
             svc.start()
         else:
             report(f"{svc.name}: already running (pid {svc.running_pid()})")
@@ -79,6 +87,15 @@ def up(settings: Settings, report: Report = _quiet) -> dict[str, float]:
     _init_catalog(settings)
     timings["total_s"] = time.monotonic() - t0
     return timings
+
+
+def provision(settings: Settings, report: Report = _quiet) -> None:
+    """Create topics, bucket, catalog database and catalog tables on servers that run elsewhere."""
+    for svc in services(settings):
+        svc.wait_healthy_remote()
+        svc.provision()
+        report(f"{svc.name}: provisioned on {svc.address}")
+    _init_catalog(settings)
 
 
 def _init_catalog(settings: Settings) -> None:

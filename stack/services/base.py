@@ -43,6 +43,15 @@ def port_is_open(host: str, port: int, timeout: float = 0.5) -> bool:
         return False
 
 
+def _alive(pid: int) -> bool:
+    """The process exists and is not a zombie waiting to be reaped."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
+
+
 def tail(path: Path, lines: int = 15) -> str:
     if not path.exists():
         return ""
@@ -94,7 +103,7 @@ class Service(ABC):
         """The user to run the server as (PostgreSQL refuses root)."""
         return None
 
-    def provision(self) -> None:
+    def provision(self) -> None:  # noqa: B027 - optional hook: most services need nothing created
         """Create what the platform needs on a healthy server (topics, buckets, databases)."""
 
     # ---- lifecycle -------------------------------------------------------------------------------
@@ -110,15 +119,18 @@ class Service(ABC):
     def log_file(self) -> Path:
         return self.settings.state_path / "logs" / f"{self.name}.log"
 
+    @property
+    def marker(self) -> str:
+        """A string in the server's command line that only this stack's instance has."""
+        return str(self.settings.state_path)
+
     def _owns(self, pid: int) -> bool:
         """True when ``pid`` is alive and was started from this stack's state folder."""
         try:
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            stat = Path(f"/proc/{pid}/stat").read_text()
         except OSError:
             return False
-        zombie = stat.rsplit(")", 1)[-1].split()[0] == "Z"
-        return not zombie and str(self.settings.state_path) in cmdline
+        return _alive(pid) and self.marker in cmdline
 
     def running_pid(self) -> int | None:
         try:
@@ -180,7 +192,8 @@ class Service(ABC):
             if self.running_pid() is None:
                 raise ServiceError(
                     self.name,
-                    "the server exited during start-up: " + (tail(self.log_file, 3).replace("\n", " ")[-400:]),
+                    "the server exited during start-up: "
+                    + (tail(self.log_file, 3).replace("\n", " ")[-400:]),
                     log=self.log_file,
                     hint="read the log, fix the cause, then run `harmony stack up` again",
                 )
@@ -197,6 +210,18 @@ class Service(ABC):
             hint="see the log; `harmony stack down` then `harmony stack up` retries",
         )
 
+    def wait_healthy_remote(self, timeout_s: float = 180.0) -> None:
+        """Wait for a server this stack does not run (e.g. a container) to pass its health check."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                self.check_health()
+                return
+            except Exception as exc:
+                if time.monotonic() > deadline:
+                    raise ServiceError(self.name, f"not healthy at {self.address}: {exc}") from exc
+            time.sleep(1)
+
     def stop(self, timeout_s: float = 30.0) -> bool:
         """Stop the server if this stack runs it; returns whether something was stopped."""
         pid = self.running_pid()
@@ -205,13 +230,14 @@ class Service(ABC):
             return False
         with contextlib.suppress(ProcessLookupError):
             os.killpg(pid, self.stop_signal)
+        # Wait on the pid itself, not on _owns: an exiting process loses its command line before it is gone.
         deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline and self._owns(pid):
+        while time.monotonic() < deadline and _alive(pid):
             time.sleep(0.2)
-        if self._owns(pid):
+        if _alive(pid):
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(pid, signal.SIGKILL)
-            while self._owns(pid):
+            while _alive(pid):
                 time.sleep(0.1)
         self.pid_file.unlink(missing_ok=True)
         return True

@@ -57,7 +57,9 @@ class Kafka(Service):
     def _java(self) -> list[str]:
         java = shutil.which("java")
         if java is None:
-            raise ServiceError(self.name, "no `java` on PATH", hint="install a JDK 17 (apt-get install default-jdk)")
+            raise ServiceError(
+                self.name, "no `java` on PATH", hint="install a JDK 17 (apt-get install default-jdk)"
+            )
         return [
             java,
             f"-Xms{self.settings.kafka.heap}",
@@ -110,7 +112,15 @@ class Kafka(Service):
         import subprocess
 
         proc = subprocess.run(
-            [*self._java(), "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(self.config_file)],
+            [
+                *self._java(),
+                "kafka.tools.StorageTool",
+                "format",
+                "-t",
+                cluster_id,
+                "-c",
+                str(self.config_file),
+            ],
             capture_output=True,
             text=True,
             check=False,
@@ -124,23 +134,35 @@ class Kafka(Service):
     def check_health(self) -> None:
         from confluent_kafka.admin import AdminClient
 
-        admin = AdminClient({"bootstrap.servers": self.settings.kafka.bootstrap_servers})
+        # log_level 2: refused connections while the broker boots are expected, not worth printing.
+        admin = AdminClient({"bootstrap.servers": self.settings.kafka.bootstrap_servers, "log_level": 2})
         md = admin.list_topics(timeout=2)
         if not md.brokers:
             raise RuntimeError("no broker in the cluster metadata")
 
     def provision(self) -> None:
-        from confluent_kafka.admin import AdminClient, NewTopic
+        from confluent_kafka.admin import AdminClient, NewPartitions, NewTopic
 
         k = self.settings.kafka
         admin = AdminClient({"bootstrap.servers": k.bootstrap_servers})
         existing = admin.list_topics(timeout=10).topics
         wanted = [
-            NewTopic(t, num_partitions=k.partitions, replication_factor=1) for t in k.topics if t not in existing
+            NewTopic(t, num_partitions=k.partitions, replication_factor=1)
+            for t in k.topics
+            if t not in existing
         ]
-        if not wanted:
-            return
-        for topic, fut in admin.create_topics(wanted, request_timeout=15).items():
+        # Scaling out by partitions: a topic with fewer partitions than configured grows (never shrinks).
+        grown = [
+            NewPartitions(t, k.partitions)
+            for t in k.topics
+            if t in existing and len(existing[t].partitions) < k.partitions
+        ]
+        futures = {}
+        if wanted:
+            futures.update(admin.create_topics(wanted, request_timeout=15))
+        if grown:
+            futures.update(admin.create_partitions(grown, request_timeout=15))
+        for topic, fut in futures.items():
             try:
                 fut.result()
             except Exception as exc:

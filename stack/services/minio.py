@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pyarrow import fs
+
 from stack import downloads, versions
 from stack.services.base import Service
 
@@ -57,9 +59,7 @@ class MinIO(Service):
         )
         return env
 
-    def _fs(self):  # type: ignore[no-untyped-def]
-        from pyarrow import fs
-
+    def _fs(self) -> fs.S3FileSystem:
         s3 = self.settings.s3
         return fs.S3FileSystem(
             access_key=s3.access_key.get_secret_value(),
@@ -73,14 +73,10 @@ class MinIO(Service):
         )
 
     def check_health(self) -> None:
-        from pyarrow import fs
-
         # Listing the root of an S3 filesystem is ListBuckets: a signed request that checks the keys too.
         self._fs().get_file_info(fs.FileSelector("/", recursive=False))
 
     def provision(self) -> None:
-        from pyarrow import fs
-
         s3fs = self._fs()
         if s3fs.get_file_info(self.settings.s3.bucket).type == fs.FileType.NotFound:
             s3fs.create_dir(self.settings.s3.bucket)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import pwd
 import shutil
@@ -10,11 +11,33 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+import psycopg2
+import psycopg2.extensions
+
+from lakehouse.settings import Settings
 from stack import versions
 from stack.services.base import Service, ServiceError
 
 # PostgreSQL refuses to run as root; Debian's package creates this user.
 UNPRIVILEGED_USER = "postgres"
+
+
+def _traversable_by(user: str, path: Path) -> bool:
+    """Whether ``user`` may enter every directory on the way to ``path``."""
+    entry = pwd.getpwnam(user)
+    for folder in [path, *path.parents]:
+        if not folder.exists():
+            continue
+        st = folder.stat()
+        if st.st_uid == entry.pw_uid:
+            ok = st.st_mode & 0o100
+        elif st.st_gid == entry.pw_gid:
+            ok = st.st_mode & 0o010
+        else:
+            ok = st.st_mode & 0o001
+        if not ok:
+            return False
+    return True
 
 
 def postgres_bindir() -> Path | None:
@@ -39,6 +62,19 @@ class Postgres(Service):
     @property
     def ports(self) -> tuple[int, ...]:
         return (self.settings.postgres.port,)
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        user = self.run_as()
+        if user is not None and not _traversable_by(user, self.home.parent):
+            # The state folder sits under a directory that user cannot enter (e.g. /root): keep the
+            # cluster in a folder of its own, named after the state folder so stacks never share one.
+            digest = hashlib.sha256(str(settings.state_path).encode()).hexdigest()[:12]
+            self.home = Path("/var/lib/harmony") / digest / self.name
+
+    @property
+    def marker(self) -> str:
+        return str(self.data)
 
     @property
     def data(self) -> Path:
@@ -73,7 +109,7 @@ class Postgres(Service):
         return str(bindir / tool)
 
     def prepare(self) -> None:
-        self.home.mkdir(parents=True, exist_ok=True)
+        self.home.mkdir(parents=True, exist_ok=True, mode=0o755)
         user = self.run_as()
         if user is not None:
             entry = pwd.getpwnam(user)
@@ -131,9 +167,7 @@ class Postgres(Service):
             "fsync=on",
         ]
 
-    def _connect(self, database: str):  # type: ignore[no-untyped-def]
-        import psycopg2
-
+    def _connect(self, database: str) -> psycopg2.extensions.connection:
         pg = self.settings.postgres
         return psycopg2.connect(
             host=pg.host,
@@ -159,10 +193,14 @@ class Postgres(Service):
         conn.autocommit = True
         try:
             with conn.cursor() as cur:
-                cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (self.settings.postgres.database,))
+                cur.execute(
+                    "SELECT 1 FROM pg_database WHERE datname = %s", (self.settings.postgres.database,)
+                )
                 if cur.fetchone() is None:
                     from psycopg2 import sql
 
-                    cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(self.settings.postgres.database)))
+                    cur.execute(
+                        sql.SQL("CREATE DATABASE {}").format(sql.Identifier(self.settings.postgres.database))
+                    )
         finally:
             conn.close()

@@ -8,6 +8,7 @@ import tarfile
 import zipfile
 from pathlib import Path
 
+from lakehouse.settings import Settings
 from stack import downloads, versions
 from stack.services.base import Service, ServiceError
 
@@ -35,6 +36,27 @@ def java_major(java_home: Path) -> int:
         return 0
     match = re.search(r'JAVA_VERSION="(\d+)', release.read_text())
     return int(match.group(1)) if match else 0
+
+
+def catalog_properties(settings: Settings) -> list[str]:
+    """Trino's Iceberg catalog on the lake's JDBC database and S3 warehouse (also rendered for compose)."""
+    s3, pg, cat = settings.s3, settings.postgres, settings.catalog
+    return [
+        "connector.name=iceberg",
+        "iceberg.catalog.type=jdbc",
+        f"iceberg.jdbc-catalog.catalog-name={cat.name}",
+        "iceberg.jdbc-catalog.driver-class=org.postgresql.Driver",
+        f"iceberg.jdbc-catalog.connection-url={pg.jdbc_url}",
+        f"iceberg.jdbc-catalog.connection-user={pg.user}",
+        f"iceberg.jdbc-catalog.connection-password={pg.password.get_secret_value()}",
+        f"iceberg.jdbc-catalog.default-warehouse-dir={settings.warehouse}",
+        "fs.native-s3.enabled=true",
+        f"s3.endpoint={s3.endpoint}",
+        f"s3.region={s3.region}",
+        "s3.path-style-access=true",
+        f"s3.aws-access-key={s3.access_key.get_secret_value()}",
+        f"s3.aws-secret-key={s3.secret_key.get_secret_value()}",
+    ]
 
 
 class Trino(Service):
@@ -79,7 +101,7 @@ class Trino(Service):
                 tar.extractall(tmp / "x", filter="tar")
             root = tmp / "x" / f"trino-server-core-{versions.TRINO}"
             with zipfile.ZipFile(dl / f"trino-iceberg-{versions.TRINO}.zip") as zf:
-                zf.extractall(root / "plugin")
+                zf.extractall(root / "plugin")  # noqa: S202 - zipfile strips absolute and ".." paths
             (root / "plugin" / f"trino-iceberg-{versions.TRINO}").rename(root / "plugin" / "iceberg")
             for launcher in root.glob("bin/**/launcher"):
                 launcher.chmod(0o755)
@@ -98,9 +120,12 @@ class Trino(Service):
         return self.home / "etc"
 
     def prepare(self) -> None:
-        t, s3, pg, cat = self.settings.trino, self.settings.s3, self.settings.postgres, self.settings.catalog
+        t, cat = self.settings.trino, self.settings.catalog
         (self.etc / "catalog").mkdir(parents=True, exist_ok=True)
         (self.home / "data").mkdir(parents=True, exist_ok=True)
+        # The launcher refuses to start while its own pid file names a live process; this stack tracks the
+        # pid itself and only starts Trino when it is not running, so a leftover file is always stale.
+        (self.home / "launcher.pid").unlink(missing_ok=True)
 
         def write(path: Path, lines: list[str]) -> None:
             path.write_text("\n".join(lines) + "\n")
@@ -132,25 +157,7 @@ class Trino(Service):
             ],
         )
         write(self.etc / "log.properties", ["io.trino=INFO"])
-        write(
-            self.etc / "catalog" / f"{cat.name}.properties",
-            [
-                "connector.name=iceberg",
-                "iceberg.catalog.type=jdbc",
-                f"iceberg.jdbc-catalog.catalog-name={cat.name}",
-                "iceberg.jdbc-catalog.driver-class=org.postgresql.Driver",
-                f"iceberg.jdbc-catalog.connection-url={pg.jdbc_url}",
-                f"iceberg.jdbc-catalog.connection-user={pg.user}",
-                f"iceberg.jdbc-catalog.connection-password={pg.password.get_secret_value()}",
-                f"iceberg.jdbc-catalog.default-warehouse-dir={self.settings.warehouse}",
-                "fs.native-s3.enabled=true",
-                f"s3.endpoint={s3.endpoint}",
-                f"s3.region={s3.region}",
-                "s3.path-style-access=true",
-                f"s3.aws-access-key={s3.access_key.get_secret_value()}",
-                f"s3.aws-secret-key={s3.secret_key.get_secret_value()}",
-            ],
-        )
+        write(self.etc / "catalog" / f"{cat.name}.properties", catalog_properties(self.settings))
 
     def command(self) -> list[str]:
         return [
@@ -158,12 +165,14 @@ class Trino(Service):
             "run",
             f"--etc-dir={self.etc}",
             f"--data-dir={self.home / 'data'}",
+            f"--pid-file={self.home / 'launcher.pid'}",
         ]
 
     def env(self) -> dict[str, str]:
         env = super().env()
         home = self.java_home()
-        env.update(JAVA_HOME=str(home), PATH=f"{home / 'bin'}:{env.get('PATH', '')}", LANG="C.UTF-8", LC_ALL="C.UTF-8")
+        env.update(JAVA_HOME=str(home), PATH=f"{home / 'bin'}:{env.get('PATH', '')}")
+        env.update(LANG="C.UTF-8", LC_ALL="C.UTF-8")
         return env
 
     def check_health(self) -> None:

@@ -1,0 +1,37 @@
+# The two commands a new user needs; both create .venv and install the project into it first.
+#   make demo   the main job end to end on the real local stack
+#   make test   the whole test suite against the real local stack (what CI runs)
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test venv lint stack-up stack-down
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/harmony demo
+
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/harmony stack up
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+stack-up: $(STAMP)
+	$(BIN)/harmony stack up
+
+stack-down: $(STAMP)
+	$(BIN)/harmony stack down

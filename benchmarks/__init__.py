@@ -1,0 +1,1 @@
+"""Benchmarks against the real local stack; each writes benchmarks/results/<name>.json."""

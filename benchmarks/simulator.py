@@ -1,0 +1,94 @@
+"""Reports per second one simulator process delivers to the local broker, delivery confirmed.
+
+Run: .venv/bin/python -m benchmarks.simulator [--reports N] [--profile]
+Also measures, in the same run, generation alone (no Kafka) and a raw produce loop of pre-built bytes
+(no generation), so the figure can be read against both ceilings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import pstats
+import time
+import uuid
+from datetime import UTC, datetime
+
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from benchmarks import results_file
+from lakehouse.settings import get_settings
+from simulator.config import SimulatorConfig
+from simulator.delivery import ReportProducer
+from simulator.generator import ReportGenerator
+
+START = datetime(2026, 9, 1, tzinfo=UTC)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--reports", type=int, default=1_000_000)
+    ap.add_argument("--partitions", type=int, default=4)
+    ap.add_argument("--profile", action="store_true")
+    args = ap.parse_args()
+    settings = get_settings()
+    admin = AdminClient({"bootstrap.servers": settings.kafka.bootstrap_servers})
+    topic = f"bench-sim-{uuid.uuid4().hex[:6]}"
+    admin.create_topics([NewTopic(topic, num_partitions=args.partitions, replication_factor=1)])[
+        topic
+    ].result(15)
+    config = SimulatorConfig()
+    try:
+        # 1. generation only
+        gen = ReportGenerator(config)
+        t0 = time.perf_counter()
+        batches = list(gen.backfill(START, args.reports))
+        gen_s = time.perf_counter() - t0
+        payload = sum(len(v) for b in batches for v in b.values)
+
+        # 2. produce pre-built bytes only (the client's ceiling on this machine)
+        producer = ReportProducer(settings.kafka.bootstrap_servers, topic)
+        t0 = time.perf_counter()
+        for b in batches:
+            producer.send(b.keys, b.values)
+        stats = producer.flush()
+        produce_s = time.perf_counter() - t0
+        assert stats.delivered == args.reports and stats.failed == 0
+        del batches
+
+        # 3. the simulator as it runs: generate and produce, delivery confirmed
+        producer = ReportProducer(settings.kafka.bootstrap_servers, topic)
+        gen = ReportGenerator(config)
+        prof = cProfile.Profile() if args.profile else None
+        t0 = time.perf_counter()
+        if prof:
+            prof.enable()
+        for b in gen.backfill(START, args.reports):
+            producer.send(b.keys, b.values)
+        stats = producer.flush()
+        if prof:
+            prof.disable()
+        total_s = time.perf_counter() - t0
+        assert stats.delivered == args.reports and stats.failed == 0
+    finally:
+        admin.delete_topics([topic])[topic].result(15)
+    if prof:
+        pstats.Stats(prof).sort_stats("tottime").print_stats(12)
+    results_file.write(
+        "simulator",
+        {
+            "reports": args.reports,
+            "partitions": args.partitions,
+            "drones": config.drones,
+            "mean_report_bytes": round(payload / args.reports),
+        },
+        {
+            "simulator_reports_per_s": args.reports / total_s,
+            "generate_only_reports_per_s": args.reports / gen_s,
+            "produce_only_reports_per_s": args.reports / produce_s,
+        },
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,206 @@
+"""Turn the world into drone reports, a batch at a time, deterministically from the seed.
+
+Everything random for a batch is drawn at once with numpy (who is seen, who is agitated, what they say,
+where the drone is); only the final assembly into JSON is a Python loop. Event times are either a
+backfill clock (``start`` + n × interval / drones) or the wall clock (live mode).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import orjson
+
+from lakehouse.city import CITY, City
+from lakehouse.schemas import REPORT_SCHEMA_VERSION
+from simulator.config import SimulatorConfig
+from simulator.episodes import GroundTruth, RiotEpisode, plan_day
+from simulator.world import Fleet, Lexicon, Population
+
+MAX_WORDS = 5
+BATCH = 4096
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Encoded reports ready for Kafka: key (drone id), value (JSON) and event time in epoch ms."""
+
+    keys: list[bytes]
+    values: list[bytes]
+    event_ms: np.ndarray
+
+
+class ReportGenerator:
+    def __init__(
+        self,
+        config: SimulatorConfig,
+        ground_truth: GroundTruth | None = None,
+        city: City = CITY,
+        id_salt: int = 0,
+    ) -> None:
+        self.config = config
+        self.city = city
+        world = np.random.default_rng([config.seed, 0x3041D])
+        self.population = Population.generate(config, city, world)
+        self.fleet = Fleet.generate(config, city, world)
+        self.lexicon = Lexicon.default()
+        self.ground_truth = ground_truth or GroundTruth()
+        self._rng = np.random.default_rng([config.seed, 0x5EED, id_salt])
+        self._word_array = np.array(self.lexicon.words, dtype=object)
+        self._zone_names = [z.name for z in city.zones]
+        self._drone_keys = [d.encode() for d in self.fleet.ids]
+        self._days: dict[int, list[RiotEpisode]] = {}
+        self._seq = 0
+
+    # ---- riots -----------------------------------------------------------------------------------
+    def episodes_on(self, day_ordinal: int) -> list[RiotEpisode]:
+        if day_ordinal not in self._days:
+            day = datetime.fromordinal(day_ordinal).replace(tzinfo=UTC)
+            self._days[day_ordinal] = plan_day(day, self.config, self.city, self.fleet, self.population)
+        return self._days[day_ordinal]
+
+    def _active(self, t0: float, t1: float) -> list[RiotEpisode]:
+        """Episodes overlapping [t0, t1] (epoch seconds); an episode can start the day before."""
+        first = datetime.fromtimestamp(t0, UTC).toordinal() - 1
+        last = datetime.fromtimestamp(t1, UTC).toordinal()
+        out = []
+        for day in range(first, last + 1):
+            for e in self.episodes_on(day):
+                if e.start.timestamp() <= t1 and e.end.timestamp() > t0:
+                    out.append(e)
+        return out
+
+    # ---- reports ---------------------------------------------------------------------------------
+    def backfill(self, start: datetime, count: int) -> Iterator[Batch]:
+        """``count`` reports from ``start`` on, each drone reporting every ``report_interval_s``.
+
+        Batches always hold ``BATCH`` reports, since the random draws depend on the batch boundaries.
+        """
+        batch_size = BATCH
+        step = self.config.report_interval_s / self.config.drones
+        t_start = start.astimezone(UTC).timestamp()
+        for first in range(0, count, batch_size):
+            n = min(batch_size, count - first)
+            seq = np.arange(first, first + n)
+            yield self.batch(t_start + seq * step, seq % self.config.drones)
+
+    def backfill_end(self, start: datetime, count: int) -> datetime:
+        return start + timedelta(seconds=count * self.config.report_interval_s / self.config.drones)
+
+    def batch(self, t: np.ndarray, drone: np.ndarray) -> Batch:
+        """Reports for drones ``drone`` at epoch seconds ``t`` (both arrays of one length)."""
+        cfg, rng, pop, lex = self.config, self._rng, self.population, self.lexicon
+        n = len(t)
+        event_ms = np.round(t * 1000).astype(np.int64)
+        t = event_ms / 1000.0
+        zone = self.fleet.zone[drone]
+        stamps = np.datetime_as_string(event_ms.astype("datetime64[ms]"), unit="ms", timezone="UTC").tolist()
+
+        # Who each drone sees: residents of its zone.
+        seen_n = rng.poisson(cfg.citizens_per_report, size=n)
+        report_of = np.repeat(np.arange(n), seen_n)
+        zone_of = zone[report_of]
+        citizen = np.empty(len(report_of), dtype=np.int64)
+        u = rng.random(len(report_of))
+        for z in np.unique(zone_of):
+            mask = zone_of == z
+            res = pop.residents[z]
+            citizen[mask] = res[(u[mask] * len(res)).astype(np.int64)]
+
+        # Background unrest follows the daily and weekly rhythm.
+        hours = ((event_ms // 3_600_000) % 24)[report_of]
+        weekend = (((event_ms // 86_400_000) + 3) % 7 >= 5)[report_of]  # 1970-01-01 was a Thursday
+        unrest = np.asarray(cfg.hourly_profile)[hours] * np.where(weekend, cfg.weekend_multiplier, 1.0)
+        agitated = rng.random(len(citizen)) < np.minimum(
+            1.0, cfg.base_agitation * unrest * pop.temperament[citizen]
+        )
+        rioting = np.zeros(len(citizen), dtype=bool)
+
+        # Riot episodes add rioters to the reports of drones in the episode's zone.
+        extra_reports, extra_citizens = [], []
+        for episode in self._active(float(t[0]), float(t[-1])):
+            inside = np.flatnonzero(
+                (zone == episode.zone_index)
+                & (t >= episode.start.timestamp())
+                & (t < episode.end.timestamp())
+            )
+            if not len(inside):
+                continue
+            self.ground_truth.record([episode], self.population)
+            k = rng.poisson(cfg.rioters_per_report, size=len(inside))
+            rioters = np.asarray(episode.rioters)
+            extra_reports.append(np.repeat(inside, k))
+            extra_citizens.append(rioters[rng.integers(0, len(rioters), size=int(k.sum()))])
+        if extra_reports:
+            report_of = np.concatenate([report_of, *extra_reports])
+            citizen = np.concatenate([citizen, *extra_citizens])
+            n_extra = len(citizen) - len(agitated)
+            agitated = np.concatenate([agitated, np.ones(n_extra, dtype=bool)])
+            rioting = np.concatenate([rioting, np.ones(n_extra, dtype=bool)])
+            order = np.argsort(report_of, kind="stable")
+            report_of, citizen, agitated, rioting = (
+                report_of[order],
+                citizen[order],
+                agitated[order],
+                rioting[order],
+            )
+
+        # What each citizen says, and the score the drone computes from it.
+        m = len(citizen)
+        n_words = rng.integers(2, MAX_WORDS + 1, size=m)
+        vocab = len(lex.words)
+        calm = rng.choice(vocab, size=(m, MAX_WORDS), p=lex.calm_p)
+        angry = rng.choice(vocab, size=(m, MAX_WORDS), p=lex.agitated_p)
+        riot = rng.choice(vocab, size=(m, MAX_WORDS), p=lex.riot_p)
+        said = np.where(rioting[:, None], riot, np.where(agitated[:, None], angry, calm))
+        used = np.arange(MAX_WORDS)[None, :] < n_words[:, None]
+        mean_weight = (lex.weights[said] * used).sum(axis=1) / n_words
+        score = np.clip(50 + 50 * mean_weight + rng.normal(0, 2.0, size=m), 0, 100).round(1)
+
+        lat, lon, alt = self.fleet.positions(drone, t)
+        battery, temp, signal = self.fleet.health(drone, t, rng)
+        ids = rng.bytes(16 * n).hex()
+        bounds = np.searchsorted(report_of, np.arange(n + 1)).tolist()
+        # Everything each report heard, flattened in report order, then sliced per report.
+        heard = self._word_array[said[used]].tolist()
+        word_bounds = np.concatenate([[0], np.cumsum(np.bincount(report_of, weights=n_words, minlength=n))])
+        word_bounds_l = word_bounds.astype(np.int64).tolist()
+
+        names, cids, zones = pop.names, pop.ids, self._zone_names
+        drones, firmware = self.fleet.ids, self.fleet.firmware
+        score_l, citizen_l = score.tolist(), citizen.tolist()
+        lat_l, lon_l, alt_l = lat.round(6).tolist(), lon.round(6).tolist(), alt.round(1).tolist()
+        bat_l, temp_l, sig_l = battery.round(1).tolist(), temp.round(1).tolist(), signal.round(1).tolist()
+        drone_l, zone_l = drone.tolist(), zone.tolist()
+        dumps = orjson.dumps
+        values = []
+        for i in range(n):
+            d, a, b = drone_l[i], bounds[i], bounds[i + 1]
+            values.append(
+                dumps(
+                    {
+                        "schema_version": REPORT_SCHEMA_VERSION,
+                        "report_id": ids[32 * i : 32 * i + 32],
+                        "drone_id": drones[d],
+                        "event_time": stamps[i],
+                        "position": {"lat": lat_l[i], "lon": lon_l[i], "altitude_m": alt_l[i]},
+                        "zone": zones[zone_l[i]],
+                        "health": {
+                            "battery_pct": bat_l[i],
+                            "motor_temp_c": temp_l[i],
+                            "signal_dbm": sig_l[i],
+                            "firmware": firmware[d],
+                        },
+                        "citizens": [
+                            {"citizen_id": cids[c], "name": names[c], "harmony_score": sc}
+                            for c, sc in zip(citizen_l[a:b], score_l[a:b], strict=True)
+                        ],
+                        "words": heard[word_bounds_l[i] : word_bounds_l[i + 1]],
+                    }
+                )
+            )
+        self._seq += n
+        return Batch(keys=[self._drone_keys[d] for d in drone_l], values=values, event_ms=event_ms)
