@@ -9,6 +9,7 @@ from __future__ import annotations
 import typer
 from rich.console import Console
 
+from ingest import cli as ingest_cli
 from lakehouse.settings import SettingsError, get_settings
 from simulator.cli import simulate
 from stack import cli as stack_cli
@@ -16,6 +17,7 @@ from stack import cli as stack_cli
 app = typer.Typer(help="Harmony Lakehouse: drone reports → Kafka → Iceberg → answers.", no_args_is_help=True)
 app.add_typer(stack_cli.app, name="stack")
 app.command()(simulate)
+app.add_typer(ingest_cli.app, name="ingest")
 console = Console(stderr=True)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import types
 import typing
+from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 from itertools import count
@@ -16,6 +17,7 @@ from typing import Annotated, Any, Union
 
 import pyarrow as pa
 from pydantic import BaseModel
+from pydantic.fields import FieldInfo
 from pyiceberg.io.pyarrow import schema_to_pyarrow
 from pyiceberg.schema import Schema
 from pyiceberg.types import (
@@ -97,3 +99,61 @@ def iceberg_schema(model: type[BaseModel]) -> Schema:
 def arrow_schema(model: type[BaseModel]) -> pa.Schema:
     """The Arrow schema of a message class (nullability follows the Iceberg schema)."""
     return schema_to_pyarrow(iceberg_schema(model), include_field_ids=False)
+
+
+def _small(t: pa.DataType) -> pa.DataType:
+    """The same type with 32-bit offsets: Arrow's JSON reader cannot produce large lists."""
+    if pa.types.is_large_string(t):
+        return pa.string()
+    if pa.types.is_large_list(t) or pa.types.is_list(t):
+        f = t.value_field
+        return pa.list_(pa.field(f.name, _small(f.type), f.nullable))
+    if pa.types.is_struct(t):
+        return pa.struct([pa.field(f.name, _small(f.type), f.nullable) for f in t])
+    return t
+
+
+def arrow_parse_schema(model: type[BaseModel]) -> pa.Schema:
+    """The Arrow schema used to parse JSON messages straight into columns."""
+    return pa.schema([pa.field(f.name, _small(f.type), f.nullable) for f in arrow_schema(model)])
+
+
+LIMITS = ("ge", "le", "min_length", "max_length")
+
+
+@dataclass(frozen=True)
+class Bound:
+    """One range or length constraint of the contract, addressed by its column path."""
+
+    path: tuple[str, ...]  # e.g. ("citizens", "[]", "harmony_score")
+    ge: float | None = None
+    le: float | None = None
+    min_length: int | None = None
+    max_length: int | None = None
+
+
+def _bounds_of(annotation: Any, path: tuple[str, ...], metadata: list[Any]) -> list[Bound]:
+    metadata = list(metadata)
+    while typing.get_origin(annotation) is Annotated:
+        metadata += typing.get_args(annotation)[1:]
+        annotation = typing.get_args(annotation)[0]
+    flat: list[Any] = []
+    for m in metadata:
+        flat += m.metadata if isinstance(m, FieldInfo) else [m]
+    limits = {k: next((getattr(m, k) for m in flat if hasattr(m, k)), None) for k in LIMITS}
+    out = [Bound(path, **limits)] if any(v is not None for v in limits.values()) else []
+    bare, _ = _strip(annotation)
+    if isinstance(bare, type) and issubclass(bare, BaseModel):
+        for name, info in bare.model_fields.items():
+            out += _bounds_of(info.annotation, (*path, name), list(info.metadata))
+    elif typing.get_origin(bare) is list:
+        out += _bounds_of(typing.get_args(bare)[0], (*path, "[]"), [])
+    return out
+
+
+def bounds(model: type[BaseModel]) -> list[Bound]:
+    """Every ``ge``/``le``/length constraint of a message class, for vectorised batch validation."""
+    out: list[Bound] = []
+    for name, info in model.model_fields.items():
+        out += _bounds_of(info.annotation, (name,), list(info.metadata))
+    return out

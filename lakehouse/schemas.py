@@ -75,6 +75,18 @@ class DroneReport(_Message):
     words: Annotated[list[Annotated[str, Field(max_length=64)]], Field(max_length=5000)]
 
 
+class CitizenObservation(_Message):
+    """One citizen seen in one report: the flat row analytics group and filter on."""
+
+    report_id: Annotated[str, Field(min_length=1, max_length=64)]
+    drone_id: Annotated[str, Field(min_length=1, max_length=64)]
+    event_time: UtcMillis
+    zone: Annotated[str, Field(min_length=1, max_length=64)]
+    citizen_id: Annotated[str, Field(min_length=1, max_length=64)]
+    name: Annotated[str, Field(min_length=1, max_length=128)]
+    harmony_score: Score
+
+
 class AlertKind(StrEnum):
     LOW_HARMONY = "low_harmony"  # one citizen below the harmony threshold
     RIOT = "riot"  # a cluster of low-score citizens in one zone

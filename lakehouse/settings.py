@@ -109,6 +109,17 @@ class RuleSettings(_Frozen):
     citizen_cooldown_minutes: float = Field(default=30.0, ge=0)
 
 
+class IngestSettings(_Frozen):
+    """The stream-to-lake processor: when a batch is flushed into one Iceberg commit."""
+
+    consumer_group: str = "harmony-ingest"
+    commit_interval_s: float = Field(default=3.0, gt=0)
+    max_rows: int = Field(default=250_000, ge=1)
+    max_bytes: int = Field(default=256 * 1024 * 1024, ge=1024)
+    session_timeout_ms: int = Field(default=10_000, ge=1000)
+    retain_snapshots: int = Field(default=50, ge=2)
+
+
 class Settings(BaseSettings):
     """The whole platform's configuration; load it with :func:`get_settings`."""
 
@@ -128,6 +139,7 @@ class Settings(BaseSettings):
     trino: TrinoSettings = TrinoSettings()
     catalog: CatalogSettings = CatalogSettings()
     rules: RuleSettings = RuleSettings()
+    ingest: IngestSettings = IngestSettings()
 
     @property
     def warehouse(self) -> str:

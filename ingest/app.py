@@ -1,0 +1,127 @@
+"""The ingest processor: a Quix Streams application in its own consumer group, landing one stream.
+
+The application subclass adds the three things exactly-once needs from the consumer: start each newly
+assigned partition at the offset committed in the lake (not the group's committed offset), drop what
+is buffered for a partition the moment it is lost, and flush early when a batch reaches its byte limit.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from confluent_kafka import Consumer, Producer, TopicPartition
+from quixstreams import Application
+
+from ingest.sink import IcebergSink
+from ingest.streams import Stream
+from ingest.writer import ExactlyOnceWriter, WriterConfig
+from lakehouse.catalog import load_catalog
+from lakehouse.settings import IngestSettings, Settings
+from lakehouse.tables import ensure_table
+
+logger = logging.getLogger("harmony.ingest")
+
+
+class LakeApplication(Application):
+    """A Quix ``Application`` whose source of truth for positions is the lake."""
+
+    def __init__(self, sink: IcebergSink, max_bytes: int, **kwargs: Any) -> None:
+        self._lake_sink = sink
+        self._max_bytes = max_bytes
+        super().__init__(on_message_processed=self._after_message, **kwargs)
+
+    def _after_message(self, topic: str, partition: int, offset: int) -> None:
+        if self._lake_sink.buffered_bytes >= self._max_bytes:
+            self._processing_context.commit_checkpoint(force=True)
+
+    def _on_assign(self, consumer: Consumer, topic_partitions: list[TopicPartition]) -> None:
+        mine = [tp for tp in topic_partitions if tp.topic == self._lake_sink.topic]
+        if mine:
+            starts = self._lake_sink.writer.start_offsets(tp.partition for tp in mine)
+            for tp in mine:
+                if tp.partition in starts:
+                    tp.offset = starts[tp.partition]
+            self._lake_sink.owned |= {tp.partition for tp in mine}
+            logger.info(
+                "assigned %s, starting at lake offsets %s", sorted(tp.partition for tp in mine), starts
+            )
+        super()._on_assign(consumer, topic_partitions)
+
+    def _on_revoke(self, consumer: Consumer, topic_partitions: list[TopicPartition]) -> None:
+        try:
+            super()._on_revoke(consumer, topic_partitions)  # commits the checkpoint while still the owner
+        finally:
+            self._lake_sink.release(
+                tp.partition for tp in topic_partitions if tp.topic == self._lake_sink.topic
+            )
+
+    def _on_lost(self, consumer: Consumer, topic_partitions: list[TopicPartition]) -> None:
+        # Lost, not revoked: another worker may already own them, so nothing buffered may be committed.
+        self._lake_sink.release(tp.partition for tp in topic_partitions if tp.topic == self._lake_sink.topic)
+        logger.warning(
+            "lost partitions %s; their buffered batch is dropped", [tp.partition for tp in topic_partitions]
+        )
+        super()._on_lost(consumer, topic_partitions)
+
+
+@dataclass
+class IngestApp:
+    app: LakeApplication
+    sink: IcebergSink
+
+
+def build(settings: Settings, stream: Stream, options: IngestSettings | None = None) -> IngestApp:
+    """Create the tables if needed, then the Quix application landing ``stream``."""
+    opts = options or settings.ingest
+    catalog = load_catalog(settings)
+    for spec, _ in stream.tables:
+        ensure_table(catalog, spec, settings)
+    topic_name = stream.topic(settings)
+    writer = ExactlyOnceWriter(
+        catalog,
+        topic_name,
+        {spec: spec.identifier(settings) for spec, _ in stream.tables},
+        WriterConfig(retain_snapshots=opts.retain_snapshots),
+    )
+    dead_letters = Producer(
+        {"bootstrap.servers": settings.kafka.bootstrap_servers, "enable.idempotence": True}
+    )
+    sink = IcebergSink(stream, topic_name, writer, dead_letters, settings.kafka.dead_letter_topic)
+    app = LakeApplication(
+        sink,
+        opts.max_bytes,
+        broker_address=settings.kafka.bootstrap_servers,
+        consumer_group=f"{opts.consumer_group}-{stream.name}",
+        auto_offset_reset="earliest",
+        commit_interval=opts.commit_interval_s,
+        commit_every=opts.max_rows,
+        consumer_extra_config={
+            "session.timeout.ms": opts.session_timeout_ms,
+            "heartbeat.interval.ms": max(1000, opts.session_timeout_ms // 5),
+            "fetch.min.bytes": 1,
+            "queued.max.messages.kbytes": 262_144,
+        },
+        loglevel="WARNING",
+        auto_create_topics=False,
+        use_changelog_topics=False,
+    )
+    source = app.topic(topic_name, value_deserializer="bytes", key_deserializer="bytes")
+    sink.lag = lambda next_offsets: _lag(app, topic_name, next_offsets)
+    app.dataframe(source).sink(sink)
+    return IngestApp(app, sink)
+
+
+def _lag(app: LakeApplication, topic: str, next_offsets: dict[int, int]) -> dict[int, int]:
+    """Messages behind the end of each partition, from the consumer's cached watermarks."""
+    out = {}
+    consumer = app._consumer  # the Quix consumer, for cached watermarks only
+    for p, o in next_offsets.items():
+        try:
+            _, high = consumer.get_watermark_offsets(TopicPartition(topic, p), cached=True)
+        except Exception:  # noqa: S112 - lag is best-effort observability
+            continue
+        if high >= 0:
+            out[p] = max(0, high - o)
+    return out

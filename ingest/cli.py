@@ -1,0 +1,90 @@
+"""`harmony ingest`: land a stream in the lake, exactly once; `harmony ingest status`: where it stands."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ingest.streams import STREAMS
+from lakehouse.settings import get_settings
+
+app = typer.Typer(help="Land Kafka streams in Iceberg tables, exactly once (Quix Streams + pyiceberg).")
+console = Console(stderr=True)
+
+StreamOpt = Annotated[str, typer.Option("--stream", help="what to land: " + ", ".join(STREAMS))]
+
+
+@app.callback(invoke_without_command=True)
+def run(
+    ctx: typer.Context,
+    stream: StreamOpt = "reports",
+    commit_interval: Annotated[float | None, typer.Option(help="seconds between Iceberg commits")] = None,
+    max_rows: Annotated[int | None, typer.Option(help="flush a batch at this many messages")] = None,
+    max_bytes: Annotated[int | None, typer.Option(help="flush a batch at this many bytes")] = None,
+    count: Annotated[
+        int | None, typer.Option(help="stop after this many messages (tests, benchmarks)")
+    ] = None,
+    timeout: Annotated[float | None, typer.Option(help="stop after this many idle seconds")] = None,
+) -> None:
+    """Run one ingest worker; start more with the same command to scale out (one consumer group)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if stream not in STREAMS:
+        raise typer.BadParameter(f"unknown stream {stream!r}; choose from {', '.join(STREAMS)}")
+    from ingest.app import build
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("pyiceberg").setLevel(logging.WARNING)
+    settings = get_settings()
+    overrides = {
+        k: v
+        for k, v in {
+            "commit_interval_s": commit_interval,
+            "max_rows": max_rows,
+            "max_bytes": max_bytes,
+        }.items()
+        if v is not None
+    }
+    options = settings.ingest.model_copy(update=overrides)
+    ingest = build(settings, STREAMS[stream], options)
+    console.print(
+        f"ingest[{stream}]: group {options.consumer_group}-{stream}, "
+        f"commit every {options.commit_interval_s}s"
+    )
+    kwargs: dict[str, float | int] = {}
+    if count is not None:
+        kwargs["count"] = count
+    if timeout is not None:
+        kwargs["timeout"] = timeout
+    ingest.app.run(**kwargs)  # type: ignore[arg-type]
+    ingest.sink.flush()
+    console.print(
+        f"ingest[{stream}]: landed {ingest.sink.landed_rows:,} rows in {ingest.sink.commits} commits, "
+        f"dead-lettered {ingest.sink.dead_lettered:,}"
+    )
+
+
+@app.command()
+def status(stream: StreamOpt = "reports") -> None:
+    """Print, per table and partition, the offset committed in the lake, the end of the topic and the lag."""
+    from ingest.status import ingest_status
+
+    settings = get_settings()
+    rows = ingest_status(settings, STREAMS[stream], f"{settings.ingest.consumer_group}-{stream}")
+    table = Table(title=f"ingest [{stream}]")
+    for col in ("table", "partition", "lake offset", "group offset", "end", "lag"):
+        table.add_column(col, justify="right" if col not in ("table",) else "left")
+    for r in rows:
+        table.add_row(
+            r.table,
+            str(r.partition),
+            str(r.committed if r.committed is not None else "-"),
+            str(r.group_committed if r.group_committed is not None else "-"),
+            str(r.end),
+            f"{r.lag:,}",
+        )
+    Console().print(table)

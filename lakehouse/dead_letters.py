@@ -1,0 +1,52 @@
+"""The dead-letter envelope every processor uses for a message it cannot accept.
+
+The value is a small JSON record (why, where from, which processor); the original bytes travel
+untouched in a header, with the reason, so nothing is lost and a fixed message can be replayed.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import orjson
+
+from lakehouse.codec import ContractError
+
+HEADER_ORIGINAL = "harmony.original"
+HEADER_REASON = "harmony.reason"
+HEADER_FIELD = "harmony.field"
+HEADER_SOURCE = "harmony.source"
+
+
+def envelope(
+    error: ContractError | Exception,
+    original: bytes | None,
+    key: bytes | None,
+    topic: str,
+    partition: int,
+    offset: int,
+    processor: str,
+) -> tuple[bytes | None, bytes, list[tuple[str, bytes]]]:
+    """Key, value and headers of the dead letter for one rejected message."""
+    field = error.field if isinstance(error, ContractError) else "$"
+    reason = error.reason if isinstance(error, ContractError) else f"{type(error).__name__}: {error}"
+    source = f"{topic}/{partition}/{offset}"
+    value = orjson.dumps(
+        {
+            "processor": processor,
+            "source": source,
+            "field": field,
+            "reason": reason,
+            "error": str(error),
+            "original_bytes": len(original or b""),
+            "dead_at": datetime.now(UTC),
+        },
+        option=orjson.OPT_UTC_Z,
+    )
+    headers = [
+        (HEADER_REASON, str(error).encode()),
+        (HEADER_FIELD, field.encode()),
+        (HEADER_SOURCE, source.encode()),
+        (HEADER_ORIGINAL, original or b""),
+    ]
+    return key, value, headers
