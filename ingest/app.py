@@ -86,9 +86,20 @@ def build(settings: Settings, stream: Stream, options: IngestSettings | None = N
         WriterConfig(retain_snapshots=opts.retain_snapshots),
     )
     dead_letters = Producer(
-        {"bootstrap.servers": settings.kafka.bootstrap_servers, "enable.idempotence": True}
+        {
+            "bootstrap.servers": settings.kafka.bootstrap_servers,
+            "enable.idempotence": True,
+            "message.max.bytes": settings.kafka.max_message_bytes,
+        }
     )
-    sink = IcebergSink(stream, topic_name, writer, dead_letters, settings.kafka.dead_letter_topic)
+    sink = IcebergSink(
+        stream,
+        topic_name,
+        writer,
+        dead_letters,
+        settings.kafka.dead_letter_topic,
+        settings.kafka.max_message_bytes,
+    )
     app = LakeApplication(
         sink,
         opts.max_bytes,

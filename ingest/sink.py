@@ -22,7 +22,6 @@ from ingest.streams import Stream
 from ingest.writer import OFFSET_COLUMN, PARTITION_COLUMN, CommitResult, ExactlyOnceWriter, TableBatch
 from lakehouse.batch_codec import decode_batch
 from lakehouse.dead_letters import envelope
-from lakehouse.derive import arrow_parse_schema
 
 logger = logging.getLogger("harmony.ingest")
 
@@ -35,6 +34,7 @@ class IcebergSink(BaseSink):
         writer: ExactlyOnceWriter,
         dead_letters: Producer,
         dead_letter_topic: str,
+        max_message_bytes: int,
         lag: Callable[[dict[int, int]], dict[int, int]] = lambda _o: {},
     ) -> None:
         super().__init__()
@@ -44,8 +44,8 @@ class IcebergSink(BaseSink):
         self.dead_letters = dead_letters
         self.dead_letter_topic = dead_letter_topic
         self.lag = lag
+        self.max_message_bytes = max_message_bytes
         self.owned: set[int] = set()
-        self._schemas = {spec: arrow_parse_schema(spec.model) for spec, _ in stream.tables}
         self.landed_rows = 0
         self.dead_lettered = 0
         self.commits = 0
@@ -118,6 +118,7 @@ class IcebergSink(BaseSink):
                 int(partitions[index]),
                 int(offsets[index]),
                 f"ingest-{self.stream.name}",
+                self.max_message_bytes,
             )
             self.dead_letters.produce(self.dead_letter_topic, value=value, key=key, headers=headers)
         if decoded.rejected:
@@ -130,7 +131,6 @@ class IcebergSink(BaseSink):
         batches = {}
         for spec, project in self.stream.tables:
             table, parents = project(decoded.table)
-            table = table.select(self._schemas[spec].names).cast(self._schemas[spec])
             source = rows if parents is None else rows[parents.to_numpy()]
             batches[spec] = TableBatch(
                 table.append_column(PARTITION_COLUMN, pa.array(partitions[source])).append_column(

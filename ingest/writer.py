@@ -30,6 +30,7 @@ from pyiceberg.table import Table
 from pyiceberg.table.snapshots import Snapshot
 from pyiceberg.table.update.snapshot import ExpireSnapshots
 
+from lakehouse.derive import arrow_parse_schema
 from lakehouse.tables import TableSpec
 
 logger = logging.getLogger("harmony.ingest.writer")
@@ -141,7 +142,7 @@ class ExactlyOnceWriter:
             # expiry of old snapshots (so commit time does not grow with the table's history).
             try:
                 with table.transaction() as tx:
-                    tx.append(rows.drop_columns([PARTITION_COLUMN, OFFSET_COLUMN]), snapshot_properties=props)
+                    tx.append(_conform(rows, spec), snapshot_properties=props)
                     expired = _expirable(table, self.config)
                     if expired:
                         ExpireSnapshots(tx).by_ids(expired).commit()
@@ -180,6 +181,12 @@ class ExactlyOnceWriter:
             offsets=offsets,
             snapshot_id=snapshot.snapshot_id if snapshot is not None else None,
         )
+
+
+def _conform(rows: pa.Table, spec: TableSpec) -> pa.Table:
+    """The table's columns, in its order and with its nullability (Arrow builders mark all nullable)."""
+    schema = arrow_parse_schema(spec.model)
+    return rows.select(schema.names).cast(schema)
 
 
 def _unlanded(rows: pa.Table, landed: dict[int, int], owned_next: dict[int, int]) -> pa.Table:

@@ -16,6 +16,7 @@ HEADER_ORIGINAL = "harmony.original"
 HEADER_REASON = "harmony.reason"
 HEADER_FIELD = "harmony.field"
 HEADER_SOURCE = "harmony.source"
+ENVELOPE_ROOM = 64 * 1024
 
 
 def envelope(
@@ -26,8 +27,16 @@ def envelope(
     partition: int,
     offset: int,
     processor: str,
+    max_bytes: int,
 ) -> tuple[bytes | None, bytes, list[tuple[str, bytes]]]:
-    """Key, value and headers of the dead letter for one rejected message."""
+    """Key, value and headers of the dead letter for one rejected message.
+
+    ``max_bytes`` is the broker's message size limit: an original too close to it to fit beside the
+    envelope is cut, and the record says so (``original_truncated``).
+    """
+    original = original or b""
+    room = max_bytes - ENVELOPE_ROOM
+    truncated = len(original) > room
     field = error.field if isinstance(error, ContractError) else "$"
     reason = error.reason if isinstance(error, ContractError) else f"{type(error).__name__}: {error}"
     source = f"{topic}/{partition}/{offset}"
@@ -38,7 +47,8 @@ def envelope(
             "field": field,
             "reason": reason,
             "error": str(error),
-            "original_bytes": len(original or b""),
+            "original_bytes": len(original),
+            "original_truncated": truncated,
             "dead_at": datetime.now(UTC),
         },
         option=orjson.OPT_UTC_Z,
@@ -47,6 +57,6 @@ def envelope(
         (HEADER_REASON, str(error).encode()),
         (HEADER_FIELD, field.encode()),
         (HEADER_SOURCE, source.encode()),
-        (HEADER_ORIGINAL, original or b""),
+        (HEADER_ORIGINAL, original[:room] if truncated else original),
     ]
     return key, value, headers

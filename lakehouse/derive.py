@@ -12,6 +12,7 @@ import typing
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
+from functools import cache
 from itertools import count
 from typing import Annotated, Any, Union
 
@@ -96,6 +97,7 @@ def iceberg_schema(model: type[BaseModel]) -> Schema:
     return Schema(*_fields(model, count(1)))
 
 
+@cache
 def arrow_schema(model: type[BaseModel]) -> pa.Schema:
     """The Arrow schema of a message class (nullability follows the Iceberg schema)."""
     return schema_to_pyarrow(iceberg_schema(model), include_field_ids=False)
@@ -113,6 +115,7 @@ def _small(t: pa.DataType) -> pa.DataType:
     return t
 
 
+@cache
 def arrow_parse_schema(model: type[BaseModel]) -> pa.Schema:
     """The Arrow schema used to parse JSON messages straight into columns."""
     return pa.schema([pa.field(f.name, _small(f.type), f.nullable) for f in arrow_schema(model)])
@@ -151,6 +154,7 @@ def _bounds_of(annotation: Any, path: tuple[str, ...], metadata: list[Any]) -> l
     return out
 
 
+@cache
 def bounds(model: type[BaseModel]) -> list[Bound]:
     """Every ``ge``/``le``/length constraint of a message class, for vectorised batch validation."""
     out: list[Bound] = []

@@ -33,6 +33,7 @@ class KafkaSettings(_Frozen):
     alerts_topic: str = "riot-alerts"
     dead_letter_topic: str = "dead-letters"
     partitions: int = Field(default=4, ge=1)
+    max_message_bytes: int = Field(default=10 * 1024 * 1024, ge=1 << 20)
     heap: str = "512m"
 
     @property

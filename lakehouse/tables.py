@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from pyiceberg.catalog import Catalog
 from pyiceberg.exceptions import NoSuchTableError
 from pyiceberg.partitioning import PartitionField, PartitionSpec
-from pyiceberg.schema import Schema
+from pyiceberg.schema import Schema, index_by_name
 from pyiceberg.table import Table
 from pyiceberg.transforms import DayTransform
 
@@ -94,7 +94,7 @@ def ensure_table(catalog: Catalog, spec: TableSpec, settings: Settings) -> Table
             if not catalog.table_exists(ident):
                 raise
             table = catalog.load_table(ident)
-    missing = {f.name for f in spec.schema.fields} - {f.name for f in table.schema().fields}
+    missing = set(index_by_name(spec.schema)) - set(index_by_name(table.schema()))
     if missing:
         with table.update_schema() as update:
             update.union_by_name(spec.schema)

@@ -99,7 +99,7 @@ class Kafka(Service):
                     "auto.create.topics.enable=false",
                     "log.retention.hours=-1",
                     "log.retention.bytes=-1",
-                    "message.max.bytes=10485760",
+                    f"message.max.bytes={k.max_message_bytes}",
                     "num.network.threads=2",
                     "num.io.threads=4",
                     "",

@@ -1,0 +1,86 @@
+"""Crashes, rebalances and zombies neither lose nor duplicate a report in the lake."""
+
+from __future__ import annotations
+
+import random
+import re
+import signal
+import time
+
+import orjson
+
+from tests.ingest.conftest import Lane
+
+
+def assert_exact(lane: Lane, produced: int) -> None:
+    reports, distinct, observations, citizens = lane.counts()
+    assert reports == produced, f"{reports} reports in the lake, {produced} produced"
+    assert distinct == produced, "a report_id landed twice"
+    assert observations == citizens, f"{observations} citizen observations for {citizens} citizens in reports"
+
+
+def test_kill_minus_nine_five_times_while_producing(lane: Lane) -> None:
+    produced = 120_000
+    sim = lane.simulate("--count", str(produced), "--rate", "6000")
+    rng = random.Random(5)
+    kills = 0
+    worker = lane.worker("w")
+    while sim.poll() is None or kills < 5:
+        time.sleep(rng.uniform(3.5, 6.0))
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(10)
+        kills += 1
+        worker = lane.worker("w")
+    assert sim.returncode == 0
+    lane.wait_landed(produced)
+    worker.terminate()
+    worker.wait(30)
+    assert kills >= 5
+    assert_exact(lane, produced)
+    assert lane.log("w").count('"event":"commit"') >= kills, "commits happened between the kills"
+
+
+def test_two_workers_and_a_rebalance_mid_run(lane: Lane) -> None:
+    produced = 100_000
+    a = lane.worker("a")
+    sim = lane.simulate("--count", str(produced), "--rate", "8000")
+    time.sleep(4)
+    b = lane.worker("b")  # joins: partitions are split
+    time.sleep(5)
+    a.terminate()  # leaves gracefully: its partitions move to b
+    a.wait(60)
+    assert sim.wait(120) == 0
+    lane.wait_landed(produced)
+    b.terminate()
+    b.wait(30)
+    assert_exact(lane, produced)
+    for name in ("a", "b"):
+        assert '"event":"commit"' in lane.log(name), f"worker {name} landed nothing"
+
+
+def commits(log: str) -> list[dict[str, object]]:
+    return [orjson.loads(m) for m in re.findall(r'(\{"event":"commit".*\})', log)]
+
+
+def test_paused_zombie_does_not_land_its_stale_batch(lane: Lane) -> None:
+    produced = 60_000
+    # A holds its batch for a long time, so it is mid-batch when it is frozen.
+    a = lane.worker("a", "--commit-interval", "30", "--max-rows", "10000000")
+    sim = lane.simulate("--count", str(produced), "--rate", "10000")
+    assert sim.wait(120) == 0
+    time.sleep(3)
+    a.send_signal(signal.SIGSTOP)  # frozen with a stale batch; the group evicts it after the session timeout
+    b = lane.worker("b")
+    lane.wait_landed(produced)  # b took over and landed everything
+    landed_by_b = sum(int(c["rows"]) for c in commits(lane.log("b")) if c["table"].endswith(".reports"))
+    a.send_signal(signal.SIGCONT)
+    time.sleep(12)  # a wakes up, finds it lost its partitions, and must not commit its batch
+    a.terminate()
+    a.wait(60)
+    b.terminate()
+    b.wait(60)
+    assert "lost partitions" in lane.log("a"), "the zombie should have noticed it was evicted"
+    stale = [c for c in commits(lane.log("a")) if int(c["rows"]) > 0]
+    assert stale == [], f"the zombie landed rows: {stale}"
+    assert landed_by_b == produced
+    assert_exact(lane, produced)

@@ -1,0 +1,62 @@
+"""A new optional field in the contract is added to the live table; old files stay as they are."""
+
+from __future__ import annotations
+
+import uuid
+
+import pyarrow as pa
+import pytest
+
+from ingest.writer import OFFSET_COLUMN, PARTITION_COLUMN, ExactlyOnceWriter, TableBatch
+from lakehouse import duck, trino_sql
+from lakehouse.catalog import load_catalog
+from lakehouse.schemas import CitizenObservation
+from lakehouse.settings import Settings
+from lakehouse.tables import TableSpec, ensure_table
+from tests.ingest.test_writer import rows
+
+
+class CitizenObservationV2(CitizenObservation):
+    """The contract one release later: drones now also report the citizen's mood."""
+
+    mood: str | None = None
+
+
+@pytest.fixture()
+def specs(stack: Settings):
+    name = f"evolve_{uuid.uuid4().hex[:8]}"
+    v1 = TableSpec("raw", name, CitizenObservation)
+    v2 = TableSpec("raw", name, CitizenObservationV2)
+    catalog = load_catalog(stack)
+    yield v1, v2, catalog, v1.identifier(stack)
+    catalog.purge_table(v1.identifier(stack))
+
+
+def test_new_optional_field_is_added_on_the_fly(stack: Settings, specs) -> None:
+    v1, v2, catalog, ident = specs
+    ensure_table(catalog, v1, stack)
+    ExactlyOnceWriter(catalog, "t", {v1: ident}).commit({v1: TableBatch(rows(0, 0, 10))}, {0: 10})
+    old_files = {f.file.file_path for f in catalog.load_table(ident).scan().plan_files()}
+
+    table = ensure_table(catalog, v2, stack)
+    mood = table.schema().find_field("mood")
+    assert not mood.required
+    assert ensure_table(catalog, v2, stack).schema() == table.schema(), "evolving twice changes nothing"
+
+    new_rows = rows(0, 10, 15).append_column("mood", pa.array(["calm"] * 5))
+    ExactlyOnceWriter(catalog, "t", {v2: ident}).commit({v2: TableBatch(new_rows)}, {0: 15})
+    table = catalog.load_table(ident)
+    files = {f.file.file_path for f in table.scan().plan_files()}
+    assert old_files < files, "old data files are untouched, new ones added"
+
+    by_mood = dict(trino_sql.query(f"SELECT coalesce(mood, 'null'), count(*) FROM {ident} GROUP BY 1", stack))
+    assert by_mood == {"null": 10, "calm": 5}
+    con = duck.connect(stack)
+    got = con.execute(
+        f"SELECT count(*) FILTER (mood IS NULL), count(mood) FROM {duck.scan(table)}"
+    ).fetchone()
+    assert got == (10, 5)
+    assert (
+        PARTITION_COLUMN not in table.schema().column_names
+        and OFFSET_COLUMN not in table.schema().column_names
+    )

@@ -1,0 +1,128 @@
+"""The writer's commit protocol against the real catalog: offsets, fencing and the optimistic retry."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+import pyarrow as pa
+import pytest
+
+from ingest.writer import (
+    OFFSET_COLUMN,
+    PARTITION_COLUMN,
+    ExactlyOnceWriter,
+    TableBatch,
+    WriterConfig,
+    committed_offsets,
+)
+from lakehouse.catalog import load_catalog
+from lakehouse.schemas import CitizenObservation
+from lakehouse.settings import Settings
+from lakehouse.tables import TableSpec, ensure_table
+
+TOPIC = "writer-test"
+
+
+def rows(partition: int, first: int, last: int) -> pa.Table:
+    n = last - first
+    return pa.table(
+        {
+            "report_id": [f"r{partition}-{o}" for o in range(first, last)],
+            "drone_id": ["d"] * n,
+            "event_time": pa.array([datetime(2026, 9, 1, tzinfo=UTC)] * n, pa.timestamp("us", "UTC")),
+            "zone": ["z"] * n,
+            "citizen_id": ["c"] * n,
+            "name": ["n"] * n,
+            "harmony_score": [50.0] * n,
+            PARTITION_COLUMN: pa.array([partition] * n, pa.int32()),
+            OFFSET_COLUMN: pa.array(range(first, last), pa.int64()),
+        }
+    )
+
+
+@pytest.fixture()
+def spec_and_catalog(stack: Settings):
+    spec = TableSpec("raw", f"writer_{uuid.uuid4().hex[:8]}", CitizenObservation)
+    catalog = load_catalog(stack)
+    ensure_table(catalog, spec, stack)
+    yield spec, catalog, spec.identifier(stack)
+    catalog.purge_table(spec.identifier(stack))
+
+
+def count(catalog, ident: str) -> int:
+    return catalog.load_table(ident).scan().to_arrow().num_rows
+
+
+def test_offsets_land_in_the_same_snapshot_as_the_rows(spec_and_catalog) -> None:
+    spec, catalog, ident = spec_and_catalog
+    writer = ExactlyOnceWriter(catalog, TOPIC, {spec: ident})
+    writer.commit({spec: TableBatch(pa.concat_tables([rows(0, 0, 10), rows(1, 0, 5)]))}, {0: 10, 1: 5})
+    table = catalog.load_table(ident)
+    assert committed_offsets(table, TOPIC) == {0: 10, 1: 5}
+    summary = table.current_snapshot().summary
+    assert summary["added-records"] == "15"
+    # A second commit for partition 1 only still carries partition 0's offset: the newest snapshot is enough.
+    writer.commit({spec: TableBatch(rows(1, 5, 8))}, {1: 8})
+    assert committed_offsets(catalog.load_table(ident), TOPIC) == {0: 10, 1: 8}
+    assert writer.start_offsets([0, 1, 2]) == {0: 10, 1: 8}
+
+
+def test_replayed_batch_lands_nothing_twice(spec_and_catalog) -> None:
+    spec, catalog, ident = spec_and_catalog
+    writer = ExactlyOnceWriter(catalog, TOPIC, {spec: ident})
+    writer.commit({spec: TableBatch(rows(0, 0, 100))}, {0: 100})
+    # The same messages again, plus 50 new ones (a restart before the Kafka commit).
+    [result] = writer.commit({spec: TableBatch(rows(0, 0, 150))}, {0: 150})
+    assert (result.rows, result.skipped_rows) == (50, 100)
+    assert count(catalog, ident) == 150
+
+
+class StaleOnce:
+    """A catalog whose first load returns a table read before another writer committed."""
+
+    def __init__(self, catalog, stale) -> None:
+        self.catalog, self.stale = catalog, stale
+
+    def load_table(self, ident):
+        if self.stale is not None:
+            table, self.stale = self.stale, None
+            return table
+        return self.catalog.load_table(ident)
+
+
+def test_conflicting_writer_is_refused_then_refenced(spec_and_catalog) -> None:
+    spec, catalog, ident = spec_and_catalog
+    before = catalog.load_table(ident)
+    winner = ExactlyOnceWriter(catalog, TOPIC, {spec: ident})
+    winner.commit({spec: TableBatch(rows(0, 0, 100))}, {0: 100})
+    # The loser read the table before the winner committed: its optimistic commit is refused by the
+    # catalog, it re-reads the offsets and lands only what the winner did not.
+    loser = ExactlyOnceWriter(StaleOnce(catalog, before), TOPIC, {spec: ident})  # type: ignore[arg-type]
+    [result] = loser.commit({spec: TableBatch(rows(0, 50, 130))}, {0: 130})
+    assert result.attempts == 2
+    assert (result.rows, result.skipped_rows) == (30, 50)
+    assert count(catalog, ident) == 130
+    assert committed_offsets(catalog.load_table(ident), TOPIC) == {0: 130}
+
+
+def test_partitions_not_owned_are_never_committed(spec_and_catalog) -> None:
+    spec, catalog, ident = spec_and_catalog
+    writer = ExactlyOnceWriter(catalog, TOPIC, {spec: ident})
+    batch = pa.concat_tables([rows(0, 0, 10), rows(1, 0, 10)])
+    [result] = writer.commit({spec: TableBatch(batch)}, {0: 10, 1: 10}, owned=lambda p: p == 0)
+    assert result.rows == 10
+    assert committed_offsets(catalog.load_table(ident), TOPIC) == {0: 10}
+
+
+def test_old_snapshots_are_expired_in_the_commit(spec_and_catalog) -> None:
+    spec, catalog, ident = spec_and_catalog
+    writer = ExactlyOnceWriter(
+        catalog, TOPIC, {spec: ident}, WriterConfig(retain_snapshots=5, expire_batch=3)
+    )
+    for i in range(12):
+        writer.commit({spec: TableBatch(rows(0, i * 10, i * 10 + 10))}, {0: i * 10 + 10})
+    table = catalog.load_table(ident)
+    assert len(table.metadata.snapshots) <= 5 + 3
+    assert count(catalog, ident) == 120
+    assert committed_offsets(table, TOPIC) == {0: 120}
