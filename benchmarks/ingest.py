@@ -75,12 +75,10 @@ class Lane:
     def close(self) -> None:
         self.admin.delete_topics([self.topic])[self.topic].result(15)
         catalog = load_catalog(self.settings)
-        for ns in {
-            self.namespace,
-            *(n[0] for n in catalog.list_namespaces() if n[0].startswith(self.namespace)),
-        }:
-            for ident in catalog.list_tables(ns):
-                catalog.purge_table(ident)
+        for (ns,) in catalog.list_namespaces():
+            if ns.startswith(self.namespace):
+                for ident in catalog.list_tables(ns):
+                    catalog.purge_table(ident)
 
 
 def drain(lane: Lane, total: int, decode: bool, batch: int) -> float:
@@ -131,7 +129,7 @@ def run_workers(lane: Lane, n: int, total: int, group: str) -> float:
     """Reports/s landed by ``n`` workers: rows between the first and last commit over that time."""
     env = lane.env(group, HARMONY_CATALOG__RAW_NAMESPACE=f"{lane.namespace}_{group.replace('-', '_')}")
     ns = env["HARMONY_CATALOG__RAW_NAMESPACE"]
-    logs = [open(f"/tmp/bench-{group}-{i}.log", "wb") for i in range(n)]  # noqa: SIM115
+    logs = [Path(f"/tmp/bench-{group}-{i}.log").open("wb") for i in range(n)]  # noqa: SIM115
     procs = [
         subprocess.Popen([HARMONY, "ingest"], env=env, stdout=logs[i], stderr=subprocess.STDOUT)
         for i in range(n)
@@ -147,7 +145,7 @@ def run_workers(lane: Lane, n: int, total: int, group: str) -> float:
                 landed = sum(
                     committed_offsets(catalog.load_table(f"{ns}.citizen_observations"), lane.topic).values()
                 )
-            except Exception:  # noqa: S112 - not created yet
+            except Exception:
                 continue
             if landed >= total:
                 break
@@ -224,7 +222,7 @@ def freshness(args: argparse.Namespace) -> None:
     settings = get_settings()
     lane = Lane(settings, args.partitions)
     env = lane.env("fresh")
-    log = open("/tmp/bench-fresh.log", "wb")  # noqa: SIM115
+    log = Path("/tmp/bench-fresh.log").open("wb")  # noqa: SIM115
     worker = subprocess.Popen([HARMONY, "ingest"], env=env, stdout=log, stderr=subprocess.STDOUT)
     catalog = load_catalog(settings)
     seen: list[tuple[float, dict[int, int]]] = []

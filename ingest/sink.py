@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -20,10 +21,13 @@ from quixstreams.sinks.base import BaseSink
 
 from ingest.streams import Stream
 from ingest.writer import OFFSET_COLUMN, PARTITION_COLUMN, CommitResult, ExactlyOnceWriter, TableBatch
-from lakehouse.batch_codec import decode_batch
+from lakehouse.batch_codec import DecodedBatch, decode_batch
 from lakehouse.dead_letters import envelope
 
 logger = logging.getLogger("harmony.ingest")
+
+# Messages per background decode chunk: big enough to amortise Arrow's per-call cost.
+DECODE_CHUNK = 20_000
 
 
 class IcebergSink(BaseSink):
@@ -46,6 +50,7 @@ class IcebergSink(BaseSink):
         self.lag = lag
         self.max_message_bytes = max_message_bytes
         self.owned: set[int] = set()
+        self._decoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="decode")
         self.landed_rows = 0
         self.dead_lettered = 0
         self.commits = 0
@@ -57,6 +62,8 @@ class IcebergSink(BaseSink):
         self._partitions: list[int] = []
         self._offsets: list[int] = []
         self._next: dict[int, int] = {}
+        self._chunks: list[tuple[int, Future[DecodedBatch]]] = []
+        self._decoded_upto = 0
         self.buffered_bytes = 0
 
     @property
@@ -79,6 +86,29 @@ class IcebergSink(BaseSink):
         self._offsets.append(offset)
         self._next[partition] = offset + 1
         self.buffered_bytes += len(value) if value else 0
+        self._decode_ahead()
+
+    def _decode_ahead(self) -> None:
+        """Decode full chunks in a background thread while Quix keeps polling (Arrow releases the GIL)."""
+        if len(self._values) - self._decoded_upto >= DECODE_CHUNK:
+            start, self._decoded_upto = self._decoded_upto, len(self._values)
+            chunk = self._values[start : self._decoded_upto]
+            self._chunks.append((start, self._decoder.submit(decode_batch, self.stream.model, chunk)))
+
+    def _decoded(self) -> DecodedBatch:
+        """The whole buffered batch decoded: finished chunks plus the remainder."""
+        parts = [(start, fut.result()) for start, fut in self._chunks]
+        if self._decoded_upto < len(self._values):
+            parts.append(
+                (self._decoded_upto, decode_batch(self.stream.model, self._values[self._decoded_upto :]))
+            )
+        if len(parts) == 1 and parts[0][0] == 0:
+            return parts[0][1]
+        return DecodedBatch(
+            pa.concat_tables([d.table for _, d in parts]),
+            [start + i for start, d in parts for i in d.rows],
+            [(start + i, e) for start, d in parts for i, e in d.rejected],
+        )
 
     def release(self, partitions: Iterable[int]) -> None:
         """Forget partitions this worker no longer owns, and anything buffered for them."""
@@ -86,6 +116,8 @@ class IcebergSink(BaseSink):
         self.owned -= gone
         if not gone or not self._values:
             return
+        for _, fut in self._chunks:
+            fut.cancel()
         keep = [i for i, p in enumerate(self._partitions) if p not in gone]
         values, keys = [self._values[i] for i in keep], [self._keys[i] for i in keep]
         partitions_, offsets = [self._partitions[i] for i in keep], [self._offsets[i] for i in keep]
@@ -104,7 +136,7 @@ class IcebergSink(BaseSink):
         if not self._values:
             return
         # 1. Decode and validate the whole batch against the contract (Arrow fast path).
-        decoded = decode_batch(self.stream.model, self._values)
+        decoded = self._decoded()
         partitions = np.asarray(self._partitions, dtype=np.int32)
         offsets = np.asarray(self._offsets, dtype=np.int64)
 
