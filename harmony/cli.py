@@ -9,6 +9,7 @@ from __future__ import annotations
 import typer
 from rich.console import Console
 
+from alerting.cli import alert
 from ingest import cli as ingest_cli
 from lakehouse.settings import SettingsError, get_settings
 from simulator.cli import simulate
@@ -18,6 +19,7 @@ app = typer.Typer(help="Harmony Lakehouse: drone reports → Kafka → Iceberg �
 app.add_typer(stack_cli.app, name="stack")
 app.command()(simulate)
 app.add_typer(ingest_cli.app, name="ingest")
+app.command()(alert)
 console = Console(stderr=True)
 
 

@@ -69,6 +69,7 @@ class PostgresSettings(_Frozen):
     user: str = "harmony"
     password: SecretStr
     database: str = "lake"
+    alerts_table: str = "live_alerts"
 
     @property
     def sqlalchemy_url(self) -> str:
@@ -121,6 +122,17 @@ class IngestSettings(_Frozen):
     retain_snapshots: int = Field(default=50, ge=2)
 
 
+class AlertingSettings(_Frozen):
+    """The alerting processor and where its alerts are delivered."""
+
+    consumer_group: str = "harmony-alerting"
+    commit_interval_s: float = Field(default=0.25, gt=0)
+    webhook_url: str | None = None
+    webhook_timeout_s: float = Field(default=2.0, gt=0)
+    webhook_attempts: int = Field(default=3, ge=1)
+    webhook_retry_s: float = Field(default=2.0, gt=0)
+
+
 class Settings(BaseSettings):
     """The whole platform's configuration; load it with :func:`get_settings`."""
 
@@ -141,6 +153,7 @@ class Settings(BaseSettings):
     catalog: CatalogSettings = CatalogSettings()
     rules: RuleSettings = RuleSettings()
     ingest: IngestSettings = IngestSettings()
+    alerting: AlertingSettings = AlertingSettings()
 
     @property
     def warehouse(self) -> str:

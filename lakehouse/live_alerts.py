@@ -1,0 +1,108 @@
+"""The live alerts table in PostgreSQL: written by alerting (upsert by ``alert_id``), read by the dashboard.
+
+An alert re-emitted with a higher severity (a growing riot) updates its row; a replay of the same alert
+changes nothing, so delivery can be at-least-once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import psycopg2
+import psycopg2.extensions
+from psycopg2 import sql
+from psycopg2.extras import execute_values
+
+from lakehouse.schemas import Alert, Severity
+from lakehouse.settings import Settings
+
+SEVERITY_RANK = {s.value: i for i, s in enumerate(Severity)}
+
+COLUMNS = (
+    "alert_id", "kind", "severity", "drone_id", "zone", "citizens", "event_time", "detected_at", "reason"
+)  # fmt: skip
+
+
+def connect(settings: Settings) -> psycopg2.extensions.connection:
+    pg = settings.postgres
+    return psycopg2.connect(
+        host=pg.host, port=pg.port, user=pg.user, password=pg.password.get_secret_value(), dbname=pg.database
+    )
+
+
+def ensure_table(conn: psycopg2.extensions.connection, settings: Settings) -> None:
+    table = sql.Identifier(settings.postgres.alerts_table)
+    with conn.cursor() as cur:
+        cur.execute(
+            sql.SQL(
+                """CREATE TABLE IF NOT EXISTS {} (
+                    alert_id text PRIMARY KEY,
+                    kind text NOT NULL,
+                    severity text NOT NULL,
+                    severity_rank smallint NOT NULL,
+                    drone_id text NOT NULL,
+                    zone text NOT NULL,
+                    citizens text[] NOT NULL,
+                    event_time timestamptz NOT NULL,
+                    detected_at timestamptz NOT NULL,
+                    stored_at timestamptz NOT NULL DEFAULT now(),
+                    reason text NOT NULL
+                )"""
+            ).format(table)
+        )
+        cur.execute(
+            sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} (event_time DESC)").format(
+                sql.Identifier(f"{settings.postgres.alerts_table}_event_time"), table
+            )
+        )
+    conn.commit()
+
+
+def upsert(conn: psycopg2.extensions.connection, settings: Settings, alerts: Iterable[Alert]) -> int:
+    """Insert new alerts; raise the severity of known ones; never duplicate. Returns rows written."""
+    newest: dict[str, Alert] = {}
+    for a in alerts:  # one row per id in a statement: the highest severity wins
+        known = newest.get(a.alert_id)
+        if known is None or SEVERITY_RANK[a.severity.value] > SEVERITY_RANK[known.severity.value]:
+            newest[a.alert_id] = a
+    rows = [
+        (
+            a.alert_id, a.kind.value, a.severity.value, SEVERITY_RANK[a.severity.value], a.drone_id, a.zone,
+            list(a.citizens), a.event_time, a.detected_at, a.reason,
+        )
+        for a in newest.values()
+    ]  # fmt: skip
+    if not rows:
+        return 0
+    table = sql.Identifier(settings.postgres.alerts_table)
+    query = sql.SQL(
+        """INSERT INTO {t} (alert_id, kind, severity, severity_rank, drone_id, zone, citizens, event_time,
+               detected_at, reason) VALUES %s
+           ON CONFLICT (alert_id) DO UPDATE SET severity = excluded.severity,
+               severity_rank = excluded.severity_rank, citizens = excluded.citizens, reason = excluded.reason,
+               detected_at = excluded.detected_at, stored_at = now()
+           WHERE excluded.severity_rank > {t}.severity_rank"""
+    ).format(t=table)
+    with conn.cursor() as cur:
+        execute_values(cur, query.as_string(conn), rows)
+        written = cur.rowcount
+    conn.commit()
+    return int(written)
+
+
+def recent(settings: Settings, limit: int = 100) -> list[dict[str, Any]]:
+    """The newest alerts, newest first (the dashboard's live view)."""
+    conn = connect(settings)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(
+                sql.SQL("SELECT {} FROM {} ORDER BY event_time DESC, alert_id LIMIT %s").format(
+                    sql.SQL(", ").join(map(sql.Identifier, COLUMNS)),
+                    sql.Identifier(settings.postgres.alerts_table),
+                ),
+                (limit,),
+            )
+            return [dict(zip(COLUMNS, row, strict=True)) for row in cur.fetchall()]
+    finally:
+        conn.close()

@@ -1,0 +1,144 @@
+"""Fixtures for alerting: a private reports/alerts topic pair, consumer group and live table."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import orjson
+import pytest
+from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+from psycopg2 import sql
+
+from lakehouse import live_alerts
+from lakehouse.codec import decode
+from lakehouse.schemas import Alert
+from lakehouse.settings import Settings
+
+HARMONY = str(Path(sys.executable).with_name("harmony"))
+
+
+@dataclass
+class AlertLane:
+    settings: Settings
+    token: str
+    tmp: Path
+    procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    @property
+    def reports(self) -> str:
+        return f"test-reports-{self.token}"
+
+    @property
+    def alerts(self) -> str:
+        return f"test-alerts-{self.token}"
+
+    @property
+    def table(self) -> str:
+        return f"test_alerts_{self.token}"
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            "HARMONY_KAFKA__REPORTS_TOPIC": self.reports,
+            "HARMONY_KAFKA__ALERTS_TOPIC": self.alerts,
+            "HARMONY_ALERTING__CONSUMER_GROUP": f"test-alerting-{self.token}",
+            "HARMONY_ALERTING__WEBHOOK_RETRY_S": "0.5",
+            "HARMONY_POSTGRES__ALERTS_TABLE": self.table,
+        }
+
+    @property
+    def truth_path(self) -> Path:
+        return self.tmp / "truth.jsonl"
+
+    def backfill(self, *args: str) -> None:
+        out = subprocess.run(
+            [HARMONY, "simulate", "--ground-truth", str(self.truth_path), *args],
+            env=self.env,
+            capture_output=True,
+            timeout=300,
+            check=False,
+        )
+        assert out.returncode == 0, out.stderr.decode()[-2000:]
+
+    def alerting(self, *args: str, name: str = "alert") -> subprocess.Popen[bytes]:
+        log = (self.tmp / f"{name}.log").open("ab")
+        proc = subprocess.Popen(
+            [HARMONY, "alert", "--quiet", *args], env=self.env, stdout=log, stderr=subprocess.STDOUT
+        )
+        self.procs.append(proc)
+        return proc
+
+    def log(self, name: str = "alert") -> str:
+        return (self.tmp / f"{name}.log").read_text(errors="replace")
+
+    def truth(self) -> list[dict[str, object]]:
+        return [orjson.loads(line) for line in self.truth_path.read_bytes().splitlines() if line.strip()]
+
+    def topic_alerts(self, settle_s: float = 3.0) -> list[Alert]:
+        consumer = Consumer(
+            {
+                "bootstrap.servers": self.settings.kafka.bootstrap_servers,
+                "group.id": f"read-{uuid.uuid4().hex}",
+            }
+        )
+        md = consumer.list_topics(self.alerts, timeout=10)
+        consumer.assign([TopicPartition(self.alerts, p, 0) for p in md.topics[self.alerts].partitions])
+        out, idle = [], time.monotonic()
+        while time.monotonic() - idle < settle_s:
+            msg = consumer.poll(0.3)
+            if msg is None or msg.error():
+                continue
+            idle = time.monotonic()
+            alert = decode(Alert, msg.value())
+            assert msg.key() == alert.zone.encode(), "alerts are keyed by zone"
+            out.append(alert)
+        consumer.close()
+        return out
+
+    def table_rows(self) -> list[tuple[str, str, str, datetime]]:
+        conn = live_alerts.connect(self.settings)
+        try:
+            with conn.cursor() as cur:
+                cur.execute(
+                    sql.SQL("SELECT alert_id, kind, severity, event_time FROM {}").format(
+                        sql.Identifier(self.table)
+                    )
+                )
+                return list(cur.fetchall())
+        finally:
+            conn.close()
+
+    def wait_exit(self, proc: subprocess.Popen[bytes], timeout_s: float = 300) -> None:
+        assert proc.wait(timeout_s) == 0, self.log()[-3000:]
+
+
+@pytest.fixture()
+def alert_lane(stack: Settings, tmp_path: Path) -> Iterator[AlertLane]:
+    lane = AlertLane(stack, uuid.uuid4().hex[:8], tmp_path)
+    admin = AdminClient({"bootstrap.servers": stack.kafka.bootstrap_servers})
+    for topic in (lane.reports, lane.alerts):
+        admin.create_topics([NewTopic(topic, num_partitions=4, replication_factor=1)])[topic].result(15)
+    yield lane
+    for proc in lane.procs:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(10)
+    names = [t for t in admin.list_topics(timeout=10).topics if lane.token in t]
+    for fut in admin.delete_topics(names).values():
+        fut.result(15)
+    conn = live_alerts.connect(stack)
+    with conn.cursor() as cur:
+        cur.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(lane.table)))
+    conn.commit()
+    conn.close()

@@ -1,0 +1,158 @@
+"""Alerting against the simulator's ground truth, across a crash, and through every sink."""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from collections import Counter
+from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import orjson
+
+from lakehouse.schemas import Alert, AlertKind
+from tests.alerting.conftest import AlertLane
+
+# One day, two drones per zone, plenty of riots: the density the riot rule is tuned for.
+BACKFILL = ("--start", "2026-09-05", "--days", "1", "--drones", "32", "--riots-per-day", "8", "--seed", "11")
+
+
+def _at(text: object) -> datetime:
+    return datetime.fromisoformat(str(text))
+
+
+def match(truth: list[dict[str, object]], riots: list[Alert]) -> tuple[dict[str, set[str]], list[Alert]]:
+    """Riot alert ids per ground-truth episode, and the riot alerts that match no episode."""
+    found: dict[str, set[str]] = {str(e["episode_id"]): set() for e in truth}
+    stray = []
+    for alert in riots:
+        hits = [
+            e for e in truth
+            if e["zone"] == alert.zone
+            and _at(e["start"]) <= alert.event_time <= _at(e["end"])
+        ]  # fmt: skip
+        for e in hits:
+            found[str(e["episode_id"])].add(alert.alert_id)
+        if not hits:
+            stray.append(alert)
+    return found, stray
+
+
+def test_riots_found_against_ground_truth_and_sinks_agree(alert_lane: AlertLane) -> None:
+    alert_lane.backfill(*BACKFILL)
+    alert_lane.wait_exit(alert_lane.alerting("--timeout", "8"))
+    truth = alert_lane.truth()
+    alerts = alert_lane.topic_alerts()
+    riots = [a for a in alerts if a.kind == AlertKind.RIOT]
+    assert len(truth) >= 5
+    found, stray = match(truth, riots)
+    recall = sum(1 for ids in found.values() if ids) / len(found)
+    assert recall >= 0.95, found
+    assert stray == [], f"riot alerts in calm periods: {stray}"
+    assert all(len(ids) == 1 for ids in found.values() if ids), "one alert id per episode"
+    lows = [a for a in alerts if a.kind == AlertKind.LOW_HARMONY]
+    assert lows and len({a.alert_id for a in lows}) == len(lows)
+
+    # PostgreSQL holds exactly the alerts on the topic, each at its highest severity.
+    best: dict[str, Alert] = {}
+    for a in alerts:
+        if a.alert_id not in best or list(type(a.severity)).index(a.severity) > list(type(a.severity)).index(
+            best[a.alert_id].severity
+        ):
+            best[a.alert_id] = a
+    rows = {r[0]: r for r in alert_lane.table_rows()}
+    assert set(rows) == set(best)
+    assert all(rows[i][2] == best[i].severity.value and rows[i][1] == best[i].kind.value for i in best)
+
+
+def test_restart_mid_episode_neither_repeats_nor_misses(alert_lane: AlertLane) -> None:
+    alert_lane.backfill(*BACKFILL)
+    first = alert_lane.alerting(name="first")
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and "riot" not in Counter(
+        a.kind.value for a in alert_lane.topic_alerts(1.0)
+    ):
+        time.sleep(0.5)
+    first.send_signal(signal.SIGKILL)  # in the middle of the day's episodes
+    first.wait(10)
+    alert_lane.wait_exit(alert_lane.alerting("--timeout", "8", name="second"))
+    riots = [a for a in alert_lane.topic_alerts() if a.kind == AlertKind.RIOT]
+    found, stray = match(alert_lane.truth(), riots)
+    assert sum(1 for ids in found.values() if ids) / len(found) >= 0.95
+    assert stray == []
+    assert all(len(ids) <= 1 for ids in found.values()), f"an episode was alerted twice: {found}"
+
+
+class Webhook:
+    """A real local HTTP server that can be down (503) or up (200) and counts what it accepted."""
+
+    def __init__(self) -> None:
+        self.up = False
+        self.accepted: Counter[str] = Counter()
+        self.refused = 0
+        hook = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["content-length"]))
+                if hook.up:
+                    alert = orjson.loads(body)
+                    hook.accepted[f"{alert['alert_id']}:{alert['severity']}"] += 1
+                    assert self.headers["idempotency-key"] == f"{alert['alert_id']}:{alert['severity']}"
+                    self.send_response(200)
+                else:
+                    hook.refused += 1
+                    self.send_response(503)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                return None
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/alerts"
+
+
+def test_webhook_down_then_up_gets_every_alert_once(alert_lane: AlertLane) -> None:
+    hook = Webhook()
+    try:
+        alert_lane.backfill(
+            "--start",
+            "2026-09-05T18:00:00",
+            "--count",
+            "20000",
+            "--drones",
+            "32",
+            "--riots-per-day",
+            "8",
+            "--seed",
+            "11",
+        )
+        worker = alert_lane.alerting("--webhook", hook.url)
+        # The stream goes on while the webhook is down: alerts reach the topic regardless.
+        deadline = time.monotonic() + 120
+        alerts: list[Alert] = []
+        while time.monotonic() < deadline:
+            alerts = alert_lane.topic_alerts(2.0)
+            if (
+                alerts
+                and hook.refused > 0
+                and len(alert_lane.table_rows()) == len({a.alert_id for a in alerts})
+            ):
+                break
+        assert alerts and hook.refused > 0 and not hook.accepted
+        hook.up = True
+        expected = {f"{a.alert_id}:{a.severity.value}" for a in alerts}
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and set(hook.accepted) != expected:
+            time.sleep(0.5)
+        worker.terminate()
+        worker.wait(30)
+        assert set(hook.accepted) == expected, "every alert arrives once the webhook is back"
+        assert max(hook.accepted.values()) == 1, "none arrives twice"
+    finally:
+        hook.server.shutdown()
