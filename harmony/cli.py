@@ -6,6 +6,8 @@ import each other.
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 from rich.console import Console
 
@@ -24,9 +26,13 @@ console = Console(stderr=True)
 
 
 @app.command()
-def demo() -> None:
-    """The main job end to end: stack up, then a round trip through Kafka, S3 and the lake."""
+def demo(
+    days: Annotated[float, typer.Option(help="days of event time to simulate")] = 2.0,
+    drones: Annotated[int, typer.Option(help="fleet size")] = 48,
+) -> None:
+    """The main job end to end: stack up, simulate, ingest, alert, and what the lake now holds."""
     from harmony import smoke
+    from harmony.demo import pipeline
 
     stack_cli.up()
     settings = get_settings()
@@ -39,6 +45,7 @@ def demo() -> None:
         with console.status(title):
             step(settings)
         console.print(f"[green]✓[/] {title}")
+    pipeline(settings, console, days, drones)
 
 
 def main() -> None:

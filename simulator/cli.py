@@ -80,12 +80,15 @@ def simulate(
         console.print("live mode runs until Ctrl-C (use --count or --duration to stop by itself)")
     if not backfill and dry_run and count is None and duration is None:
         raise typer.BadParameter("--dry-run in live mode needs --count or --duration")
-    # Live runs salt the report ids with the clock, so two live runs never share an id.
-    gen = ReportGenerator(config, GroundTruth(ground_truth), id_salt=0 if backfill else time.time_ns())
-
-    if backfill:
-        assert start is not None
+    start_utc = None
+    if start is not None:
         start_utc = start.replace(tzinfo=UTC) if start.tzinfo is None else start.astimezone(UTC)
+    # The random stream is salted with the backfill's start (same arguments, same bytes; another window,
+    # other report ids) or, live, with the clock, so two runs never share a report id.
+    salt = int(start_utc.timestamp() * 1000) if start_utc is not None else time.time_ns()
+    gen = ReportGenerator(config, GroundTruth(ground_truth), id_salt=salt)
+
+    if start_utc is not None:
         if count is None:
             if days is None:
                 raise typer.BadParameter("backfill needs --days or --count")
@@ -107,7 +110,12 @@ def simulate(
     from simulator.delivery import ReportProducer
 
     settings = get_settings()
-    producer = ReportProducer(settings.kafka.bootstrap_servers, topic or settings.kafka.reports_topic)
+    # Live reports should leave at once (alert latency); a backfill batches harder for throughput.
+    producer = ReportProducer(
+        settings.kafka.bootstrap_servers,
+        topic or settings.kafka.reports_topic,
+        extra=None if backfill else {"linger.ms": 2},
+    )
     t0 = time.monotonic()
     interrupted = False
     progress = Progress(

@@ -20,6 +20,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from psycopg2 import sql
 
 from lakehouse import live_alerts
+from lakehouse.catalog import load_catalog
 from lakehouse.codec import decode
 from lakehouse.schemas import Alert
 from lakehouse.settings import Settings
@@ -55,6 +56,8 @@ class AlertLane:
             "HARMONY_ALERTING__CONSUMER_GROUP": f"test-alerting-{self.token}",
             "HARMONY_ALERTING__WEBHOOK_RETRY_S": "0.5",
             "HARMONY_POSTGRES__ALERTS_TABLE": self.table,
+            "HARMONY_CATALOG__RAW_NAMESPACE": self.table,
+            "HARMONY_INGEST__CONSUMER_GROUP": f"test-ingest-{self.token}",
         }
 
     @property
@@ -137,6 +140,9 @@ def alert_lane(stack: Settings, tmp_path: Path) -> Iterator[AlertLane]:
     names = [t for t in admin.list_topics(timeout=10).topics if lane.token in t]
     for fut in admin.delete_topics(names).values():
         fut.result(15)
+    catalog = load_catalog(stack)
+    if catalog.table_exists(f"{lane.table}.alerts"):
+        catalog.purge_table(f"{lane.table}.alerts")
     conn = live_alerts.connect(stack)
     with conn.cursor() as cur:
         cur.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(lane.table)))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import subprocess
 import threading
 import time
 from collections import Counter
@@ -11,8 +12,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import orjson
 
+from lakehouse import trino_sql
 from lakehouse.schemas import Alert, AlertKind
-from tests.alerting.conftest import AlertLane
+from tests.alerting.conftest import HARMONY, AlertLane
 
 # One day, two drones per zone, plenty of riots: the density the riot rule is tuned for.
 BACKFILL = ("--start", "2026-09-05", "--days", "1", "--drones", "32", "--riots-per-day", "8", "--seed", "11")
@@ -64,6 +66,20 @@ def test_riots_found_against_ground_truth_and_sinks_agree(alert_lane: AlertLane)
     rows = {r[0]: r for r in alert_lane.table_rows()}
     assert set(rows) == set(best)
     assert all(rows[i][2] == best[i].severity.value and rows[i][1] == best[i].kind.value for i in best)
+
+    # The lake keeps every alert message too, landed by the same exactly-once ingest writer.
+    out = subprocess.run(
+        [HARMONY, "ingest", "--stream", "alerts", "--timeout", "8"],
+        env=alert_lane.env,
+        capture_output=True,
+        timeout=300,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr.decode()[-2000:]
+    lake = trino_sql.query(
+        f"SELECT count(*), count(DISTINCT alert_id) FROM {alert_lane.table}.alerts", alert_lane.settings
+    )[0]
+    assert lake == [len(alerts), len(best)]
 
 
 def test_restart_mid_episode_neither_repeats_nor_misses(alert_lane: AlertLane) -> None:

@@ -1,0 +1,226 @@
+"""Alerting figures against the real local stack.
+
+    .venv/bin/python -m benchmarks.alerting latency [--rate 10000 --seconds 60]
+    .venv/bin/python -m benchmarks.alerting capacity [--reports 600000]
+
+latency: the simulator produces live at a steady rate; a reader on the alerts topic records, for each
+alert, its arrival time minus its Kafka timestamp, which Quix carries over from the report that raised
+it (the report's produce time). The PostgreSQL latency is the row's stored_at minus the same timestamp.
+capacity: one alerting process reads a backlog from the start; the rate at which it drains it is the
+highest steady rate it can hold without growing lag.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+from psycopg2 import sql
+
+from benchmarks import results_file
+from lakehouse import live_alerts
+from lakehouse.codec import decode
+from lakehouse.schemas import Alert
+from lakehouse.settings import Settings, get_settings
+
+HARMONY = str(Path(sys.executable).with_name("harmony"))
+
+
+class Lane:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.token = uuid.uuid4().hex[:6]
+        self.reports, self.alerts = f"bench-reports-{self.token}", f"bench-alerts-{self.token}"
+        self.table = f"bench_alerts_{self.token}"
+        self.group = f"bench-alerting-{self.token}"
+        self.admin = AdminClient({"bootstrap.servers": settings.kafka.bootstrap_servers})
+        for t in (self.reports, self.alerts):
+            self.admin.create_topics([NewTopic(t, 4, 1)])[t].result(15)
+        self.env = {
+            **os.environ,
+            "HARMONY_KAFKA__REPORTS_TOPIC": self.reports,
+            "HARMONY_KAFKA__ALERTS_TOPIC": self.alerts,
+            "HARMONY_ALERTING__CONSUMER_GROUP": self.group,
+            "HARMONY_POSTGRES__ALERTS_TABLE": self.table,
+        }
+
+    def close(self) -> None:
+        names = [t for t in self.admin.list_topics(timeout=10).topics if self.token in t]
+        for fut in self.admin.delete_topics(names).values():
+            fut.result(15)
+        conn = live_alerts.connect(self.settings)
+        with conn.cursor() as cur:
+            cur.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(self.table)))
+        conn.commit()
+        conn.close()
+
+
+def latency(args: argparse.Namespace) -> None:
+    settings = get_settings()
+    lane = Lane(settings)
+    arrivals: dict[str, float] = {}
+    first_seen: dict[str, float] = {}
+    lat_ms: list[float] = []
+    stop = threading.Event()
+
+    def read() -> None:
+        consumer = Consumer(
+            {
+                "bootstrap.servers": settings.kafka.bootstrap_servers,
+                "group.id": lane.token,
+                "fetch.wait.max.ms": 1,
+                "auto.offset.reset": "earliest",
+            }
+        )
+        consumer.subscribe([lane.alerts])
+        while not stop.is_set():
+            msg = consumer.poll(0.05)
+            if msg is None or msg.error():
+                continue
+            now = time.time()
+            source_ms = msg.timestamp()[1]
+            lat_ms.append(now * 1000 - source_ms)
+            alert = decode(Alert, msg.value())
+            first_seen.setdefault(alert.alert_id, source_ms / 1000)
+            arrivals.setdefault(alert.alert_id, now)
+        consumer.close()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    log = Path("/tmp/bench-alerting.log").open("wb")  # noqa: SIM115
+    worker = subprocess.Popen(
+        [HARMONY, "alert", "--quiet"], env=lane.env, stdout=log, stderr=subprocess.STDOUT
+    )
+    try:
+        time.sleep(10)  # worker up, group joined, repartition topics created
+        sim = subprocess.run(
+            [
+                HARMONY,
+                "simulate",
+                "--rate",
+                str(args.rate),
+                "--duration",
+                str(args.seconds),
+                "--riots-per-day",
+                "2000",
+                "--ground-truth",
+                "/dev/null",
+            ],
+            env=lane.env,
+            capture_output=True,
+            check=False,
+        )
+        if sim.returncode != 0:
+            raise RuntimeError(sim.stderr.decode()[-2000:])
+        time.sleep(5)
+        stop.set()
+        reader.join(10)
+        conn = live_alerts.connect(settings)
+        with conn.cursor() as cur:
+            cur.execute(
+                sql.SQL("SELECT alert_id, extract(epoch FROM stored_at) FROM {}").format(
+                    sql.Identifier(lane.table)
+                )
+            )
+            stored = dict(cur.fetchall())
+        conn.close()
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(60)
+        lane.close()
+    arr = np.array(lat_ms)
+    pg = np.array([(float(stored[i]) - first_seen[i]) * 1000 for i in first_seen if i in stored])
+    results_file.write(
+        "alerting_latency",
+        {
+            "rate": args.rate,
+            "seconds": args.seconds,
+            "partitions": 4,
+            "alerts": len(arr),
+            "commit_interval_s": settings.alerting.commit_interval_s,
+        },
+        {
+            "alert_latency_p50_ms": float(np.percentile(arr, 50)),
+            "alert_latency_p95_ms": float(np.percentile(arr, 95)),
+            "alert_latency_p99_ms": float(np.percentile(arr, 99)),
+            "postgres_latency_p50_ms": float(np.percentile(pg, 50)),
+            "postgres_latency_p99_ms": float(np.percentile(pg, 99)),
+        },
+    )
+
+
+def capacity(args: argparse.Namespace) -> None:
+    settings = get_settings()
+    lane = Lane(settings)
+    try:
+        out = subprocess.run(
+            [
+                HARMONY,
+                "simulate",
+                "--start",
+                "2026-09-01",
+                "--count",
+                str(args.reports),
+                "--ground-truth",
+                "/dev/null",
+            ],
+            env=lane.env,
+            capture_output=True,
+            check=False,
+        )
+        if out.returncode != 0:
+            raise RuntimeError(out.stderr.decode()[-2000:])
+        log = Path("/tmp/bench-alerting-capacity.log").open("wb")  # noqa: SIM115
+        worker = subprocess.Popen(
+            [HARMONY, "alert", "--quiet"], env=lane.env, stdout=log, stderr=subprocess.STDOUT
+        )
+        consumer = Consumer({"bootstrap.servers": settings.kafka.bootstrap_servers, "group.id": lane.group})
+        parts = [TopicPartition(lane.reports, p) for p in range(4)]
+        first = None
+        try:
+            while True:
+                time.sleep(0.5)
+                done = sum(max(tp.offset, 0) for tp in consumer.committed(parts, timeout=10))
+                if done > 0 and first is None:
+                    first = (time.monotonic(), done)
+                if done >= args.reports:
+                    break
+                if worker.poll() is not None:
+                    raise RuntimeError("alerting died: see /tmp/bench-alerting-capacity.log")
+            assert first is not None
+            rate = (args.reports - first[1]) / (time.monotonic() - first[0])
+        finally:
+            consumer.close()
+            worker.send_signal(signal.SIGTERM)
+            worker.wait(60)
+    finally:
+        lane.close()
+    results_file.write(
+        "alerting_capacity", {"reports": args.reports, "partitions": 4}, {"alert_max_reports_per_s": rate}
+    )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    lat = sub.add_parser("latency")
+    lat.add_argument("--rate", type=float, default=10_000)
+    lat.add_argument("--seconds", type=float, default=60)
+    cap = sub.add_parser("capacity")
+    cap.add_argument("--reports", type=int, default=600_000)
+    args = ap.parse_args()
+    {"latency": latency, "capacity": capacity}[args.cmd](args)
+
+
+if __name__ == "__main__":
+    main()
