@@ -15,6 +15,7 @@ from alerting.cli import alert
 from ingest import cli as ingest_cli
 from lakehouse.settings import SettingsError, get_settings
 from simulator.cli import simulate
+from spark.cli import analyze, lake
 from stack import cli as stack_cli
 
 app = typer.Typer(help="Harmony Lakehouse: drone reports → Kafka → Iceberg → answers.", no_args_is_help=True)
@@ -22,6 +23,8 @@ app.add_typer(stack_cli.app, name="stack")
 app.command()(simulate)
 app.add_typer(ingest_cli.app, name="ingest")
 app.command()(alert)
+app.command()(analyze)
+app.add_typer(lake, name="lake")
 console = Console(stderr=True)
 
 

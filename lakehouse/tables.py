@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from pydantic import BaseModel
 from pyiceberg.catalog import Catalog
@@ -75,6 +76,22 @@ CITIZEN_OBSERVATIONS = TableSpec("raw", "citizen_observations", CitizenObservati
 ALERTS = TableSpec("raw", "alerts", Alert)
 
 RAW_TABLES = (REPORTS, CITIZEN_OBSERVATIONS, ALERTS)
+
+
+class Answer(StrEnum):
+    """The analytic answers Spark writes (and DuckDB cross-checks), in the answers namespace."""
+
+    BY_WEEKDAY = "unrest_by_weekday"
+    BY_HOUR = "unrest_by_hour"
+    BY_ZONE = "riskiest_zones"
+    WORDS = "words_of_unrest"
+
+    def identifier(self, settings: Settings) -> str:
+        return f"{settings.catalog.answers_namespace}.{self.value}"
+
+
+# Snapshot-summary property of an answer: the raw tables' snapshot ids it was computed from.
+SOURCE_SNAPSHOTS_PROPERTY = "harmony.source-snapshots"
 
 
 def ensure_table(catalog: Catalog, spec: TableSpec, settings: Settings) -> Table:

@@ -1,0 +1,77 @@
+"""Lake maintenance with Iceberg's own Spark procedures: compact, expire, remove orphans.
+
+Safe while ingest is writing: compaction commits a "replace" snapshot (no data change) through the same
+optimistic concurrency as ingest, and the ingest writer finds its Kafka offsets by walking back from the
+newest snapshot to the newest one that recorded them, which the expiry below always keeps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pyspark.sql import SparkSession
+
+from lakehouse.settings import Settings
+from lakehouse.tables import RAW_TABLES
+
+# Expiry keeps at least this many recent snapshots (ingest's offsets live in the newest of them) and
+# orphan removal only touches files older than this, so an in-flight ingest commit is never harmed.
+RETAIN_LAST = 20
+ORPHAN_AGE_HOURS = 24
+
+
+@dataclass(frozen=True)
+class MaintenanceRun:
+    table: str
+    files_before: int
+    files_after: int
+    rows_before: int
+    rows_after: int
+    rewritten: int
+    added: int
+
+
+def _files_and_rows(spark: SparkSession, ident: str) -> tuple[int, int]:
+    row = spark.sql(
+        f"SELECT count(*) AS files, coalesce(sum(record_count), 0) AS rows FROM {ident}.files"
+    ).first()
+    assert row is not None
+    return int(row["files"]), int(row["rows"])
+
+
+def maintain(
+    spark: SparkSession, settings: Settings, orphan_age_hours: float = ORPHAN_AGE_HOURS
+) -> list[MaintenanceRun]:
+    cat = settings.catalog.name
+    runs = []
+    for spec in RAW_TABLES:
+        ident = f"{cat}.{spec.identifier(settings)}"
+        short = spec.identifier(settings)
+        if not spark.catalog.tableExists(ident):
+            continue
+        files_before, rows_before = _files_and_rows(spark, ident)
+        rewrite = spark.sql(
+            f"CALL {cat}.system.rewrite_data_files(table => '{short}', "
+            "options => map('min-input-files', '2', 'partial-progress.enabled', 'true'))"
+        ).first()
+        spark.sql(
+            f"CALL {cat}.system.expire_snapshots(table => '{short}', retain_last => {RETAIN_LAST}, "
+            "older_than => current_timestamp())"
+        ).collect()
+        spark.sql(
+            f"CALL {cat}.system.remove_orphan_files(table => '{short}', "
+            f"older_than => current_timestamp() - INTERVAL {int(orphan_age_hours * 3600)} SECONDS)"
+        ).collect()
+        files_after, rows_after = _files_and_rows(spark, ident)
+        runs.append(
+            MaintenanceRun(
+                short,
+                files_before,
+                files_after,
+                rows_before,
+                rows_after,
+                int(rewrite["rewritten_data_files_count"]) if rewrite else 0,
+                int(rewrite["added_data_files_count"]) if rewrite else 0,
+            )
+        )
+    return runs

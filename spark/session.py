@@ -1,0 +1,62 @@
+"""The one place a Spark session is made: Iceberg runtime, the lake's JDBC catalog, S3FileIO on MinIO.
+
+Spark resolves the pinned Iceberg and PostgreSQL jars from Maven Central into the download cache
+(``spark.jars.ivy``), so a second run is offline. The catalog is named like the others (``lake``), on the
+same PostgreSQL database and warehouse, so Spark sees exactly the tables ingest wrote.
+"""
+
+from __future__ import annotations
+
+import os
+
+from pyspark.sql import SparkSession
+
+from lakehouse.settings import Settings
+from stack import versions
+
+PACKAGES = (
+    f"org.apache.iceberg:iceberg-spark-runtime-{versions.SPARK_MINOR}_{versions.SPARK_SCALA}:{versions.ICEBERG}",
+    f"org.apache.iceberg:iceberg-aws-bundle:{versions.ICEBERG}",
+    f"org.postgresql:postgresql:{versions.POSTGRES_JDBC}",
+)
+
+
+def session(settings: Settings, master: str = "local[*]", app_name: str = "harmony") -> SparkSession:
+    """A Spark session on ``master`` (``local[*]``, ``spark://…`` or ``k8s://…``) with the lake catalog."""
+    import pyspark
+
+    if not pyspark.__version__.startswith(versions.SPARK_MINOR):
+        raise RuntimeError(
+            f"pyspark {pyspark.__version__} does not match the Iceberg runtime for {versions.SPARK_MINOR}"
+        )
+    s3, pg, name = settings.s3, settings.postgres, settings.catalog.name
+    cat = f"spark.sql.catalog.{name}"
+    os.environ.setdefault("PYSPARK_PYTHON", os.sys.executable)  # type: ignore[attr-defined]
+    builder = (
+        SparkSession.builder.master(master)
+        .appName(app_name)
+        .config("spark.jars.packages", ",".join(PACKAGES))
+        .config("spark.jars.ivy", str(settings.cache_path / "ivy"))
+        .config("spark.driver.memory", os.environ.get("HARMONY_SPARK_DRIVER_MEMORY", "2g"))
+        .config("spark.sql.shuffle.partitions", "8")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.extensions", "org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions")
+        .config(cat, "org.apache.iceberg.spark.SparkCatalog")
+        .config(f"{cat}.catalog-impl", "org.apache.iceberg.jdbc.JdbcCatalog")
+        .config(f"{cat}.uri", pg.jdbc_url)
+        .config(f"{cat}.jdbc.user", pg.user)
+        .config(f"{cat}.jdbc.password", pg.password.get_secret_value())
+        .config(f"{cat}.warehouse", settings.warehouse)
+        .config(f"{cat}.io-impl", "org.apache.iceberg.aws.s3.S3FileIO")
+        .config(f"{cat}.s3.endpoint", s3.endpoint)
+        .config(f"{cat}.s3.path-style-access", "true")
+        .config(f"{cat}.s3.access-key-id", s3.access_key.get_secret_value())
+        .config(f"{cat}.s3.secret-access-key", s3.secret_key.get_secret_value())
+        .config(f"{cat}.client.region", s3.region)
+        .config("spark.sql.defaultCatalog", name)
+    )
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("WARN")
+    return spark

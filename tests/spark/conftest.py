@@ -1,0 +1,109 @@
+"""A seeded lake, built once for the Spark tests: backfill → ingest and alerting → analyze."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from confluent_kafka.admin import AdminClient, NewTopic
+from psycopg2 import sql
+
+from lakehouse import live_alerts
+from lakehouse.catalog import load_catalog
+from lakehouse.settings import Settings
+
+HARMONY = str(Path(sys.executable).with_name("harmony"))
+WEEKEND_MULTIPLIER = 1.6
+BACKFILL = (
+    "--start", "2026-09-07", "--days", "14", "--drones", "16", "--interval", "30", "--riots-per-day", "1",
+    "--weekend-multiplier", str(WEEKEND_MULTIPLIER), "--seed", "21",
+)  # fmt: skip
+
+
+@dataclass
+class SeededLake:
+    settings: Settings  # as the subprocesses see it (private topics, namespaces, groups)
+    env: dict[str, str]
+    tmp: Path
+
+    def harmony(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+        out = subprocess.run(
+            [HARMONY, *args], env=self.env, capture_output=True, text=True, timeout=timeout, check=False
+        )
+        assert out.returncode == 0, f"harmony {' '.join(args)}:\n{out.stdout[-2000:]}\n{out.stderr[-4000:]}"
+        return out
+
+    def popen(self, *args: str) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            [HARMONY, *args],
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=(self.tmp / f"{args[0]}.log").open("ab"),
+        )
+
+
+@pytest.fixture(scope="module")
+def seeded_lake(stack: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeededLake]:
+    token = uuid.uuid4().hex[:8]
+    env = {
+        **os.environ,
+        "HARMONY_KAFKA__REPORTS_TOPIC": f"test-spark-reports-{token}",
+        "HARMONY_KAFKA__ALERTS_TOPIC": f"test-spark-alerts-{token}",
+        "HARMONY_CATALOG__RAW_NAMESPACE": f"test_raw_{token}",
+        "HARMONY_CATALOG__ANSWERS_NAMESPACE": f"test_answers_{token}",
+        "HARMONY_INGEST__CONSUMER_GROUP": f"test-spark-ingest-{token}",
+        "HARMONY_ALERTING__CONSUMER_GROUP": f"test-spark-alerting-{token}",
+        "HARMONY_POSTGRES__ALERTS_TABLE": f"test_spark_alerts_{token}",
+        "HARMONY_SPARK_DRIVER_MEMORY": "1g",
+    }
+    settings = stack.model_copy(
+        update={
+            "kafka": stack.kafka.model_copy(
+                update={
+                    "reports_topic": env["HARMONY_KAFKA__REPORTS_TOPIC"],
+                    "alerts_topic": env["HARMONY_KAFKA__ALERTS_TOPIC"],
+                }
+            ),
+            "catalog": stack.catalog.model_copy(
+                update={
+                    "raw_namespace": env["HARMONY_CATALOG__RAW_NAMESPACE"],
+                    "answers_namespace": env["HARMONY_CATALOG__ANSWERS_NAMESPACE"],
+                }
+            ),
+            "ingest": stack.ingest.model_copy(
+                update={"consumer_group": env["HARMONY_INGEST__CONSUMER_GROUP"]}
+            ),
+        }
+    )
+    admin = AdminClient({"bootstrap.servers": stack.kafka.bootstrap_servers})
+    for topic in (env["HARMONY_KAFKA__REPORTS_TOPIC"], env["HARMONY_KAFKA__ALERTS_TOPIC"]):
+        admin.create_topics([NewTopic(topic, num_partitions=4, replication_factor=1)])[topic].result(15)
+    lake = SeededLake(settings, env, tmp_path_factory.mktemp("spark"))
+    lake.harmony("simulate", *BACKFILL, "--ground-truth", str(lake.tmp / "truth.jsonl"))
+    # Small commits on purpose: many small files for maintenance to compact.
+    ingest = lake.popen("ingest", "--max-rows", "20000", "--timeout", "8")
+    lake.harmony("alert", "--quiet", "--timeout", "8")
+    lake.harmony("ingest", "--stream", "alerts", "--timeout", "8")
+    assert ingest.wait(600) == 0
+    yield lake
+    names = [t for t in admin.list_topics(timeout=10).topics if token in t]
+    for fut in admin.delete_topics(names).values():
+        fut.result(15)
+    catalog = load_catalog(stack)
+    for ns in (env["HARMONY_CATALOG__RAW_NAMESPACE"], env["HARMONY_CATALOG__ANSWERS_NAMESPACE"]):
+        if (ns,) in catalog.list_namespaces():
+            for ident in catalog.list_tables(ns):
+                catalog.purge_table(ident)
+    conn = live_alerts.connect(stack)
+    with conn.cursor() as cur:
+        cur.execute(
+            sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(env["HARMONY_POSTGRES__ALERTS_TABLE"]))
+        )
+    conn.commit()
+    conn.close()

@@ -1,0 +1,111 @@
+"""Spark's answers, checked against DuckDB over the same Iceberg tables, and rerun safely."""
+
+from __future__ import annotations
+
+import math
+
+import orjson
+import pytest
+
+from lakehouse import duck, duck_answers
+from lakehouse.catalog import load_catalog
+from lakehouse.tables import ALERTS, CITIZEN_OBSERVATIONS, REPORTS, SOURCE_SNAPSHOTS_PROPERTY, Answer
+from tests.spark.conftest import WEEKEND_MULTIPLIER, SeededLake
+
+COLUMNS = {
+    Answer.BY_WEEKDAY: ["day_of_week", "day_name", "is_weekend", "days", "citizens_seen", "low_score_citizens",
+                        "riot_alerts", "low_score_citizens_per_day", "riot_alerts_per_day"],
+    Answer.BY_HOUR: ["hour", "citizens_seen", "low_score_citizens", "low_score_share", "riot_alerts", "unrest_rank",
+                     "is_peak"],
+    Answer.BY_ZONE: ["zone", "citizens_seen", "low_score_citizens", "low_score_share", "avg_harmony_score",
+                     "riot_alerts", "centre_lat", "centre_lon", "risk_rank"],
+    Answer.WORDS: ["word", "citizens_hearing", "low_citizens_hearing", "lift", "lift_rank"],
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def analysed(seeded_lake: SeededLake) -> SeededLake:
+    seeded_lake.harmony("analyze", "--master", "local[2]")
+    return seeded_lake
+
+
+def answer_rows(lake: SeededLake, which: Answer) -> tuple[list[str], list[tuple[object, ...]]]:
+    table = load_catalog(lake.settings).load_table(which.identifier(lake.settings))
+    arrow = table.scan().to_arrow()
+    return arrow.column_names, [tuple(r.values()) for r in arrow.to_pylist()]
+
+
+def same(a: object, b: object) -> bool:
+    if isinstance(a, float) or isinstance(b, float):
+        return math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=1e-12)  # type: ignore[arg-type]
+    return a == b
+
+
+@pytest.mark.parametrize("which", list(Answer))
+def test_answer_has_the_expected_columns(analysed: SeededLake, which: Answer) -> None:
+    columns, rows = answer_rows(analysed, which)
+    assert columns == COLUMNS[which]
+    assert rows
+
+
+@pytest.mark.parametrize("which", list(Answer))
+def test_answer_equals_duckdb(analysed: SeededLake, which: Answer) -> None:
+    settings = analysed.settings
+    catalog = load_catalog(settings)
+    table = catalog.load_table(which.identifier(settings))
+    sources = orjson.loads(table.current_snapshot().summary[SOURCE_SNAPSHOTS_PROPERTY])
+    scans = []
+    for spec in (REPORTS, CITIZEN_OBSERVATIONS, ALERTS):
+        raw = catalog.load_table(spec.identifier(settings))
+        assert sources[spec.identifier(settings)] == raw.current_snapshot().snapshot_id
+        scans.append(duck.scan(raw))
+    want = duck_answers.answer(duck.connect(settings), which, *scans, settings.rules.low_harmony_threshold)
+    _, got = answer_rows(analysed, which)
+    key = COLUMNS[which].index(
+        {
+            Answer.BY_WEEKDAY: "day_of_week",
+            Answer.BY_HOUR: "hour",
+            Answer.BY_ZONE: "zone",
+            Answer.WORDS: "word",
+        }[which]
+    )
+    got_by, want_by = {r[key]: r for r in got}, {r[key]: r for r in want}
+    assert set(got_by) == set(want_by)
+    for k, row in got_by.items():
+        assert all(same(a, b) for a, b in zip(row, want_by[k], strict=True)), (k, row, want_by[k])
+
+
+def test_weekend_answer_reflects_the_configured_multiplier(analysed: SeededLake) -> None:
+    _, rows = answer_rows(analysed, Answer.BY_WEEKDAY)
+    c = COLUMNS[Answer.BY_WEEKDAY]
+    per_type = {True: [0, 0], False: [0, 0]}
+    for r in rows:
+        per_type[r[c.index("is_weekend")]][0] += r[c.index("low_score_citizens")]
+        per_type[r[c.index("is_weekend")]][1] += r[c.index("days")]
+    assert per_type[True][1] == 4 and per_type[False][1] == 10
+    ratio = (per_type[True][0] / per_type[True][1]) / (per_type[False][0] / per_type[False][1])
+    assert abs(ratio - WEEKEND_MULTIPLIER) < 0.35, ratio
+    assert len(rows) == 7
+
+
+def test_peak_hours_are_in_the_evening(analysed: SeededLake) -> None:
+    _, rows = answer_rows(analysed, Answer.BY_HOUR)
+    c = COLUMNS[Answer.BY_HOUR]
+    peaks = sorted(r[c.index("hour")] for r in rows if r[c.index("is_peak")])
+    # The simulator's profile peaks late in the evening; one riot can still put an afternoon hour in.
+    assert len(peaks) == 3 and sum(h >= 18 or h <= 1 for h in peaks) >= 2, peaks
+
+
+def test_unrest_words_top_the_lift(analysed: SeededLake) -> None:
+    from simulator.world import UNREST_WORDS
+
+    _, rows = answer_rows(analysed, Answer.WORDS)
+    top = [r[0] for r in sorted(rows, key=lambda r: r[4])[:5]]
+    assert set(top) <= set(UNREST_WORDS), top
+
+
+def test_second_run_replaces_without_duplicates(analysed: SeededLake) -> None:
+    before = {w: sorted(answer_rows(analysed, w)[1], key=str) for w in Answer}
+    analysed.harmony("analyze", "--master", "local[2]")
+    after = {w: sorted(answer_rows(analysed, w)[1], key=str) for w in Answer}
+    assert before == after
