@@ -8,6 +8,7 @@ newest snapshot to the newest one that recorded them, which the expiry below alw
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from pyspark.sql import SparkSession
 
@@ -54,13 +55,16 @@ def maintain(
             f"CALL {cat}.system.rewrite_data_files(table => '{short}', "
             "options => map('min-input-files', '2', 'partial-progress.enabled', 'true'))"
         ).first()
+        # Procedure arguments must be literals: timestamps are computed here (the session is UTC).
+        now = datetime.now(UTC)
         spark.sql(
             f"CALL {cat}.system.expire_snapshots(table => '{short}', retain_last => {RETAIN_LAST}, "
-            "older_than => current_timestamp())"
+            f"older_than => TIMESTAMP '{now:%Y-%m-%d %H:%M:%S}')"
         ).collect()
+        orphan_cutoff = now - timedelta(hours=orphan_age_hours)
         spark.sql(
             f"CALL {cat}.system.remove_orphan_files(table => '{short}', "
-            f"older_than => current_timestamp() - INTERVAL {int(orphan_age_hours * 3600)} SECONDS)"
+            f"older_than => TIMESTAMP '{orphan_cutoff:%Y-%m-%d %H:%M:%S}', prefix_listing => true)"
         ).collect()
         files_after, rows_after = _files_and_rows(spark, ident)
         runs.append(

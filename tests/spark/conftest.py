@@ -48,7 +48,7 @@ class SeededLake:
         )
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def seeded_lake(stack: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeededLake]:
     token = uuid.uuid4().hex[:8]
     env = {
