@@ -191,7 +191,9 @@ class IcebergSink(BaseSink):
                         "files": r.files,
                         "bytes": r.bytes,
                         "attempts": r.attempts,
-                        "commit_ms": round(r.duration_ms, 1),
+                        "flush_ms": round(r.duration_ms, 1),
+                        "write_ms": round(r.write_ms, 1),
+                        "commit_ms": round(r.commit_ms, 1),
                         "snapshot_id": r.snapshot_id,
                         "lag": {str(p): n for p, n in sorted(lag.items())},
                     }

@@ -28,7 +28,7 @@ STREAMING_PROPERTIES = {
     "format-version": "2",
     "commit.retry.num-retries": "0",
     "commit.manifest-merge.enabled": "true",
-    "commit.manifest.min-count-to-merge": "32",
+    "commit.manifest.min-count-to-merge": "100",
     "write.parquet.compression-codec": "zstd",
     "write.metadata.delete-after-commit.enabled": "true",
     "write.metadata.previous-versions-max": "20",
