@@ -42,7 +42,7 @@ class AlertingApp:
 
 
 def _stateful(rule: CitizenRule | RiotRule, counts: dict[str, int]) -> Any:
-    def step(obs: LowObservation, state: State) -> Alert | None:
+    def step(obs: LowObservation, state: State[str, Any]) -> Alert | None:
         new_state, alert = rule.apply(state.get(STATE_KEY), obs, datetime.now(UTC))
         state.set(STATE_KEY, new_state)
         if alert is not None:

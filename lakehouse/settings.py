@@ -187,7 +187,7 @@ class SettingsError(RuntimeError):
 def get_settings() -> Settings:
     """Load the settings once per process; a missing credential is a one-line, actionable error."""
     try:
-        return Settings()  # type: ignore[call-arg]
+        return Settings()
     except ValidationError as exc:
         missing = ", ".join(name for err in exc.errors() for name in _env_names(err["loc"]))
         raise SettingsError(

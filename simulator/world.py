@@ -55,7 +55,7 @@ class Lexicon:
 
         def dist(calm: float, grumble: float, unrest: float) -> np.ndarray:
             p = np.array([calm] * n_calm + [grumble] * n_grumble + [unrest] * n_unrest)
-            return p / p.sum()
+            return np.asarray(p / p.sum(), dtype=np.float64)
 
         return cls(
             words=words,

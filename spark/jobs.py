@@ -38,11 +38,11 @@ class AnswerRun:
     seconds: float
 
 
-def source_snapshots(settings: Settings) -> dict[str, int]:
+def source_snapshots(settings: Settings) -> dict[str, int | None]:
     """The current snapshot of each raw table (fails clearly if the lake is unreachable or empty)."""
     try:
         catalog = load_catalog(settings)
-        out = {}
+        out: dict[str, int | None] = {}
         for spec in (REPORTS, CITIZEN_OBSERVATIONS, ALERTS):
             snap = catalog.load_table(spec.identifier(settings)).current_snapshot()
             if snap is None:
@@ -60,9 +60,14 @@ def source_snapshots(settings: Settings) -> dict[str, int]:
         ) from exc
 
 
-def read(spark: SparkSession, spec: TableSpec, settings: Settings, snapshots: dict[str, int]) -> DataFrame:
+def read(
+    spark: SparkSession, spec: TableSpec, settings: Settings, snapshots: dict[str, int | None]
+) -> DataFrame:
     ident = spec.identifier(settings)
-    return spark.read.option("snapshot-id", snapshots[ident]).table(f"{settings.catalog.name}.{ident}")
+    reader = spark.read
+    if snapshots[ident] is not None:
+        reader = reader.option("snapshot-id", snapshots[ident])
+    return reader.table(f"{settings.catalog.name}.{ident}")
 
 
 def analyze(

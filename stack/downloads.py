@@ -28,7 +28,7 @@ def _run(cmd: list[str], what: str, env: dict[str, str] | None = None, cwd: Path
         raise DownloadError(f"{what}: `{' '.join(cmd[:3])} …` failed: " + " ".join(out[-6:])[-800:])
 
 
-def cached(target: Path, build: Callable[[Path], None]) -> Path:
+def cached(target: Path, build: Callable[[Path], object]) -> Path:
     """Return ``target``, building it through a temporary sibling folder when it is missing."""
     if target.exists():
         return target

@@ -56,8 +56,8 @@ def up(settings: Settings, report: Report = _quiet) -> dict[str, float]:
 
     # Installs run in parallel: they are downloads and a Go build, bound by network and disk.
     with ThreadPoolExecutor(max_workers=len(all_services)) as pool:
-        for fut in [pool.submit(install, s) for s in all_services]:
-            fut.result()
+        for installing in [pool.submit(install, s) for s in all_services]:
+            installing.result()
     timings["install_s"] = time.monotonic() - t0
 
     for svc in all_services:
@@ -75,9 +75,9 @@ def up(settings: Settings, report: Report = _quiet) -> dict[str, float]:
         return elapsed
 
     with ThreadPoolExecutor(max_workers=len(all_services)) as pool:
-        futures = {s.name: pool.submit(wait, s) for s in all_services}
+        waits = {s.name: pool.submit(wait, s) for s in all_services}
         errors = []
-        for name, fut in futures.items():
+        for name, fut in waits.items():
             try:
                 timings[f"{name}_healthy_s"] = fut.result()
             except ServiceError as exc:
