@@ -67,7 +67,9 @@ def pipeline(settings: Settings, console: Console, days: float, drones: int) -> 
             console.print("[green]✓[/] ", end="")
             console.print(lines[-1] if lines else name, markup=False, highlight=False)
     console.print(f"  caught up in {time.monotonic() - t0:.0f}s")
+    _run(console, "analyze: the four answers with Spark", ["analyze"])
     summary(settings, console, truth)
+    answers(settings, console)
 
 
 def summary(settings: Settings, console: Console, truth: Path) -> None:
@@ -88,3 +90,35 @@ def summary(settings: Settings, console: Console, truth: Path) -> None:
     console.print(f"riot alerts in the live view: {len(riots)} (episodes injected by this run: {episodes})")
     for a in sorted(riots, key=lambda a: a["event_time"])[-5:]:
         console.print(f"  {a['event_time']:%Y-%m-%d %H:%M} {a['severity']:8} {a['reason']}", markup=False)
+
+
+def answers(settings: Settings, console: Console) -> None:
+    """The headline of each answer, read back through Trino."""
+    ns = settings.catalog.answers_namespace
+    by_type = trino_sql.query(
+        f"SELECT is_weekend, sum(low_score_citizens) * 1.0 / sum(days), sum(riot_alerts) * 1.0 / sum(days) "
+        f"FROM {ns}.unrest_by_weekday GROUP BY 1 ORDER BY 1",
+        settings,
+    )
+    for weekend, lows, riots in by_type:
+        console.print(
+            f"{'weekends' if weekend else 'weekdays'}: {lows:,.0f} low-score citizens "
+            f"and {riots:.1f} riots per day"
+        )
+    peaks = trino_sql.query(
+        f"SELECT hour FROM {ns}.unrest_by_hour WHERE is_peak ORDER BY unrest_rank", settings
+    )
+    console.print("peak hours (UTC): " + ", ".join(f"{h[0]:02d}:00" for h in peaks))
+    zones = trino_sql.query(
+        f"SELECT zone, riot_alerts, low_score_share FROM {ns}.riskiest_zones ORDER BY risk_rank LIMIT 3",
+        settings,
+    )
+    console.print(
+        "riskiest zones: " + "; ".join(f"{z} ({r} riots, {s:.2%} low)" for z, r, s in zones), markup=False
+    )
+    words = trino_sql.query(
+        f"SELECT word, lift FROM {ns}.words_of_unrest ORDER BY lift_rank LIMIT 5", settings
+    )
+    console.print(
+        "words of unrest: " + ", ".join(f"{w} (lift {lift:.0f})" for w, lift in words), markup=False
+    )

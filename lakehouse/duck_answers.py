@@ -19,6 +19,14 @@ PEAK_HOURS = 3
 
 def _sql(answer: Answer, reports: str, observations: str, alerts: str, threshold: float) -> str:
     riots = f"(SELECT alert_id, zone, min(event_time) AS event_time FROM {alerts} WHERE kind = 'riot' GROUP BY ALL)"
+    if answer is Answer.BY_DAY:
+        return f"""
+        WITH days AS (SELECT CAST(event_time AS DATE) AS day, count(*) AS citizens_seen,
+                             count(*) FILTER (harmony_score < {threshold}) AS low_score_citizens
+                      FROM {observations} GROUP BY 1),
+             riots AS (SELECT CAST(event_time AS DATE) AS day, count(*) AS riot_alerts FROM {riots} GROUP BY 1)
+        SELECT day, citizens_seen::BIGINT, low_score_citizens::BIGINT, coalesce(riot_alerts, 0)::BIGINT
+        FROM days LEFT JOIN riots USING (day) ORDER BY day"""
     if answer is Answer.BY_WEEKDAY:
         return f"""
         WITH days AS (SELECT isodow(d) AS day_of_week, count(*) AS days
@@ -62,7 +70,7 @@ def _sql(answer: Answer, reports: str, observations: str, alerts: str, threshold
              joined AS (SELECT stats.*, coalesce(riot_alerts, 0) AS riot_alerts, centre_lat, centre_lon
                         FROM stats LEFT JOIN riots USING (zone) LEFT JOIN centres USING (zone))
         SELECT zone, citizens_seen::BIGINT, low_score_citizens::BIGINT, low_score_citizens / citizens_seen,
-               avg_harmony_score, riot_alerts::BIGINT, centre_lat, centre_lon,
+               avg_harmony_score, avg_harmony_score * citizens_seen, riot_alerts::BIGINT, centre_lat, centre_lon,
                row_number() OVER (ORDER BY riot_alerts DESC, low_score_citizens DESC, zone)::INT AS risk_rank
         FROM joined ORDER BY risk_rank"""
     if answer is Answer.WORDS:
@@ -71,15 +79,17 @@ def _sql(answer: Answer, reports: str, observations: str, alerts: str, threshold
                  SELECT list_distinct(words) AS words, len(citizens)::BIGINT AS n_all,
                         len(list_filter(citizens, c -> c.harmony_score < {threshold}))::BIGINT AS n_low
                  FROM {reports} WHERE len(citizens) > 0),
-             totals AS (SELECT sum(n_all) AS total_all, sum(n_low) AS total_low FROM per_report),
+             totals AS (SELECT count(*) AS total_all, count(*) FILTER (harmony_score < {threshold}) AS total_low
+                        FROM {observations}),
              counts AS (SELECT word, sum(n_all) AS citizens_hearing, sum(n_low) AS low_citizens_hearing
-                        FROM (SELECT unnest(words) AS word, n_all, n_low FROM per_report) GROUP BY 1
-                        HAVING sum(n_all) >= {MIN_WORD_SUPPORT}),
+                        FROM (SELECT unnest(words) AS word, n_all, n_low FROM per_report) GROUP BY 1),
              lifted AS (SELECT word, citizens_hearing::BIGINT AS citizens_hearing,
                                low_citizens_hearing::BIGINT AS low_citizens_hearing,
                                (low_citizens_hearing / total_low) / (citizens_hearing / total_all) AS lift
                         FROM counts, totals)
-        SELECT *, row_number() OVER (ORDER BY lift DESC, word)::INT AS lift_rank FROM lifted ORDER BY lift_rank"""
+        SELECT *, CASE WHEN citizens_hearing >= {MIN_WORD_SUPPORT} THEN row_number() OVER (
+                      PARTITION BY citizens_hearing >= {MIN_WORD_SUPPORT} ORDER BY lift DESC, word) END::INT AS lift_rank
+        FROM lifted ORDER BY lift_rank, word"""
     raise ValueError(answer)
 
 

@@ -81,6 +81,7 @@ RAW_TABLES = (REPORTS, CITIZEN_OBSERVATIONS, ALERTS)
 class Answer(StrEnum):
     """The analytic answers Spark writes (and DuckDB cross-checks), in the answers namespace."""
 
+    BY_DAY = "unrest_by_day"
     BY_WEEKDAY = "unrest_by_weekday"
     BY_HOUR = "unrest_by_hour"
     BY_ZONE = "riskiest_zones"
@@ -90,8 +91,9 @@ class Answer(StrEnum):
         return f"{settings.catalog.answers_namespace}.{self.value}"
 
 
-# Snapshot-summary property of an answer: the raw tables' snapshot ids it was computed from.
+# Snapshot-summary properties of an answer: the raw tables' snapshot ids it was computed from, and how.
 SOURCE_SNAPSHOTS_PROPERTY = "harmony.source-snapshots"
+ANALYZE_MODE_PROPERTY = "harmony.analyze-mode"
 
 
 def ensure_table(catalog: Catalog, spec: TableSpec, settings: Settings) -> Table:

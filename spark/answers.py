@@ -1,8 +1,12 @@
-"""The four questions, each a pure function from DataFrames to a DataFrame (DataFrame API only).
+"""The four questions as pure functions of DataFrames (DataFrame API only), in two steps.
 
-Inputs are the raw tables as DataFrames: ``reports`` (raw.reports), ``observations``
-(raw.citizen_observations) and ``alerts`` (raw.alerts, one row per alert message; an escalated riot
-appears several times under one ``alert_id``). "Low" means a harmony score below the shared threshold.
+1. Counts: additive aggregates of raw rows (per day, hour, zone and word). Counts of two disjoint sets
+   of rows add up, which is what lets ``harmony analyze --incremental`` read only appended rows.
+2. Answers: each question finished from its counts plus the riot episodes (from the small alerts table,
+   always read whole, since an escalated riot re-emits its alert under the same id).
+
+Inputs: ``reports`` (raw.reports), ``observations`` (raw.citizen_observations), ``alerts`` (raw.alerts).
+"Low" means a harmony score below the shared threshold.
 """
 
 from __future__ import annotations
@@ -18,12 +22,68 @@ MIN_WORD_SUPPORT = 50
 PEAK_HOURS = 3
 
 
-def _iso_dow(ts: Column) -> Column:
+def _iso_dow(day: Column) -> Column:
     """ISO day of week: Monday = 1 … Sunday = 7 (Spark's dayofweek has Sunday = 1)."""
-    return ((F.dayofweek(ts) + 5) % 7) + 1
+    return ((F.dayofweek(day) + 5) % 7) + 1
 
 
-def _riots(alerts: DataFrame) -> DataFrame:
+def _everything() -> WindowSpec:
+    """One window over a whole (small, aggregated) result, for ranks."""
+    return Window.partitionBy(F.lit(1))
+
+
+def _low(threshold: float) -> Column:
+    return (F.col("harmony_score") < threshold).cast("long")
+
+
+# ---- 1. counts ------------------------------------------------------------------------------------
+def day_counts(observations: DataFrame, threshold: float) -> DataFrame:
+    return observations.groupBy(F.to_date("event_time").alias("day")).agg(
+        F.count("*").alias("citizens_seen"), F.sum(_low(threshold)).alias("low_score_citizens")
+    )
+
+
+def hour_counts(observations: DataFrame, threshold: float) -> DataFrame:
+    return observations.groupBy(F.hour("event_time").alias("hour")).agg(
+        F.count("*").alias("citizens_seen"), F.sum(_low(threshold)).alias("low_score_citizens")
+    )
+
+
+def zone_counts(observations: DataFrame, threshold: float) -> DataFrame:
+    return observations.groupBy("zone").agg(
+        F.count("*").alias("citizens_seen"),
+        F.sum(_low(threshold)).alias("low_score_citizens"),
+        F.sum("harmony_score").alias("harmony_score_sum"),
+    )
+
+
+def word_counts(reports: DataFrame, threshold: float) -> DataFrame:
+    """Per word: citizen observations whose report heard it, and how many of those were low."""
+    per_report = reports.select(
+        F.array_distinct("words").alias("words"),
+        F.size("citizens").cast("long").alias("n_all"),
+        F.size(F.filter("citizens", lambda c: c["harmony_score"] < threshold)).cast("long").alias("n_low"),
+    ).where(F.col("n_all") > 0)
+    return (
+        per_report.select(F.explode("words").alias("word"), "n_all", "n_low")
+        .groupBy("word")
+        .agg(F.sum("n_all").alias("citizens_hearing"), F.sum("n_low").alias("low_citizens_hearing"))
+    )
+
+
+def add_counts(a: DataFrame, b: DataFrame, key: str) -> DataFrame:
+    """Counts of two disjoint sets of rows, summed per key."""
+    measures = [c for c in a.columns if c != key]
+    return (
+        a.select(key, *measures)
+        .unionByName(b.select(key, *measures))
+        .groupBy(key)
+        .agg(*[F.sum(c).alias(c) for c in measures])
+    )
+
+
+# ---- 2. answers ------------------------------------------------------------------------------------
+def riots(alerts: DataFrame) -> DataFrame:
     """One row per riot episode (its first event time), however often its alert was re-emitted."""
     return (
         alerts.where(F.col("kind") == "riot")
@@ -32,71 +92,68 @@ def _riots(alerts: DataFrame) -> DataFrame:
     )
 
 
-def by_weekday(observations: DataFrame, alerts: DataFrame, threshold: float) -> DataFrame:
-    """Unrest per day of week: low-score citizens and riot episodes per calendar day observed."""
-    days = (
-        observations.select(F.to_date("event_time").alias("day"))
-        .distinct()
-        .groupBy(_iso_dow(F.col("day")).alias("day_of_week"))
-        .agg(F.count("*").alias("days"))
+def by_day(days: DataFrame, riot_episodes: DataFrame) -> DataFrame:
+    """The daily series: what by_weekday is built from (and what an incremental run adds to)."""
+    per_day = riot_episodes.groupBy(F.to_date("event_time").alias("day")).agg(
+        F.count("*").alias("riot_alerts")
     )
-    lows = observations.groupBy(_iso_dow(F.col("event_time")).alias("day_of_week")).agg(
-        F.count("*").alias("citizens_seen"),
-        F.sum((F.col("harmony_score") < threshold).cast("long")).alias("low_score_citizens"),
-    )
-    riots = (
-        _riots(alerts)
-        .groupBy(_iso_dow(F.col("event_time")).alias("day_of_week"))
-        .agg(F.count("*").alias("riot_alerts"))
-    )
-    names = F.element_at(F.array(*[F.lit(n) for n in DAY_NAMES]), F.col("day_of_week"))
     return (
-        days.join(lows, "day_of_week", "left")
-        .join(riots, "day_of_week", "left")
-        .fillna(0, ["citizens_seen", "low_score_citizens", "riot_alerts"])
+        days.join(per_day, "day", "left")
+        .fillna(0, ["riot_alerts"])
         .select(
-            F.col("day_of_week").cast("int"),
-            names.alias("day_name"),
-            (F.col("day_of_week") >= 6).alias("is_weekend"),
-            F.col("days").cast("long"),
+            "day",
             F.col("citizens_seen").cast("long"),
             F.col("low_score_citizens").cast("long"),
             F.col("riot_alerts").cast("long"),
-            (F.col("low_score_citizens") / F.col("days")).alias("low_score_citizens_per_day"),
-            (F.col("riot_alerts") / F.col("days")).alias("riot_alerts_per_day"),
         )
-        .orderBy("day_of_week")
+        .orderBy("day")
     )
 
 
-def by_hour(observations: DataFrame, alerts: DataFrame, threshold: float) -> DataFrame:
-    """Unrest by hour of day (UTC), with the peak hours flagged."""
-    lows = observations.groupBy(F.hour("event_time").alias("hour")).agg(
-        F.count("*").alias("citizens_seen"),
-        F.sum((F.col("harmony_score") < threshold).cast("long")).alias("low_score_citizens"),
+def by_weekday(daily: DataFrame) -> DataFrame:
+    """Unrest per day of week: low-score citizens and riot episodes per calendar day observed."""
+    names = F.element_at(F.array(*[F.lit(n) for n in DAY_NAMES]), F.col("day_of_week"))
+    per_dow = daily.groupBy(_iso_dow(F.col("day")).alias("day_of_week")).agg(
+        F.count("*").alias("days"),
+        F.sum("citizens_seen").alias("citizens_seen"),
+        F.sum("low_score_citizens").alias("low_score_citizens"),
+        F.sum("riot_alerts").alias("riot_alerts"),
     )
-    riots = _riots(alerts).groupBy(F.hour("event_time").alias("hour")).agg(F.count("*").alias("riot_alerts"))
-    joined = lows.join(riots, "hour", "left").fillna(0, ["riot_alerts"])
-    ranked = joined.withColumn(
-        "unrest_rank",
-        F.row_number().over(
-            _window_all().orderBy(F.col("low_score_citizens").desc(), F.col("riot_alerts").desc(), "hour")
-        ),
-    )
-    return ranked.select(
-        F.col("hour").cast("int"),
+    return per_dow.select(
+        F.col("day_of_week").cast("int"),
+        names.alias("day_name"),
+        (F.col("day_of_week") >= 6).alias("is_weekend"),
+        F.col("days").cast("long"),
         F.col("citizens_seen").cast("long"),
         F.col("low_score_citizens").cast("long"),
-        (F.col("low_score_citizens") / F.col("citizens_seen")).alias("low_score_share"),
         F.col("riot_alerts").cast("long"),
-        F.col("unrest_rank").cast("int"),
-        (F.col("unrest_rank") <= PEAK_HOURS).alias("is_peak"),
-    ).orderBy("hour")
+        (F.col("low_score_citizens") / F.col("days")).alias("low_score_citizens_per_day"),
+        (F.col("riot_alerts") / F.col("days")).alias("riot_alerts_per_day"),
+    ).orderBy("day_of_week")
 
 
-def _window_all() -> WindowSpec:
-    """One window over the whole (small, aggregated) result, for ranks."""
-    return Window.partitionBy(F.lit(1))
+def by_hour(hours: DataFrame, riot_episodes: DataFrame) -> DataFrame:
+    """Unrest by hour of day (UTC), with the peak hours flagged."""
+    per_hour = riot_episodes.groupBy(F.hour("event_time").alias("hour")).agg(
+        F.count("*").alias("riot_alerts")
+    )
+    joined = hours.join(per_hour, "hour", "left").fillna(0, ["riot_alerts"])
+    rank = F.row_number().over(
+        _everything().orderBy(F.col("low_score_citizens").desc(), F.col("riot_alerts").desc(), "hour")
+    )
+    return (
+        joined.withColumn("unrest_rank", rank)
+        .select(
+            F.col("hour").cast("int"),
+            F.col("citizens_seen").cast("long"),
+            F.col("low_score_citizens").cast("long"),
+            (F.col("low_score_citizens") / F.col("citizens_seen")).alias("low_score_share"),
+            F.col("riot_alerts").cast("long"),
+            F.col("unrest_rank").cast("int"),
+            (F.col("unrest_rank") <= PEAK_HOURS).alias("is_peak"),
+        )
+        .orderBy("hour")
+    )
 
 
 def zone_centres(spark: SparkSession) -> DataFrame:
@@ -104,47 +161,35 @@ def zone_centres(spark: SparkSession) -> DataFrame:
     return spark.createDataFrame(rows, "zone string, centre_lat double, centre_lon double")
 
 
-def by_zone(observations: DataFrame, alerts: DataFrame, threshold: float, centres: DataFrame) -> DataFrame:
+def by_zone(zones: DataFrame, riot_episodes: DataFrame, centres: DataFrame) -> DataFrame:
     """The riskiest zones: riot episodes, low-score share and mean harmony, with each zone's centre."""
-    stats = observations.groupBy("zone").agg(
-        F.count("*").alias("citizens_seen"),
-        F.sum((F.col("harmony_score") < threshold).cast("long")).alias("low_score_citizens"),
-        F.avg("harmony_score").alias("avg_harmony_score"),
+    per_zone = riot_episodes.groupBy("zone").agg(F.count("*").alias("riot_alerts"))
+    joined = zones.join(per_zone, "zone", "left").fillna(0, ["riot_alerts"]).join(centres, "zone", "left")
+    rank = F.row_number().over(
+        _everything().orderBy(F.col("riot_alerts").desc(), F.col("low_score_citizens").desc(), "zone")
     )
-    riots = _riots(alerts).groupBy("zone").agg(F.count("*").alias("riot_alerts"))
-    joined = stats.join(riots, "zone", "left").fillna(0, ["riot_alerts"]).join(centres, "zone", "left")
     return joined.select(
         "zone",
         F.col("citizens_seen").cast("long"),
         F.col("low_score_citizens").cast("long"),
         (F.col("low_score_citizens") / F.col("citizens_seen")).alias("low_score_share"),
-        "avg_harmony_score",
+        (F.col("harmony_score_sum") / F.col("citizens_seen")).alias("avg_harmony_score"),
+        F.col("harmony_score_sum").cast("double"),
         F.col("riot_alerts").cast("long"),
         "centre_lat",
         "centre_lon",
-        F.row_number()
-        .over(_window_all().orderBy(F.col("riot_alerts").desc(), F.col("low_score_citizens").desc(), "zone"))
-        .cast("int")
-        .alias("risk_rank"),
+        rank.cast("int").alias("risk_rank"),
     ).orderBy("risk_rank")
 
 
-def words(reports: DataFrame, threshold: float) -> DataFrame:
+def words(counts: DataFrame, hours: DataFrame) -> DataFrame:
     """Words most associated with low scores: lift = P(word | low citizen) / P(word | any citizen).
 
-    A citizen observation "hears" every distinct word of its report; counts are citizen observations.
+    A citizen observation "hears" every distinct word of its report. Totals are all observations (the
+    hour counts); words heard by fewer than MIN_WORD_SUPPORT observations get no rank.
     """
-    per_report = reports.select(
-        F.array_distinct("words").alias("words"),
-        F.size("citizens").cast("long").alias("n_all"),
-        F.size(F.filter("citizens", lambda c: c["harmony_score"] < threshold)).cast("long").alias("n_low"),
-    ).where(F.col("n_all") > 0)
-    totals = per_report.agg(F.sum("n_all").alias("total_all"), F.sum("n_low").alias("total_low"))
-    counts = (
-        per_report.select(F.explode("words").alias("word"), "n_all", "n_low")
-        .groupBy("word")
-        .agg(F.sum("n_all").alias("citizens_hearing"), F.sum("n_low").alias("low_citizens_hearing"))
-        .where(F.col("citizens_hearing") >= MIN_WORD_SUPPORT)
+    totals = hours.agg(
+        F.sum("citizens_seen").alias("total_all"), F.sum("low_score_citizens").alias("total_low")
     )
     lifted = counts.crossJoin(totals).select(
         "word",
@@ -155,6 +200,6 @@ def words(reports: DataFrame, threshold: float) -> DataFrame:
             / (F.col("citizens_hearing") / F.col("total_all"))
         ).alias("lift"),
     )
-    return lifted.withColumn(
-        "lift_rank", F.row_number().over(_window_all().orderBy(F.col("lift").desc(), "word")).cast("int")
-    ).orderBy("lift_rank")
+    supported = F.col("citizens_hearing") >= MIN_WORD_SUPPORT
+    rank = F.row_number().over(Window.partitionBy(supported).orderBy(F.col("lift").desc(), "word"))
+    return lifted.withColumn("lift_rank", F.when(supported, rank).cast("int")).orderBy("lift_rank", "word")

@@ -15,7 +15,12 @@ console = Console(stderr=True)
 MasterOpt = Annotated[str, typer.Option(help="Spark master: local[*], spark://host:7077, k8s://https://…")]
 
 
-def analyze(master: MasterOpt = "local[*]") -> None:
+def analyze(
+    master: MasterOpt = "local[*]",
+    incremental: Annotated[
+        bool, typer.Option("--incremental", help="only read rows appended since the last run, if that is all")
+    ] = False,
+) -> None:
     """Answer the four questions from the lake into Iceberg tables under `answers.`."""
     from spark.jobs import LakeUnavailable, source_snapshots
     from spark.jobs import analyze as run
@@ -32,8 +37,8 @@ def analyze(master: MasterOpt = "local[*]") -> None:
         spark = session(settings, master, "harmony-analyze")
     console.print(f"Spark {spark.version} on {master} ready in {time.monotonic() - t0:.1f}s")
     with console.status("computing the four answers"):
-        runs = run(spark, settings, report=lambda m: console.print(f"  ✓ {m}"))
-    console.print(f"analyze: {len(runs)} answers in {time.monotonic() - t0:.1f}s")
+        result = run(spark, settings, report=lambda m: console.print(f"  ✓ {m}"), incremental=incremental)
+    console.print(f"analyze ({result.mode}): {len(result.answers)} answers in {time.monotonic() - t0:.1f}s")
     spark.stop()
 
 

@@ -1,23 +1,28 @@
-"""`harmony analyze`: compute the four answers from one consistent set of raw snapshots, atomically.
+"""`harmony analyze`: the answers from one consistent set of raw snapshots, full or incremental.
 
-Every raw table is read at the snapshot current when the job starts, and each answer is written with
+Every raw table is read at the snapshot current when the job starts; each answer is written with
 ``createOrReplace`` (one atomic Iceberg commit: a rerun replaces, never duplicates) carrying those
-snapshot ids in its snapshot summary.
+snapshot ids in its snapshot summary. ``incremental=True`` starts from the snapshots the stored answers
+were computed from: if only appends (and compactions) happened since, it reads just the appended rows
+and adds their counts to the stored ones; otherwise it says why and recomputes everything.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import orjson
+from pyiceberg.catalog import Catalog
+from pyiceberg.table import Table
 from pyspark.sql import DataFrame, SparkSession
 
 from lakehouse.catalog import load_catalog
 from lakehouse.settings import Settings
 from lakehouse.tables import (
     ALERTS,
+    ANALYZE_MODE_PROPERTY,
     CITIZEN_OBSERVATIONS,
     REPORTS,
     SOURCE_SNAPSHOTS_PROPERTY,
@@ -25,6 +30,10 @@ from lakehouse.tables import (
     TableSpec,
 )
 from spark import answers
+
+Snapshots = dict[str, int | None]
+# Operations that add no rows a previous run has not seen, besides appends: compaction rewrites files.
+INCREMENTAL_SAFE = {"append", "replace"}
 
 
 class LakeUnavailable(RuntimeError):
@@ -38,18 +47,26 @@ class AnswerRun:
     seconds: float
 
 
-def source_snapshots(settings: Settings) -> dict[str, int | None]:
+@dataclass
+class AnalyzeRun:
+    mode: str  # "full", "incremental" or "unchanged"
+    answers: list[AnswerRun] = field(default_factory=list)
+    reason: str = ""
+
+
+def source_snapshots(settings: Settings) -> Snapshots:
     """The current snapshot of each raw table (fails clearly if the lake is unreachable or empty)."""
     try:
         catalog = load_catalog(settings)
-        out: dict[str, int | None] = {}
+        out: Snapshots = {}
         for spec in (REPORTS, CITIZEN_OBSERVATIONS, ALERTS):
-            snap = catalog.load_table(spec.identifier(settings)).current_snapshot()
-            if snap is None:
-                raise LakeUnavailable(
-                    f"{spec.identifier(settings)} has no data yet: run `harmony ingest` first"
-                )
-            out[spec.identifier(settings)] = snap.snapshot_id
+            ident = spec.identifier(settings)
+            if not catalog.table_exists(ident):
+                raise LakeUnavailable(f"{ident} does not exist yet: run `harmony ingest` first")
+            snap = catalog.load_table(ident).current_snapshot()
+            if snap is None and spec is not ALERTS:  # no alert at all is a possible (calm) answer
+                raise LakeUnavailable(f"{ident} has no data yet: run `harmony ingest` first")
+            out[ident] = snap.snapshot_id if snap is not None else None
         return out
     except LakeUnavailable:
         raise
@@ -60,9 +77,7 @@ def source_snapshots(settings: Settings) -> dict[str, int | None]:
         ) from exc
 
 
-def read(
-    spark: SparkSession, spec: TableSpec, settings: Settings, snapshots: dict[str, int | None]
-) -> DataFrame:
+def read(spark: SparkSession, spec: TableSpec, settings: Settings, snapshots: Snapshots) -> DataFrame:
     ident = spec.identifier(settings)
     reader = spark.read
     if snapshots[ident] is not None:
@@ -70,35 +85,131 @@ def read(
     return reader.table(f"{settings.catalog.name}.{ident}")
 
 
+def read_appended(
+    spark: SparkSession, spec: TableSpec, settings: Settings, since: Snapshots, now: Snapshots
+) -> DataFrame:
+    """Only the rows appended after ``since`` up to ``now`` (Iceberg's incremental append scan)."""
+    ident = spec.identifier(settings)
+    return (
+        spark.read.option("start-snapshot-id", since[ident])
+        .option("end-snapshot-id", now[ident])
+        .table(f"{settings.catalog.name}.{ident}")
+    )
+
+
+def previous_sources(catalog: Catalog, settings: Settings) -> Snapshots | None:
+    """The sources every stored answer was computed from, if they all agree (a complete last run)."""
+    seen = set()
+    for answer in Answer:
+        ident = answer.identifier(settings)
+        if not catalog.table_exists(ident):
+            return None
+        snap = catalog.load_table(ident).current_snapshot()
+        if snap is None or snap.summary is None or snap.summary[SOURCE_SNAPSHOTS_PROPERTY] is None:
+            return None
+        seen.add(snap.summary[SOURCE_SNAPSHOTS_PROPERTY])
+    return orjson.loads(str(seen.pop())) if len(seen) == 1 else None
+
+
+def _appends_only(table: Table, since: int, now: int) -> str | None:
+    """None if ``now`` descends from ``since`` through appends and compactions only; else why not."""
+    snap = table.snapshot_by_id(now)
+    while snap is not None and snap.snapshot_id != since:
+        op = snap.summary.operation.value if snap.summary is not None else "unknown"
+        if op not in INCREMENTAL_SAFE:
+            return f"{table.name()[-1]} had a {op} since the last run"
+        snap = table.snapshot_by_id(snap.parent_snapshot_id) if snap.parent_snapshot_id is not None else None
+    return None if snap is not None else f"{'.'.join(table.name())}: the last run's snapshot has been expired"
+
+
+def why_not_incremental(
+    catalog: Catalog, settings: Settings, since: Snapshots | None, now: Snapshots
+) -> str | None:
+    if since is None:
+        return "no complete previous run recorded in the answer tables"
+    for spec in (REPORTS, CITIZEN_OBSERVATIONS):
+        ident = spec.identifier(settings)
+        before, current = since.get(ident), now[ident]
+        if before is None or current is None:
+            return f"{ident}: no previous snapshot"
+        why = _appends_only(catalog.load_table(ident), before, current)
+        if why:
+            return why
+    return None
+
+
 def analyze(
-    spark: SparkSession, settings: Settings, report: Callable[[str], None] = lambda _m: None
-) -> list[AnswerRun]:
-    snapshots = source_snapshots(settings)
+    spark: SparkSession,
+    settings: Settings,
+    report: Callable[[str], None] = lambda _m: None,
+    incremental: bool = False,
+) -> AnalyzeRun:
+    catalog = load_catalog(settings)
+    now = source_snapshots(settings)
+    since = previous_sources(catalog, settings)
+    run = AnalyzeRun("full")
+    if incremental:
+        if since == now:
+            report("inputs unchanged since the last run: nothing to compute")
+            return AnalyzeRun("unchanged")
+        why = why_not_incremental(catalog, settings, since, now)
+        if why is None:
+            run.mode = "incremental"
+        else:
+            run.reason = why
+            report(f"full recompute: {why}")
     threshold = settings.rules.low_harmony_threshold
-    reports = read(spark, REPORTS, settings, snapshots)
-    observations = read(spark, CITIZEN_OBSERVATIONS, settings, snapshots).cache()
-    alerts = read(spark, ALERTS, settings, snapshots).cache()
-    jobs: dict[Answer, Callable[[], DataFrame]] = {
-        Answer.BY_WEEKDAY: lambda: answers.by_weekday(observations, alerts, threshold),
-        Answer.BY_HOUR: lambda: answers.by_hour(observations, alerts, threshold),
-        Answer.BY_ZONE: lambda: answers.by_zone(observations, alerts, threshold, answers.zone_centres(spark)),
-        Answer.WORDS: lambda: answers.words(reports, threshold),
+    cat = settings.catalog.name
+    if run.mode == "incremental":
+        assert since is not None
+        observations = read_appended(spark, CITIZEN_OBSERVATIONS, settings, since, now)
+        reports = read_appended(spark, REPORTS, settings, since, now)
+    else:
+        observations = read(spark, CITIZEN_OBSERVATIONS, settings, now)
+        reports = read(spark, REPORTS, settings, now)
+    observations = observations.select("event_time", "zone", "harmony_score").cache()
+    days = answers.day_counts(observations, threshold)
+    hours = answers.hour_counts(observations, threshold)
+    zones = answers.zone_counts(observations, threshold)
+    words = answers.word_counts(reports, threshold)
+    if run.mode == "incremental":
+
+        def stored(answer: Answer, *columns: str) -> DataFrame:
+            return spark.table(f"{cat}.{answer.identifier(settings)}").select(*columns)
+
+        days = answers.add_counts(stored(Answer.BY_DAY, *days.columns), days, "day")
+        hours = answers.add_counts(stored(Answer.BY_HOUR, *hours.columns), hours, "hour")
+        zones = answers.add_counts(stored(Answer.BY_ZONE, *zones.columns), zones, "zone")
+        words = answers.add_counts(stored(Answer.WORDS, *words.columns), words, "word")
+    riots = answers.riots(read(spark, ALERTS, settings, now)).cache()
+    daily = answers.by_day(days, riots)
+    results: dict[Answer, DataFrame] = {
+        Answer.BY_DAY: daily,
+        Answer.BY_WEEKDAY: answers.by_weekday(daily),
+        Answer.BY_HOUR: answers.by_hour(hours, riots),
+        Answer.BY_ZONE: answers.by_zone(zones, riots, answers.zone_centres(spark)),
+        Answer.WORDS: answers.words(words, hours),
     }
-    spark.sql(f"CREATE NAMESPACE IF NOT EXISTS {settings.catalog.name}.{settings.catalog.answers_namespace}")
-    runs = []
-    for answer, build in jobs.items():
+    # Materialise every answer before replacing any table: an incremental run reads the stored ones.
+    timings = {}
+    for answer in Answer:
         t0 = time.monotonic()
-        df = build().cache()
-        rows = df.count()
+        results[answer] = results[answer].localCheckpoint(eager=True)
+        timings[answer] = time.monotonic() - t0
+    spark.sql(f"CREATE NAMESPACE IF NOT EXISTS {cat}.{settings.catalog.answers_namespace}")
+    for answer in Answer:
+        t0 = time.monotonic()
         (
-            df.writeTo(f"{settings.catalog.name}.{answer.identifier(settings)}")
-            .option(f"snapshot-property.{SOURCE_SNAPSHOTS_PROPERTY}", orjson.dumps(snapshots).decode())
+            results[answer]
+            .writeTo(f"{cat}.{answer.identifier(settings)}")
+            .option(f"snapshot-property.{SOURCE_SNAPSHOTS_PROPERTY}", orjson.dumps(now).decode())
+            .option(f"snapshot-property.{ANALYZE_MODE_PROPERTY}", run.mode)
             .tableProperty("format-version", "2")
             .createOrReplace()
         )
-        df.unpersist()
-        runs.append(AnswerRun(answer, rows, time.monotonic() - t0))
-        report(f"{answer.identifier(settings)}: {rows} rows in {runs[-1].seconds:.1f}s")
+        rows = results[answer].count()
+        run.answers.append(AnswerRun(answer, rows, timings[answer] + time.monotonic() - t0))
+        report(f"{answer.identifier(settings)}: {rows} rows in {run.answers[-1].seconds:.1f}s ({run.mode})")
     observations.unpersist()
-    alerts.unpersist()
-    return runs
+    riots.unpersist()
+    return run
