@@ -7,11 +7,11 @@ import uuid
 
 import pyarrow as pa
 from confluent_kafka import Consumer, Producer
-from pyarrow import fs
 
 from lakehouse import duck, trino_sql
 from lakehouse.catalog import load_catalog
 from lakehouse.settings import Settings
+from lakehouse.storage import s3_filesystem
 
 SMOKE_NAMESPACE = "smoke"
 
@@ -44,15 +44,8 @@ def kafka_round_trip(settings: Settings) -> None:
 
 
 def s3_round_trip(settings: Settings) -> None:
-    s3 = settings.s3
-    s3fs = fs.S3FileSystem(
-        access_key=s3.access_key.get_secret_value(),
-        secret_key=s3.secret_key.get_secret_value(),
-        endpoint_override=s3.endpoint,
-        region=s3.region,
-        scheme="http",
-    )
-    path = f"{s3.bucket}/smoke/{uuid.uuid4().hex}"
+    s3fs = s3_filesystem(settings)
+    path = f"{settings.s3.bucket}/smoke/{uuid.uuid4().hex}"
     with s3fs.open_output_stream(path) as out:
         out.write(b"harmony")
     with s3fs.open_input_stream(path) as inp:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from pyarrow import fs
 
+from lakehouse.storage import s3_filesystem
 from stack import downloads, versions
 from stack.services.base import Service
 
@@ -60,17 +61,7 @@ class MinIO(Service):
         return env
 
     def _fs(self) -> fs.S3FileSystem:
-        s3 = self.settings.s3
-        return fs.S3FileSystem(
-            access_key=s3.access_key.get_secret_value(),
-            secret_key=s3.secret_key.get_secret_value(),
-            endpoint_override=s3.endpoint,
-            region=s3.region,
-            scheme="http",
-            connect_timeout=2,
-            request_timeout=5,
-            allow_bucket_creation=True,
-        )
+        return s3_filesystem(self.settings, connect_timeout=2, request_timeout=5, allow_bucket_creation=True)
 
     def check_health(self) -> None:
         # Listing the root of an S3 filesystem is ListBuckets: a signed request that checks the keys too.

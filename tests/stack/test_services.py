@@ -11,6 +11,7 @@ from confluent_kafka.admin import AdminClient
 from pyarrow import fs
 
 from lakehouse.settings import Settings
+from lakehouse.storage import s3_filesystem
 
 
 def test_topics_exist_with_configured_partitions(stack: Settings) -> None:
@@ -49,13 +50,7 @@ def test_kafka_produce_then_consume(stack: Settings) -> None:
 
 def test_minio_put_then_get(stack: Settings) -> None:
     s3 = stack.s3
-    s3fs = fs.S3FileSystem(
-        access_key=s3.access_key.get_secret_value(),
-        secret_key=s3.secret_key.get_secret_value(),
-        endpoint_override=s3.endpoint,
-        region=s3.region,
-        scheme="http",
-    )
+    s3fs = s3_filesystem(stack)
     assert s3fs.get_file_info(s3.bucket).type == fs.FileType.Directory
     key = f"{s3.bucket}/tests/{uuid.uuid4().hex}.bin"
     payload = uuid.uuid4().bytes * 4096
