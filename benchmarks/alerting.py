@@ -112,7 +112,7 @@ def latency(args: argparse.Namespace) -> None:
                 "--duration",
                 str(args.seconds),
                 "--riots-per-day",
-                "2000",
+                str(args.riots_per_day),
                 "--ground-truth",
                 "/dev/null",
             ],
@@ -148,6 +148,7 @@ def latency(args: argparse.Namespace) -> None:
             "partitions": 4,
             "alerts": len(arr),
             "commit_interval_s": settings.alerting.commit_interval_s,
+            "riots_per_day": args.riots_per_day,
         },
         {
             "alert_latency_p50_ms": float(np.percentile(arr, 50)),
@@ -216,6 +217,7 @@ def main() -> None:
     lat = sub.add_parser("latency")
     lat.add_argument("--rate", type=float, default=10_000)
     lat.add_argument("--seconds", type=float, default=60)
+    lat.add_argument("--riots-per-day", type=float, default=2.0)
     cap = sub.add_parser("capacity")
     cap.add_argument("--reports", type=int, default=600_000)
     args = ap.parse_args()
