@@ -116,8 +116,8 @@ class Kafka(Service):
                 *self._java(),
                 "kafka.tools.StorageTool",
                 "format",
-                "-t",
-                cluster_id,
+                # "=" form: a base64 id may start with "-", which argparse would take for an option.
+                f"--cluster-id={cluster_id}",
                 "-c",
                 str(self.config_file),
             ],
