@@ -31,8 +31,27 @@ def _run(console: Console, title: str, args: list[str]) -> None:
     console.print(f"[green]✓[/] {title} ({time.monotonic() - t0:.0f}s)")
 
 
-def pipeline(settings: Settings, console: Console, days: float, drones: int) -> None:
+def _next_window(settings: Settings, days: float) -> datetime:
+    """The last ``days`` up to now, or, if the lake already holds later events, right after them.
+
+    Event time must move forward from one run to the next: the riot rule treats events older than its
+    window (relative to the newest it has seen in a zone) as late and ignores them, as streaming does.
+    """
     start = (datetime.now(UTC) - timedelta(days=days)).replace(second=0, microsecond=0)
+    try:
+        latest = trino_sql.query(
+            f"SELECT max(event_time) FROM {settings.catalog.raw_namespace}.reports", settings
+        )[0][0]
+    except Exception:  # no table yet: a first run
+        return start
+    if latest is not None and latest + timedelta(minutes=1) > start:
+        after: datetime = (latest + timedelta(minutes=1)).astimezone(UTC)
+        return after.replace(second=0, microsecond=0)
+    return start
+
+
+def pipeline(settings: Settings, console: Console, days: float, drones: int) -> None:
+    start = _next_window(settings, days)
     truth = settings.state_path / "demo_ground_truth.jsonl"
     _run(
         console,
