@@ -14,7 +14,6 @@ from rich.table import Table
 from lakehouse.settings import get_settings
 from stack import manager
 from stack.credentials import ensure_env_file
-from stack.downloads import DownloadError
 from stack.services import ALL, ServiceError
 from stack.services.trino import catalog_properties
 
@@ -32,7 +31,7 @@ def up() -> None:
     settings = get_settings()
     try:
         timings = manager.up(settings, report=lambda msg: console.print(f"  {msg}"))
-    except (ServiceError, DownloadError) as exc:
+    except ServiceError as exc:  # manager.up turns download failures into ServiceError too
         console.print(f"[red]stack up failed:[/] {exc}")
         raise typer.Exit(1) from exc
     console.print(f"[green]stack healthy[/] in {timings['total_s']:.1f}s")
