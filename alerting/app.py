@@ -1,86 +1,65 @@
-"""The alerting processor: a Quix Streams application in its own consumer group.
+"""The rules worker: a Quix Streams application that turns reports into alerts on the alerts topic.
 
-reports ─ decode ─ low-score citizens ─┬─ group by citizen ─ cool-down ──┬─ alerts topic (key: zone)
-                                       └─ group by zone ─ riot window ───┴─ PostgreSQL, webhook, console
+reports (key: drone) ─ decode ─ sighting (the report's low-score citizens; none: dropped)
+    ─ group by zone (one repartition) ─ ZoneRules with RocksDB state ─ alerts topic (key: zone)
 
+Nothing but Kafka sits on this path: people-facing sinks (PostgreSQL, webhook, console) read the
+alerts topic in the delivery worker (`alerting.delivery`), so a slow sink never delays an alert.
 At-least-once with a short commit interval: alerts leave as soon as they are raised (no transaction
-holding them back), and every sink is idempotent on the alert id instead. Rule state lives in Quix's
-RocksDB stores with changelog topics, so a restarted process neither repeats nor misses an episode.
+holding them back) and carry the report's Kafka timestamp; a replay after a crash re-creates the
+same alert ids, which every sink treats as the same alert. Rule state lives in Quix's RocksDB store
+with a changelog topic, so a restarted worker neither repeats nor misses an episode.
 """
 
 from __future__ import annotations
 
-import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import Producer
 from quixstreams import Application
-from quixstreams.models import Row
 from quixstreams.models.serializers import Serializer
-from quixstreams.sinks.base import BaseSink
 from quixstreams.state import State
 
-from alerting.delivery import ConsoleSink, PostgresAlertSink, WebhookSink
-from alerting.rules import CitizenRule, LowObservation, RiotRule, low_observations
-from lakehouse.codec import ContractError, decode, encode
-from lakehouse.dead_letters import envelope
+from alerting.bad_input import DeadLetters
+from alerting.rules import Sighting, ZoneRules, sighting
+from lakehouse.codec import decode, encode
 from lakehouse.schemas import Alert, DroneReport
 from lakehouse.settings import AlertingSettings, Settings
 
-logger = logging.getLogger("harmony.alerting")
-STATE_KEY = "rule"
+STATE_KEY = "rules"
+ZONE_STEP = "zone-rules"  # names the repartition topic and the state store: change it, lose the state
 
 
-@dataclass
-class AlertingApp:
-    app: Application
-    sinks: list[BaseSink]
-    counts: dict[str, int] = field(default_factory=lambda: {"alerts": 0, "dead_lettered": 0})
+class ZoneStep:
+    """The stateful step of one zone key: both rules over the zone's state, counting what they raise."""
 
+    def __init__(self, rules: ZoneRules) -> None:
+        self.rules = rules
+        self.raised = 0
 
-def _stateful(rule: CitizenRule | RiotRule, counts: dict[str, int]) -> Any:
-    def step(obs: LowObservation, state: State[str, Any]) -> Alert | None:
-        new_state, alert = rule.apply(state.get(STATE_KEY), obs, datetime.now(UTC))
+    def __call__(self, s: Sighting, state: State[str, Any]) -> list[Alert]:
+        new_state, alerts = self.rules.apply(state.get(STATE_KEY), s, datetime.now(UTC))
         state.set(STATE_KEY, new_state)
-        if alert is not None:
-            counts["alerts"] += 1
-        return alert
+        self.raised += len(alerts)
+        return alerts
 
-    return step
+
+@dataclass(frozen=True)
+class RulesApp:
+    app: Application
+    step: ZoneStep
+    dead_letters: DeadLetters
 
 
 def build(
-    settings: Settings,
-    options: AlertingSettings | None = None,
-    console: bool = True,
-    state_dir: Path | None = None,
-) -> AlertingApp:
+    settings: Settings, options: AlertingSettings | None = None, state_dir: Path | None = None
+) -> RulesApp:
     opts = options or settings.alerting
-    rules = settings.rules
-    dead_letters = Producer(
-        {
-            "bootstrap.servers": settings.kafka.bootstrap_servers,
-            "enable.idempotence": True,
-            "message.max.bytes": settings.kafka.max_message_bytes,
-            "linger.ms": 5,
-        }
-    )
-    counts = {"alerts": 0, "dead_lettered": 0}
-
-    def on_processing_error(exc: Exception, row: Row | None, _logger: logging.Logger) -> bool:
-        if not isinstance(exc, ContractError) or row is None:
-            return False
-        key, value, headers = envelope(
-            exc, row.value, row.key, row.topic, row.partition, row.offset, "alerting",
-            settings.kafka.max_message_bytes,
-        )  # fmt: skip
-        dead_letters.produce(settings.kafka.dead_letter_topic, value=value, key=key, headers=headers)
-        dead_letters.poll(0)
-        counts["dead_lettered"] += 1
-        return True
+    threshold = settings.rules.low_harmony_threshold
+    step = ZoneStep(ZoneRules(settings.rules))
+    dead_letters = DeadLetters(settings, "alerting")
 
     app = Application(
         broker_address=settings.kafka.bootstrap_servers,
@@ -90,7 +69,8 @@ def build(
         processing_guarantee="at-least-once",
         state_dir=str(state_dir or settings.state_path / "alerting" / opts.consumer_group),
         use_changelog_topics=True,
-        on_processing_error=on_processing_error,
+        on_processing_error=dead_letters,
+        # Latency over batching: the broker answers a fetch at once, the producer waits 1 ms at most.
         consumer_extra_config={"fetch.wait.max.ms": 5, "session.timeout.ms": 10_000},
         producer_extra_config={"linger.ms": 1},
         loglevel="WARNING",
@@ -99,39 +79,14 @@ def build(
     alerts_topic = app.topic(
         settings.kafka.alerts_topic, value_serializer=AlertSerializer(), key_serializer="str"
     )
-
-    sinks: list[BaseSink] = [PostgresAlertSink(settings)]
-    if opts.webhook_url:
-        sinks.append(
-            WebhookSink(
-                opts.webhook_url,
-                settings.state_path / "alerting" / f"{opts.consumer_group}-webhook-parked.jsonl",
-                opts.webhook_timeout_s,
-                opts.webhook_attempts,
-                opts.webhook_retry_s,
-            )
-        )
-    if console:
-        sinks.append(ConsoleSink())
-
-    sdf = app.dataframe(reports)
-    lows = sdf.apply(lambda raw: decode(DroneReport, raw)).apply(
-        lambda report: low_observations(report, rules.low_harmony_threshold), expand=True
+    sightings = (
+        app.dataframe(reports)
+        .apply(lambda raw: sighting(decode(DroneReport, raw), threshold))
+        .filter(lambda s: s is not None)
     )
-    branches = [
-        lows.group_by(lambda o: o["citizen_id"], name="by-citizen").apply(
-            _stateful(CitizenRule(rules), counts), stateful=True
-        ),
-        lows.group_by(lambda o: o["zone"], name="by-zone").apply(
-            _stateful(RiotRule(rules), counts), stateful=True
-        ),
-    ]
-    for branch in branches:
-        raised = branch.filter(lambda alert: alert is not None)
-        raised.to_topic(alerts_topic, key=lambda alert: alert.zone)
-        for sink in sinks:
-            raised.sink(sink)
-    return AlertingApp(app, sinks, counts)
+    alerts = sightings.group_by(lambda s: s["zone"], name=ZONE_STEP).apply(step, stateful=True, expand=True)
+    alerts.to_topic(alerts_topic, key=lambda alert: alert.zone)
+    return RulesApp(app, step, dead_letters)
 
 
 class AlertSerializer(Serializer):

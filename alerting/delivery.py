@@ -1,182 +1,83 @@
-"""Where alerts go besides the alerts topic: PostgreSQL (live view), an HTTP webhook, the console.
+"""The delivery worker: a Quix Streams application that hands the alerts topic to people.
 
-Every sink is idempotent on the alert id (and severity), because alerting is at-least-once: a replay
-after a restart re-creates the same alerts. None of them can stop the stream: PostgreSQL is written at
-each checkpoint (fast, batched upsert); the webhook is served by a background thread that parks what
-it cannot deliver in a spool file and re-sends it later, in order, until it is accepted.
+alerts topic (key: zone) ─ decode ─┬─ PostgreSQL live view (upsert by alert id)
+                                   ├─ webhook (POST JSON, retried, parked on disk while it is down)
+                                   └─ console (one escaped line per alert)
+
+It has its own consumer group (``<rules group>-delivery``), so it scales and fails on its own: the
+rules worker never waits for a sink, and a sink that falls behind only lags this group. Delivery is
+at-least-once and every sink is idempotent on the alert id, so a replay repeats nothing a person sees.
 """
 
 from __future__ import annotations
 
-import logging
-import threading
-import time
-from collections import deque
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import httpx
-import orjson
-import psycopg2
+from quixstreams import Application
 from quixstreams.sinks.base import BaseSink
-from rich.console import Console
-from rich.markup import escape
 
-from lakehouse import live_alerts
-from lakehouse.codec import encode
-from lakehouse.schemas import Alert, AlertKind, Severity
-from lakehouse.settings import Settings
-
-logger = logging.getLogger("harmony.alerting")
+from alerting.bad_input import DeadLetters
+from alerting.sinks import ConsoleSink, PostgresAlertSink, WebhookSink
+from lakehouse.codec import decode
+from lakehouse.schemas import Alert
+from lakehouse.settings import AlertingSettings, Settings
 
 
-class PostgresAlertSink(BaseSink):
-    """Upserts each checkpoint's alerts into the live alerts table."""
-
-    def __init__(self, settings: Settings) -> None:
-        super().__init__()
-        self.settings = settings
-        self._pending: list[Alert] = []
-        self._conn: psycopg2.extensions.connection | None = None
-
-    def setup(self) -> None:
-        self._conn = live_alerts.connect(self.settings)
-        live_alerts.ensure_table(self._conn, self.settings)
-
-    def add(
-        self, value: Any, key: Any, timestamp: int, headers: Any, topic: str, partition: int, offset: int
-    ) -> None:
-        self._pending.append(value)
-
-    def flush(self) -> None:
-        if not self._pending:
-            return
-        if self._conn is None or self._conn.closed:
-            self.setup()
-        assert self._conn is not None
-        try:
-            live_alerts.upsert(self._conn, self.settings, self._pending)
-        except psycopg2.OperationalError:
-            self._conn = None  # reconnect next time; the checkpoint fails and is retried
-            raise
-        self._pending = []
-
-
-class WebhookSink(BaseSink):
-    """POSTs each alert as JSON; what cannot be delivered is parked on disk and re-sent, in order."""
-
-    def __init__(self, url: str, spool: Path, timeout_s: float, attempts: int, retry_s: float) -> None:
-        super().__init__()
-        self.url = url
-        self.spool = spool
-        self.timeout_s = timeout_s
-        self.attempts = attempts
-        self.retry_s = retry_s
-        self.delivered = 0
-        self._queue: deque[bytes] = deque()
-        self._lock = threading.Condition()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def setup(self) -> None:
-        self.spool.parent.mkdir(parents=True, exist_ok=True)
-        if self.spool.exists():
-            parked = [line for line in self.spool.read_bytes().splitlines() if line.strip()]
-            self._queue.extend(parked)
-            if parked:
-                logger.warning("webhook: re-sending %d parked alerts from %s", len(parked), self.spool)
-        self._thread = threading.Thread(target=self._deliver_forever, name="webhook", daemon=True)
-        self._thread.start()
-
-    def add(
-        self, value: Any, key: Any, timestamp: int, headers: Any, topic: str, partition: int, offset: int
-    ) -> None:
-        with self._lock:
-            self._queue.append(encode(value))
-            self._lock.notify()
-
-    def flush(self) -> None:
-        """Make everything not yet delivered durable before Kafka offsets are committed."""
-        with self._lock:
-            pending = list(self._queue)
-        tmp = self.spool.with_suffix(".tmp")
-        tmp.write_bytes(b"".join(p + b"\n" for p in pending))
-        tmp.replace(self.spool)
+@dataclass(frozen=True)
+class DeliveryApp:
+    app: Application
+    sinks: list[BaseSink]
+    dead_letters: DeadLetters
 
     def close(self) -> None:
-        self._stop.set()
-        with self._lock:
-            self._lock.notify()
-        if self._thread is not None:
-            self._thread.join(5)
-
-    def _post(self, client: httpx.Client, body: bytes) -> bool:
-        alert = orjson.loads(body)
-        headers = {
-            "content-type": "application/json",
-            "idempotency-key": f"{alert['alert_id']}:{alert['severity']}",
-        }
-        for attempt in range(self.attempts):
-            try:
-                response = client.post(self.url, content=body, headers=headers)
-                if response.status_code < 300:
-                    return True
-                if 400 <= response.status_code < 500 and response.status_code not in (408, 429):
-                    logger.error("webhook refused alert %s: HTTP %s", alert["alert_id"], response.status_code)
-                    return True  # the receiver rejects it for good: retrying cannot help
-            except httpx.HTTPError:
-                pass
-            time.sleep(min(self.retry_s, 0.1 * 2**attempt))
-        return False
-
-    def _deliver_forever(self) -> None:
-        with httpx.Client(timeout=self.timeout_s) as client:
-            while not self._stop.is_set():
-                with self._lock:
-                    while not self._queue and not self._stop.is_set():
-                        self._lock.wait(1.0)
-                    if self._stop.is_set():
-                        return
-                    body = self._queue[0]
-                if self._post(client, body):
-                    with self._lock:
-                        self._queue.popleft()
-                    self.delivered += 1
-                else:
-                    # Parked: the webhook is down. The alert stays first in line (order is kept) and is
-                    # written to the spool at the next checkpoint; try again later.
-                    logger.warning("webhook %s unreachable; %d alerts parked", self.url, len(self._queue))
-                    self._stop.wait(self.retry_s)
+        """Park what the webhook has not delivered yet and stop its thread."""
+        for sink in self.sinks:
+            if isinstance(sink, WebhookSink):
+                sink.flush()
+                sink.close()
+        self.dead_letters.flush()
 
 
-_STYLE = {
-    Severity.LOW: "yellow",
-    Severity.MEDIUM: "orange3",
-    Severity.HIGH: "red",
-    Severity.CRITICAL: "bold red",
-}
+def webhook_spool(settings: Settings, opts: AlertingSettings) -> Path:
+    return settings.state_path / "alerting" / f"{opts.delivery_group}-webhook-parked.jsonl"
 
 
-class ConsoleSink(BaseSink):
-    """One line per alert. Stream content is escaped: a citizen's name cannot inject console markup."""
-
-    def __init__(self, console: Console | None = None, riots_only: bool = False) -> None:
-        super().__init__()
-        self.console = console or Console()
-        self.riots_only = riots_only
-
-    def add(
-        self, value: Any, key: Any, timestamp: int, headers: Any, topic: str, partition: int, offset: int
-    ) -> None:
-        alert: Alert = value
-        if self.riots_only and alert.kind != AlertKind.RIOT:
-            return
-        style = _STYLE[alert.severity]
-        self.console.print(
-            f"[{style}]{alert.severity.value.upper():8}[/] {alert.kind.value:11} {escape(alert.zone):16} "
-            f"{alert.event_time:%Y-%m-%d %H:%M:%S} {escape(alert.reason)}",
-            highlight=False,
+def build(
+    settings: Settings,
+    options: AlertingSettings | None = None,
+    console: bool = True,
+    riots_only: bool = False,
+    state_dir: Path | None = None,
+) -> DeliveryApp:
+    opts = options or settings.alerting
+    sinks: list[BaseSink] = [PostgresAlertSink(settings)]
+    if opts.webhook_url:
+        sinks.append(
+            WebhookSink(
+                opts.webhook_url,
+                webhook_spool(settings, opts),
+                opts.webhook_timeout_s,
+                opts.webhook_attempts,
+                opts.webhook_retry_s,
+            )
         )
-
-    def flush(self) -> None:
-        return None
+    if console:
+        sinks.append(ConsoleSink(riots_only=riots_only))
+    dead_letters = DeadLetters(settings, "alert-delivery")
+    app = Application(
+        broker_address=settings.kafka.bootstrap_servers,
+        consumer_group=opts.delivery_group,
+        auto_offset_reset="earliest",
+        commit_interval=opts.delivery_commit_interval_s,
+        processing_guarantee="at-least-once",
+        state_dir=str(state_dir or settings.state_path / "alerting" / opts.delivery_group),
+        on_processing_error=dead_letters,
+        consumer_extra_config={"fetch.wait.max.ms": 5, "session.timeout.ms": 10_000},
+        loglevel="WARNING",
+    )
+    topic = app.topic(settings.kafka.alerts_topic, value_deserializer="bytes", key_deserializer="str")
+    alerts = app.dataframe(topic).apply(lambda raw: decode(Alert, raw))
+    for sink in sinks:
+        alerts.sink(sink)
+    return DeliveryApp(app, sinks, dead_letters)

@@ -1,9 +1,12 @@
-"""The alert rules as pure functions of (state, observation): no Kafka, no Quix, easy to test.
+"""The alert rules as functions of (state, sighting): no Kafka, no Quix, easy to test.
 
-State is a plain JSON-able dict so Quix keeps it in RocksDB and its changelog topic: after a restart
-the rules continue exactly where they were. Alert ids are derived from the data (citizen or zone and
-the event time that opened the episode), so a replayed message re-creates the same alert, which every
-sink treats as the same alert.
+A *sighting* is one report's low-score citizens. It is the only message that crosses to the zone's
+partition, so the cost of the rules grows with reports, not with the number of agitated citizens, and
+both rules share one repartition and one state per zone. State is a plain JSON-able dict, updated in
+place and returned, so Quix keeps it in RocksDB and its changelog topic: after a restart the rules
+continue exactly where they were.
+Alert ids are derived from the data (citizen or zone and the event time that opened the episode), so
+a replayed message re-creates the same alert, which every sink treats as the same alert.
 """
 
 from __future__ import annotations
@@ -16,70 +19,105 @@ from lakehouse.schemas import Alert, AlertKind, DroneReport, Severity
 from lakehouse.settings import RuleSettings
 
 
-class LowObservation(TypedDict):
-    """A citizen seen below the harmony threshold: what the rules consume after the first step."""
-
+class LowCitizen(TypedDict):
     citizen_id: str
     name: str
     harmony_score: float
+
+
+class Sighting(TypedDict):
+    """The citizens of one report below the harmony threshold, with where and when they were seen."""
+
     zone: str
     drone_id: str
     report_id: str
     event_ms: int
+    lows: list[LowCitizen]
 
 
-def low_observations(report: DroneReport, threshold: float) -> list[LowObservation]:
-    event_ms = int(report.event_time.timestamp() * 1000)
-    return [
-        LowObservation(
-            citizen_id=c.citizen_id,
-            name=c.name,
-            harmony_score=c.harmony_score,
-            zone=report.zone,
-            drone_id=report.drone_id,
-            report_id=report.report_id,
-            event_ms=event_ms,
-        )
+def sighting(report: DroneReport, threshold: float) -> Sighting | None:
+    """The report's low-score citizens, or None when it has none (nothing for the rules to do)."""
+    lows = [
+        LowCitizen(citizen_id=c.citizen_id, name=c.name, harmony_score=c.harmony_score)
         for c in report.citizens
         if c.harmony_score < threshold
     ]
+    if not lows:
+        return None
+    return Sighting(
+        zone=report.zone,
+        drone_id=report.drone_id,
+        report_id=report.report_id,
+        event_ms=int(report.event_time.timestamp() * 1000),
+        lows=lows,
+    )
 
 
 def _ms_to_dt(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, UTC)
 
 
+def _drop_front(last_ms: dict[str, int], horizon_ms: int) -> None:
+    """Forget entries at or before the horizon, oldest first, stopping at the first newer one.
+
+    Entries are re-inserted when they are updated, so the dict is in arrival order, which is time
+    order up to the small skew between partitions: this costs what it drops, not the whole window.
+    """
+    stale = []
+    for key, ms in last_ms.items():
+        if ms > horizon_ms:
+            break
+        stale.append(key)
+    for key in stale:
+        del last_ms[key]
+
+
 @dataclass(frozen=True)
 class CitizenRule:
-    """One alert per agitated citizen per cool-down, however many drones see them."""
+    """One alert per agitated citizen and zone per cool-down, however many drones see them.
+
+    State: the zone's newest event time and, per citizen, when their last alert was raised; entries
+    older than the cool-down are dropped. A sighting a whole cool-down older than the zone's newest
+    event is too late to tell whether it was alerted already, and raises nothing.
+    """
 
     rules: RuleSettings
 
     def apply(
-        self, state: dict[str, Any] | None, obs: LowObservation, now: datetime
-    ) -> tuple[dict[str, Any], Alert | None]:
+        self, state: dict[str, Any] | None, s: Sighting, now: datetime
+    ) -> tuple[dict[str, Any], list[Alert]]:
         cooldown_ms = int(self.rules.citizen_cooldown_minutes * 60_000)
-        last = (state or {}).get("last_ms")
-        if last is not None and 0 <= obs["event_ms"] - last < cooldown_ms:
-            return state or {}, None
-        if last is not None and obs["event_ms"] < last:
-            return state or {}, None  # older than the alert already raised: part of that one
-        severity = (
-            Severity.MEDIUM if obs["harmony_score"] < self.rules.low_harmony_threshold / 2 else Severity.LOW
-        )
-        alert = Alert(
-            alert_id=f"low-{obs['citizen_id']}-{obs['event_ms']}",
+        t = s["event_ms"]
+        st = state or {"newest_ms": t, "alerted": {}}
+        newest = st["newest_ms"] = max(t, st["newest_ms"])
+        alerted: dict[str, int] = st["alerted"]
+        alerts = []
+        if t > newest - cooldown_ms:
+            for low in s["lows"]:
+                cid = low["citizen_id"]
+                last = alerted.get(cid)
+                if last is not None and t < last + cooldown_ms:
+                    continue
+                alerted.pop(cid, None)
+                alerted[cid] = t  # re-inserted last: the dict stays in (near) time order
+                alerts.append(self._alert(s, low, now))
+        _drop_front(alerted, newest - cooldown_ms)
+        return st, alerts
+
+    def _alert(self, s: Sighting, low: LowCitizen, now: datetime) -> Alert:
+        threshold = self.rules.low_harmony_threshold
+        return Alert(
+            alert_id=f"low-{low['citizen_id']}-{s['event_ms']}",
             kind=AlertKind.LOW_HARMONY,
-            severity=severity,
-            drone_id=obs["drone_id"],
-            zone=obs["zone"],
-            citizens=[obs["citizen_id"]],
-            event_time=_ms_to_dt(obs["event_ms"]),
+            severity=Severity.MEDIUM if low["harmony_score"] < threshold / 2 else Severity.LOW,
+            drone_id=s["drone_id"],
+            zone=s["zone"],
+            citizens=[low["citizen_id"]],
+            event_time=_ms_to_dt(s["event_ms"]),
             detected_at=now,
-            reason=f"{obs['name']} ({obs['citizen_id']}) scored {obs['harmony_score']:.1f}, "
-            f"below {self.rules.low_harmony_threshold:g}",
+            reason=f"{low['name']} ({low['citizen_id']}) scored {low['harmony_score']:.1f}, "
+            f"below {threshold:g}",
         )
-        return {"last_ms": obs["event_ms"]}, alert
 
 
 def riot_severity(count: int, minimum: int) -> Severity:
@@ -101,15 +139,18 @@ class RiotRule:
     rules: RuleSettings
 
     def apply(
-        self, state: dict[str, Any] | None, obs: LowObservation, now: datetime
+        self, state: dict[str, Any] | None, s: Sighting, now: datetime
     ) -> tuple[dict[str, Any], Alert | None]:
         window_ms = int(self.rules.riot_window_minutes * 60_000)
-        st = state or {"seen": {}, "episode": None}
+        t = s["event_ms"]
+        st = state or {"newest_ms": t, "seen": {}, "episode": None}
+        newest = st["newest_ms"] = max(t, st["newest_ms"])
         seen: dict[str, int] = st["seen"]
-        t = obs["event_ms"]
-        seen[obs["citizen_id"]] = max(t, seen.get(obs["citizen_id"], t))
-        horizon = max(seen.values()) - window_ms
-        seen = {cid: ts for cid, ts in seen.items() if ts > horizon}
+        for low in s["lows"] if t > newest - window_ms else ():  # else: too late for the window
+            cid = low["citizen_id"]
+            last = seen.pop(cid, t)
+            seen[cid] = max(t, last)  # re-inserted last: the dict stays in (near) time order
+        _drop_front(seen, newest - window_ms)
         episode = st["episode"]
         count = len(seen)
         alert = None
@@ -118,31 +159,44 @@ class RiotRule:
         else:
             severity = riot_severity(count, self.rules.riot_min_citizens)
             if episode is None:
-                episode = {"alert_id": f"riot-{obs['zone']}-{t}", "start_ms": t, "severity": severity.value}
-                alert = self._alert(episode, obs, seen, severity, now)
+                episode = {"alert_id": f"riot-{s['zone']}-{t}", "start_ms": t, "severity": severity.value}
+                alert = self._alert(episode, s, seen, severity, now)
             elif list(Severity).index(severity) > list(Severity).index(Severity(episode["severity"])):
                 episode = {**episode, "severity": severity.value}
-                alert = self._alert(episode, obs, seen, severity, now)
-        return {"seen": seen, "episode": episode}, alert
+                alert = self._alert(episode, s, seen, severity, now)
+        st["episode"] = episode
+        return st, alert
 
     def _alert(
-        self,
-        episode: dict[str, Any],
-        obs: LowObservation,
-        seen: dict[str, int],
-        severity: Severity,
-        now: datetime,
+        self, episode: dict[str, Any], s: Sighting, seen: dict[str, int], severity: Severity, now: datetime
     ) -> Alert:
         minutes = self.rules.riot_window_minutes
         return Alert(
             alert_id=episode["alert_id"],
             kind=AlertKind.RIOT,
             severity=severity,
-            drone_id=obs["drone_id"],
-            zone=obs["zone"],
+            drone_id=s["drone_id"],
+            zone=s["zone"],
             citizens=sorted(seen),
             event_time=_ms_to_dt(episode["start_ms"]),
             detected_at=now,
-            reason=f"{len(seen)} citizens below {self.rules.low_harmony_threshold:g} in {obs['zone']} "
+            reason=f"{len(seen)} citizens below {self.rules.low_harmony_threshold:g} in {s['zone']} "
             f"within {minutes:g} minutes",
         )
+
+
+@dataclass(frozen=True)
+class ZoneRules:
+    """Both rules over one zone's sightings, in one state: what the processor runs per zone key."""
+
+    rules: RuleSettings
+
+    def apply(
+        self, state: dict[str, Any] | None, s: Sighting, now: datetime
+    ) -> tuple[dict[str, Any], list[Alert]]:
+        st = state or {}
+        citizens, alerts = CitizenRule(self.rules).apply(st.get("citizens"), s, now)
+        riot, riot_alert = RiotRule(self.rules).apply(st.get("riot"), s, now)
+        if riot_alert is not None:
+            alerts.append(riot_alert)
+        return {"citizens": citizens, "riot": riot}, alerts

@@ -127,10 +127,16 @@ class AlertingSettings(_Frozen):
 
     consumer_group: str = "harmony-alerting"
     commit_interval_s: float = Field(default=0.25, gt=0)
+    delivery_commit_interval_s: float = Field(default=0.05, gt=0)
     webhook_url: str | None = None
     webhook_timeout_s: float = Field(default=2.0, gt=0)
     webhook_attempts: int = Field(default=3, ge=1)
     webhook_retry_s: float = Field(default=2.0, gt=0)
+
+    @property
+    def delivery_group(self) -> str:
+        """The delivery worker's consumer group on the alerts topic, named after the rules worker's."""
+        return f"{self.consumer_group}-delivery"
 
 
 class Settings(BaseSettings):

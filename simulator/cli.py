@@ -22,16 +22,23 @@ console = Console(stderr=True)
 
 
 def live(gen: ReportGenerator, rate: float, count: int | None, duration_s: float | None) -> Iterator[Batch]:
-    """Reports stamped with the wall clock, paced to ``rate`` per second, drones in turn."""
+    """Reports stamped with the wall clock, paced to ``rate`` per second, drones in turn.
+
+    Small ticks keep the stream steady (a fleet does not report in bursts); 5 ms keeps the per-batch
+    overhead of the generator (about 0.3 ms) small at 10,000 reports/s.
+    """
     drones = gen.config.drones
-    sent, start = 0, time.monotonic()
-    tick = 0.05
+    sent, start, ticks = 0, time.monotonic(), 0
+    tick = 0.005
     while (count is None or sent < count) and (duration_s is None or time.monotonic() - start < duration_s):
+        ticks += 1
+        pause = start + ticks * tick - time.monotonic()
+        if pause > 0:
+            time.sleep(pause)
         due = int((time.monotonic() - start) * rate) - sent
         if count is not None:
             due = min(due, count - sent)
         if due <= 0:
-            time.sleep(tick)
             continue
         due = min(due, 8192)
         seq = np.arange(sent, sent + due)

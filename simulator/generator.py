@@ -53,6 +53,7 @@ class ReportGenerator:
         self._zone_names = [z.name for z in city.zones]
         self._drone_keys = [d.encode() for d in self.fleet.ids]
         self._days: dict[int, list[RiotEpisode]] = {}
+        self._bounds: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._seq = 0
 
     # ---- riots -----------------------------------------------------------------------------------
@@ -62,15 +63,25 @@ class ReportGenerator:
             self._days[day_ordinal] = plan_day(day, self.config, self.city, self.fleet, self.population)
         return self._days[day_ordinal]
 
+    def _bounds_on(self, day_ordinal: int) -> tuple[np.ndarray, np.ndarray]:
+        """The day's episode starts and ends in epoch seconds, computed once (live mode asks often)."""
+        if day_ordinal not in self._bounds:
+            episodes = self.episodes_on(day_ordinal)
+            self._bounds[day_ordinal] = (
+                np.array([e.start.timestamp() for e in episodes], dtype=np.float64),
+                np.array([e.end.timestamp() for e in episodes], dtype=np.float64),
+            )
+        return self._bounds[day_ordinal]
+
     def _active(self, t0: float, t1: float) -> list[RiotEpisode]:
         """Episodes overlapping [t0, t1] (epoch seconds); an episode can start the day before."""
         first = datetime.fromtimestamp(t0, UTC).toordinal() - 1
         last = datetime.fromtimestamp(t1, UTC).toordinal()
         out = []
         for day in range(first, last + 1):
-            for e in self.episodes_on(day):
-                if e.start.timestamp() <= t1 and e.end.timestamp() > t0:
-                    out.append(e)
+            starts, ends = self._bounds_on(day)
+            episodes = self.episodes_on(day)
+            out.extend(episodes[i] for i in np.flatnonzero((starts <= t1) & (ends > t0)))
         return out
 
     # ---- reports ---------------------------------------------------------------------------------

@@ -113,6 +113,9 @@ class AlertLane:
         conn = live_alerts.connect(self.settings)
         try:
             with conn.cursor() as cur:
+                cur.execute("SELECT to_regclass(%s)", (self.table,))
+                if cur.fetchone() == (None,):
+                    return []  # no delivery worker has run yet
                 cur.execute(
                     sql.SQL("SELECT alert_id, kind, severity, event_time FROM {}").format(
                         sql.Identifier(self.table)
@@ -124,6 +127,27 @@ class AlertLane:
 
     def wait_exit(self, proc: subprocess.Popen[bytes], timeout_s: float = 300) -> None:
         assert proc.wait(timeout_s) == 0, self.log()[-3000:]
+
+
+def children(pid: int) -> list[int]:
+    """Processes whose parent is ``pid`` (from /proc: the delivery worker beside a rules worker)."""
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        if int(fields[1]) == pid:
+            out.append(int(stat.parent.name))
+    return out
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
 
 
 @pytest.fixture()

@@ -14,7 +14,7 @@ import orjson
 
 from lakehouse import trino_sql
 from lakehouse.schemas import Alert, AlertKind
-from tests.alerting.conftest import HARMONY, AlertLane
+from tests.alerting.conftest import HARMONY, AlertLane, alive, children
 
 # One day, two drones per zone, plenty of riots: the density the riot rule is tuned for.
 BACKFILL = ("--start", "2026-09-05", "--days", "1", "--drones", "32", "--riots-per-day", "8", "--seed", "11")
@@ -90,14 +90,34 @@ def test_restart_mid_episode_neither_repeats_nor_misses(alert_lane: AlertLane) -
         a.kind.value for a in alert_lane.topic_alerts(1.0)
     ):
         time.sleep(0.5)
+    beside = children(first.pid)  # the delivery worker (and multiprocessing's resource tracker)
+    assert beside, "the delivery worker runs beside the rules worker"
     first.send_signal(signal.SIGKILL)  # in the middle of the day's episodes
     first.wait(10)
+    deadline = time.monotonic() + 15
+    while any(alive(pid) for pid in beside) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not any(alive(pid) for pid in beside), "the delivery worker dies with its parent, even on kill -9"
     alert_lane.wait_exit(alert_lane.alerting("--timeout", "8", name="second"))
     riots = [a for a in alert_lane.topic_alerts() if a.kind == AlertKind.RIOT]
     found, stray = match(alert_lane.truth(), riots)
     assert sum(1 for ids in found.values() if ids) / len(found) >= 0.95
     assert stray == []
     assert all(len(ids) <= 1 for ids in found.values()), f"an episode was alerted twice: {found}"
+
+
+def test_rules_and_delivery_run_apart(alert_lane: AlertLane) -> None:
+    """Two consumer groups: alerts reach the topic without any sink running, and a delivery worker
+    started later hands every one of them to PostgreSQL."""
+    alert_lane.backfill(
+        "--start", "2026-09-05T18:00:00", "--count", "20000", "--drones", "32", "--riots-per-day", "8",
+        "--seed", "11",
+    )  # fmt: skip
+    alert_lane.wait_exit(alert_lane.alerting("--role", "rules", "--timeout", "6"))
+    alerts = alert_lane.topic_alerts()
+    assert alerts and alert_lane.table_rows() == []
+    alert_lane.wait_exit(alert_lane.alerting("--role", "delivery", "--timeout", "6", name="delivery"))
+    assert {r[0] for r in alert_lane.table_rows()} == {a.alert_id for a in alerts}
 
 
 class Webhook:

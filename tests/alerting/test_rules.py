@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
-from alerting.rules import CitizenRule, LowObservation, RiotRule, low_observations, riot_severity
-from lakehouse.schemas import AlertKind, DroneReport, Severity
+import orjson
+
+from alerting.rules import CitizenRule, LowCitizen, RiotRule, Sighting, ZoneRules, riot_severity, sighting
+from lakehouse.schemas import Alert, AlertKind, DroneReport, Severity
 from lakehouse.settings import RuleSettings
 
 RULES = RuleSettings(
@@ -15,100 +18,122 @@ NOW = datetime(2026, 9, 1, tzinfo=UTC)
 MIN = 60_000
 
 
-def obs(citizen: str, t_ms: int, zone: str = "Cathedral", score: float = 10.0) -> LowObservation:
-    return LowObservation(
-        citizen_id=citizen,
-        name=f"N {citizen}",
-        harmony_score=score,
+def seen(t_ms: int, *citizens: str, zone: str = "Cathedral", score: float = 10.0) -> Sighting:
+    return Sighting(
         zone=zone,
         drone_id="drone-0001",
         report_id="r",
         event_ms=t_ms,
+        lows=[LowCitizen(citizen_id=c, name=f"N {c}", harmony_score=score) for c in citizens],
     )
 
 
-def run(rule, observations):
-    state, alerts = None, []
-    for o in observations:
-        state, alert = rule.apply(state, o, NOW)
-        if alert is not None:
-            alerts.append(alert)
+def run(rule: CitizenRule | RiotRule | ZoneRules, sightings: list[Sighting]) -> tuple[Any, list[Alert]]:
+    state: Any = None
+    alerts: list[Alert] = []
+    for s in sightings:
+        state, out = rule.apply(state, s, NOW)
+        if isinstance(out, Alert):
+            alerts.append(out)
+        elif out is not None:
+            alerts.extend(out)
     return state, alerts
 
 
-def test_low_observations_keep_only_citizens_below_threshold() -> None:
-    report = DroneReport.model_validate(
-        {
-            "report_id": "r1",
-            "drone_id": "d",
-            "event_time": "2026-09-01T10:00:00.000Z",
-            "position": {"lat": 48.85, "lon": 2.3, "altitude_m": 100},
-            "zone": "Cathedral",
-            "health": {"battery_pct": 50, "motor_temp_c": 40, "signal_dbm": -60, "firmware": "2.4.0"},
-            "citizens": [
-                {"citizen_id": "a", "name": "A", "harmony_score": 29.9},
-                {"citizen_id": "b", "name": "B", "harmony_score": 30.0},
-            ],
-            "words": [],
-        }
-    )
-    lows = low_observations(report, 30)
-    assert [o["citizen_id"] for o in lows] == ["a"]
-    assert lows[0]["event_ms"] == int(datetime(2026, 9, 1, 10, tzinfo=UTC).timestamp() * 1000)
+def test_a_sighting_keeps_only_citizens_below_threshold() -> None:
+    body: dict[str, Any] = {
+        "report_id": "r1",
+        "drone_id": "d",
+        "event_time": "2026-09-01T10:00:00.000Z",
+        "position": {"lat": 48.85, "lon": 2.3, "altitude_m": 100},
+        "zone": "Cathedral",
+        "health": {"battery_pct": 50, "motor_temp_c": 40, "signal_dbm": -60, "firmware": "2.4.0"},
+        "citizens": [
+            {"citizen_id": "a", "name": "A", "harmony_score": 29.9},
+            {"citizen_id": "b", "name": "B", "harmony_score": 30.0},
+        ],
+        "words": [],
+    }
+    s = sighting(DroneReport.model_validate(body), 30)
+    assert s is not None and [c["citizen_id"] for c in s["lows"]] == ["a"]
+    assert s["event_ms"] == int(datetime(2026, 9, 1, 10, tzinfo=UTC).timestamp() * 1000)
+    body["citizens"] = body["citizens"][1:]
+    assert sighting(DroneReport.model_validate(body), 30) is None, "nothing low: nothing to send"
 
 
 def test_one_citizen_seen_by_three_drones_is_one_alert() -> None:
-    _, alerts = run(CitizenRule(RULES), [obs("c1", 0), obs("c1", 1000), obs("c1", 2000)])
+    _, alerts = run(CitizenRule(RULES), [seen(0, "c1"), seen(1000, "c1"), seen(2000, "c1", "c1")])
     assert len(alerts) == 1 and alerts[0].kind == AlertKind.LOW_HARMONY
     assert alerts[0].citizens == ["c1"] and alerts[0].alert_id == "low-c1-0"
 
 
-def test_cool_down_expires() -> None:
-    _, alerts = run(CitizenRule(RULES), [obs("c1", 0), obs("c1", 9 * MIN), obs("c1", 10 * MIN)])
-    assert [a.alert_id for a in alerts] == ["low-c1-0", f"low-c1-{10 * MIN}"]
+def test_cool_down_expires_and_old_entries_are_dropped() -> None:
+    state, alerts = run(CitizenRule(RULES), [seen(0, "c1", "c2"), seen(9 * MIN, "c1"), seen(10 * MIN, "c1")])
+    assert [a.alert_id for a in alerts] == ["low-c1-0", "low-c2-0", f"low-c1-{10 * MIN}"]
+    assert state["alerted"] == {"c1": 10 * MIN}, "c2's cool-down is over: forgotten"
+
+
+def test_a_sighting_older_than_the_alert_belongs_to_it() -> None:
+    _, alerts = run(CitizenRule(RULES), [seen(5 * MIN, "c1"), seen(4 * MIN, "c1")])
+    assert [a.alert_id for a in alerts] == [f"low-c1-{5 * MIN}"]
 
 
 def test_very_low_scores_are_more_severe() -> None:
-    _, [low] = run(CitizenRule(RULES), [obs("c1", 0, score=20)])
-    _, [lower] = run(CitizenRule(RULES), [obs("c1", 0, score=5)])
+    _, [low] = run(CitizenRule(RULES), [seen(0, "c1", score=20)])
+    _, [lower] = run(CitizenRule(RULES), [seen(0, "c1", score=5)])
     assert (low.severity, lower.severity) == (Severity.LOW, Severity.MEDIUM)
 
 
 def test_riot_needs_k_distinct_citizens_within_the_window() -> None:
     # Three citizens, seen again and again: never a riot.
-    _, alerts = run(RiotRule(RULES), [obs(f"c{i % 3}", i * 1000) for i in range(50)])
+    _, alerts = run(RiotRule(RULES), [seen(i * 1000, f"c{i % 3}") for i in range(50)])
     assert alerts == []
     # Four citizens, but spread over more than the window: no riot either.
-    _, alerts = run(RiotRule(RULES), [obs(f"c{i}", i * 2 * MIN) for i in range(4)])
+    _, alerts = run(RiotRule(RULES), [seen(i * 2 * MIN, f"c{i}") for i in range(4)])
     assert alerts == []
+    # Four citizens in one report are a riot at once.
+    _, [riot] = run(RiotRule(RULES), [seen(0, "a", "b", "c", "d")])
+    assert riot.citizens == ["a", "b", "c", "d"]
 
 
 def test_riot_episode_is_one_alert_that_only_escalates() -> None:
-    stream = [obs(f"c{i}", i * 1000) for i in range(4)] + [
-        obs(f"c{i % 4}", 10_000 + i * 1000) for i in range(40)
+    stream = [seen(i * 1000, f"c{i}") for i in range(4)] + [
+        seen(10_000 + i * 1000, f"c{i % 4}") for i in range(40)
     ]
     _, alerts = run(RiotRule(RULES), stream)
     assert len(alerts) == 1
     riot = alerts[0]
     assert riot.kind == AlertKind.RIOT and riot.severity == Severity.MEDIUM and riot.zone == "Cathedral"
     assert riot.alert_id == "riot-Cathedral-3000" and riot.event_time == datetime.fromtimestamp(3, UTC)
-    more = stream + [obs(f"x{i}", 50_000 + i) for i in range(4)]
+    more = stream + [seen(50_000 + i, f"x{i}") for i in range(4)]
     _, alerts = run(RiotRule(RULES), more)
     assert [a.severity for a in alerts] == [Severity.MEDIUM, Severity.HIGH]
     assert {a.alert_id for a in alerts} == {"riot-Cathedral-3000"}
 
 
+def test_a_sighting_older_than_the_window_does_not_count() -> None:
+    late = [seen(10 * MIN + i, f"c{i}") for i in range(3)] + [seen(2 * MIN, "late")]
+    state, alerts = run(RiotRule(RULES), late)
+    assert alerts == [] and "late" not in state["seen"]
+
+
+def test_the_window_forgets_oldest_first() -> None:
+    state, _ = run(RiotRule(RULES), [seen(0, "a"), seen(MIN, "b"), seen(2 * MIN, "a"), seen(6 * MIN, "c")])
+    assert list(state["seen"]) == ["a", "c"], "b left the window; a was seen again at 2 min"
+
+
 def test_a_new_episode_after_calm_is_a_new_alert() -> None:
-    first = [obs(f"c{i}", i * 1000) for i in range(4)]
-    second = [obs(f"d{i}", 30 * MIN + i * 1000) for i in range(4)]
+    first = [seen(i * 1000, f"c{i}") for i in range(4)]
+    second = [seen(30 * MIN + i * 1000, f"d{i}") for i in range(4)]
     _, alerts = run(RiotRule(RULES), first + second)
     assert [a.alert_id for a in alerts] == ["riot-Cathedral-3000", f"riot-Cathedral-{30 * MIN + 3000}"]
 
 
-def test_state_is_plain_json() -> None:
-    import orjson
-
-    state, _ = run(RiotRule(RULES), [obs(f"c{i}", i * 1000) for i in range(6)])
+def test_zone_rules_raise_both_kinds_from_one_state_of_plain_json() -> None:
+    state, alerts = run(ZoneRules(RULES), [seen(i * 1000, f"c{i}") for i in range(6)])
+    kinds = [a.kind for a in alerts]
+    assert kinds.count(AlertKind.LOW_HARMONY) == 6 and kinds.count(AlertKind.RIOT) == 1
+    assert kinds.index(AlertKind.RIOT) == 4, "the riot is raised with the sighting that makes it one"
     assert orjson.loads(orjson.dumps(state)) == state
 
 

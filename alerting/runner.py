@@ -1,0 +1,144 @@
+"""One `harmony alert`: the rules worker in this process, its delivery worker in a child beside it.
+
+They are two processes because they are two consumer groups with different jobs: the rules worker's
+poll loop must never wait for PostgreSQL or a webhook. The child dies with its parent (even on
+kill -9), and it is not in the terminal's process group: on Ctrl-C or SIGTERM the parent stops the
+rules first, waits until the delivery group has committed everything on the alerts topic, then stops
+the child, so a graceful stop leaves no alert undelivered.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import multiprocessing
+import os
+import signal
+import sys
+import time
+from dataclasses import dataclass
+from enum import StrEnum
+
+from confluent_kafka import Consumer, TopicPartition
+
+from alerting import app as rules_app
+from alerting import delivery
+from lakehouse.settings import AlertingSettings, Settings
+
+logger = logging.getLogger("harmony.alerting")
+PR_SET_PDEATHSIG = 1
+
+
+class Role(StrEnum):
+    BOTH = "both"
+    RULES = "rules"
+    DELIVERY = "delivery"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Stop after this many messages or idle seconds (tests, benchmarks); None: run until stopped."""
+
+    count: int | None = None
+    timeout_s: float | None = None
+
+    def kwargs(self) -> dict[str, float | int]:
+        out: dict[str, float | int] = {}
+        if self.count is not None:
+            out["count"] = self.count
+        if self.timeout_s is not None:
+            out["timeout"] = self.timeout_s
+        return out
+
+
+@dataclass(frozen=True)
+class Outcome:
+    alerts: int = 0
+    dead_lettered: int = 0
+    undelivered: int = 0
+
+
+def run_rules(settings: Settings, options: AlertingSettings, limits: Limits) -> Outcome:
+    rules = rules_app.build(settings, options)
+    try:
+        rules.app.run(**limits.kwargs())  # type: ignore[arg-type]
+    finally:
+        rules.dead_letters.flush()
+    return Outcome(alerts=rules.step.raised, dead_lettered=rules.dead_letters.count)
+
+
+def run_delivery(
+    settings: Settings, options: AlertingSettings, console: bool, riots_only: bool, limits: Limits
+) -> Outcome:
+    worker = delivery.build(settings, options, console=console, riots_only=riots_only)
+    try:
+        worker.app.run(**limits.kwargs())  # type: ignore[arg-type]
+    finally:
+        worker.close()
+    return Outcome(dead_lettered=worker.dead_letters.count)
+
+
+def _delivery_child(
+    parent: int, settings: Settings, options: AlertingSettings, console: bool, riots_only: bool
+) -> None:
+    os.setpgrp()  # out of the terminal's process group: the parent decides when it stops
+    if sys.platform == "linux":
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != parent:
+        return  # the parent died before prctl took effect
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    run_delivery(settings, options, console, riots_only, Limits())
+
+
+def undelivered(settings: Settings, options: AlertingSettings) -> int:
+    """Alerts on the topic that the delivery group has not committed yet."""
+    topic = settings.kafka.alerts_topic
+    consumer = Consumer(
+        {
+            "bootstrap.servers": settings.kafka.bootstrap_servers,
+            "group.id": options.delivery_group,
+            "enable.auto.commit": False,
+        }
+    )
+    try:
+        md = consumer.list_topics(topic, timeout=10)
+        parts = [TopicPartition(topic, p) for p in md.topics[topic].partitions]
+        left = 0
+        for tp in consumer.committed(parts, timeout=10):
+            low, high = consumer.get_watermark_offsets(tp, timeout=10)
+            left += high - max(tp.offset, low)
+        return left
+    finally:
+        consumer.close()
+
+
+def run_both(
+    settings: Settings,
+    options: AlertingSettings,
+    console: bool,
+    riots_only: bool,
+    limits: Limits,
+    drain_timeout_s: float = 60.0,
+) -> Outcome:
+    child = multiprocessing.get_context("spawn").Process(
+        target=_delivery_child,
+        args=(os.getpid(), settings, options, console, riots_only),
+        name="harmony-alert-delivery",
+    )
+    child.start()
+    try:
+        outcome = run_rules(settings, options, limits)
+        deadline = time.monotonic() + drain_timeout_s
+        left = undelivered(settings, options)
+        while left and child.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.2)
+            left = undelivered(settings, options)
+        if left:
+            logger.warning("delivery stopped with %d alerts not yet delivered; they stay on the topic", left)
+        return Outcome(outcome.alerts, outcome.dead_lettered, left)
+    finally:
+        if child.is_alive():
+            child.terminate()
+            child.join(30)
+        if child.is_alive():
+            child.kill()
