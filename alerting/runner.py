@@ -17,7 +17,6 @@ import signal
 import sys
 import time
 from dataclasses import dataclass
-from enum import StrEnum
 
 from confluent_kafka import Consumer, TopicPartition
 
@@ -27,12 +26,6 @@ from lakehouse.settings import AlertingSettings, Settings
 
 logger = logging.getLogger("harmony.alerting")
 PR_SET_PDEATHSIG = 1
-
-
-class Role(StrEnum):
-    BOTH = "both"
-    RULES = "rules"
-    DELIVERY = "delivery"
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from typing import Annotated
 import numpy as np
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from simulator.config import SimulatorConfig
@@ -114,15 +115,19 @@ def simulate(
         return
 
     from lakehouse.settings import get_settings
-    from simulator.delivery import ReportProducer
+    from simulator.delivery import ReportProducer, TopicUnavailable
 
     settings = get_settings()
     # Live reports should leave at once (alert latency); a backfill batches harder for throughput.
-    producer = ReportProducer(
-        settings.kafka.bootstrap_servers,
-        topic or settings.kafka.reports_topic,
-        extra=None if backfill else {"linger.ms": 2},
-    )
+    try:
+        producer = ReportProducer(
+            settings.kafka.bootstrap_servers,
+            topic or settings.kafka.reports_topic,
+            extra=None if backfill else {"linger.ms": 2},
+        )
+    except TopicUnavailable as exc:
+        console.print(f"[red]error:[/] {escape(str(exc))}")
+        raise typer.Exit(1) from exc
     t0 = time.monotonic()
     interrupted = False
     progress = Progress(

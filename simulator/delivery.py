@@ -9,7 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from confluent_kafka import KafkaError, Message, Producer
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
+
+
+class TopicUnavailable(RuntimeError):
+    """The broker cannot be reached or the topic does not exist: nothing would be delivered."""
 
 
 @dataclass
@@ -42,6 +46,15 @@ class ReportProducer:
         }
         config.update(extra or {})
         self._producer = Producer(config)
+        # Connect and learn the topic's partitions before the first report: a report's timestamp is its
+        # produce time, so the first ones should not wait for the connection; and a typo fails at once.
+        try:
+            metadata = self._producer.list_topics(topic, timeout=15)
+        except KafkaException as exc:
+            raise TopicUnavailable(f"cannot reach Kafka at {bootstrap_servers}: {exc.args[0].str()}") from exc
+        error = metadata.topics[topic].error
+        if error is not None:
+            raise TopicUnavailable(f"topic {topic!r}: {error.str()} (`harmony stack up` creates the topics)")
 
     def _on_delivery(self, err: KafkaError | None, _msg: Message) -> None:
         if err is None:

@@ -77,7 +77,7 @@ class ReportGenerator:
         """Episodes overlapping [t0, t1] (epoch seconds); an episode can start the day before."""
         first = datetime.fromtimestamp(t0, UTC).toordinal() - 1
         last = datetime.fromtimestamp(t1, UTC).toordinal()
-        out = []
+        out: list[RiotEpisode] = []
         for day in range(first, last + 1):
             starts, ends = self._bounds_on(day)
             episodes = self.episodes_on(day)

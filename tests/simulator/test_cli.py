@@ -99,3 +99,9 @@ def test_delivers_exactly_the_count_it_reports(stack: Settings, fresh_topic: str
     assert sorted(v for _, v in messages) == sorted(dry.stdout.splitlines()), (
         "Kafka got exactly the dry-run bytes"
     )
+
+
+def test_a_missing_topic_is_refused_before_any_report(stack: Settings, tmp_path: Path) -> None:
+    out = run("--count", "10", "--topic", "no-such-topic", "--ground-truth", str(tmp_path / "t.jsonl"))
+    assert out.returncode == 1 and b"no-such-topic" in out.stderr and b"Unknown topic" in out.stderr
+    assert b"produced" not in out.stderr, "refused before producing anything"
