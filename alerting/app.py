@@ -23,6 +23,7 @@ from quixstreams.models.serializers import Serializer
 from quixstreams.state import State
 
 from alerting.bad_input import DeadLetters
+from alerting.quix_app import application
 from alerting.rules import Sighting, ZoneRules, sighting
 from lakehouse.codec import decode, encode
 from lakehouse.schemas import Alert, DroneReport
@@ -61,20 +62,7 @@ def build(
     step = ZoneStep(ZoneRules(settings.rules))
     dead_letters = DeadLetters(settings, "alerting")
 
-    app = Application(
-        broker_address=settings.kafka.bootstrap_servers,
-        consumer_group=opts.consumer_group,
-        auto_offset_reset="earliest",
-        commit_interval=opts.commit_interval_s,
-        processing_guarantee="at-least-once",
-        state_dir=str(state_dir or settings.state_path / "alerting" / opts.consumer_group),
-        use_changelog_topics=True,
-        on_processing_error=dead_letters,
-        # Latency over batching: the broker answers a fetch at once, the producer waits 1 ms at most.
-        consumer_extra_config={"fetch.wait.max.ms": 5, "session.timeout.ms": 10_000},
-        producer_extra_config={"linger.ms": 1},
-        loglevel="WARNING",
-    )
+    app = application(settings, opts.consumer_group, opts.commit_interval_s, dead_letters, state_dir)
     reports = app.topic(settings.kafka.reports_topic, value_deserializer="bytes", key_deserializer="bytes")
     alerts_topic = app.topic(
         settings.kafka.alerts_topic, value_serializer=AlertSerializer(), key_serializer="str"

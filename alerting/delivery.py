@@ -18,6 +18,7 @@ from quixstreams import Application
 from quixstreams.sinks.base import BaseSink
 
 from alerting.bad_input import DeadLetters
+from alerting.quix_app import application
 from alerting.sinks import ConsoleSink, PostgresAlertSink, WebhookSink
 from lakehouse.codec import decode
 from lakehouse.schemas import Alert
@@ -65,17 +66,7 @@ def build(
     if console:
         sinks.append(ConsoleSink(riots_only=riots_only))
     dead_letters = DeadLetters(settings, "alert-delivery")
-    app = Application(
-        broker_address=settings.kafka.bootstrap_servers,
-        consumer_group=opts.delivery_group,
-        auto_offset_reset="earliest",
-        commit_interval=opts.delivery_commit_interval_s,
-        processing_guarantee="at-least-once",
-        state_dir=str(state_dir or settings.state_path / "alerting" / opts.delivery_group),
-        on_processing_error=dead_letters,
-        consumer_extra_config={"fetch.wait.max.ms": 5, "session.timeout.ms": 10_000},
-        loglevel="WARNING",
-    )
+    app = application(settings, opts.delivery_group, opts.delivery_commit_interval_s, dead_letters, state_dir)
     topic = app.topic(settings.kafka.alerts_topic, value_deserializer="bytes", key_deserializer="str")
     alerts = app.dataframe(topic).apply(lambda raw: decode(Alert, raw))
     for sink in sinks:

@@ -106,6 +106,20 @@ def test_restart_mid_episode_neither_repeats_nor_misses(alert_lane: AlertLane) -
     assert all(len(ids) <= 1 for ids in found.values()), f"an episode was alerted twice: {found}"
 
 
+def test_two_rules_workers_split_the_zones(alert_lane: AlertLane) -> None:
+    """Scale-out: two workers in one group share the partitions (and so the zones); each episode is
+    still one alert id, wherever its zone's state lives."""
+    alert_lane.backfill(*BACKFILL)
+    workers = [alert_lane.alerting("--role", "rules", "--timeout", "8", name=f"w{i}") for i in range(2)]
+    for w in workers:
+        alert_lane.wait_exit(w)
+    assert all("raised 0 alerts" not in alert_lane.log(f"w{i}") for i in range(2)), "both did work"
+    riots = [a for a in alert_lane.topic_alerts() if a.kind == AlertKind.RIOT]
+    found, stray = match(alert_lane.truth(), riots)
+    assert sum(1 for ids in found.values() if ids) / len(found) >= 0.95 and stray == []
+    assert all(len(ids) <= 1 for ids in found.values()), found
+
+
 def test_rules_and_delivery_run_apart(alert_lane: AlertLane) -> None:
     """Two consumer groups: alerts reach the topic without any sink running, and a delivery worker
     started later hands every one of them to PostgreSQL."""
