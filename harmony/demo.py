@@ -12,6 +12,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import orjson
 from rich.console import Console
 from rich.table import Table
 
@@ -73,12 +74,7 @@ def pipeline(settings: Settings, console: Console, days: float, drones: int) -> 
             with (logs / f"demo-{name}.log").open("wb") as log:
                 procs[name] = subprocess.Popen([HARMONY, *args], stdout=log, stderr=subprocess.STDOUT)
         for name, proc in procs.items():
-            lines = (
-                (logs / f"demo-{name}.log").read_text(errors="replace").strip().splitlines()
-                if proc.wait() == 0
-                else []
-            )
-            if proc.returncode != 0:
+            if proc.wait() != 0:
                 raise SystemExit(
                     f"demo: {name} failed (exit {proc.returncode}); see {logs / f'demo-{name}.log'}"
                 )
@@ -87,11 +83,11 @@ def pipeline(settings: Settings, console: Console, days: float, drones: int) -> 
             console.print(lines[-1] if lines else name, markup=False, highlight=False)
     console.print(f"  caught up in {time.monotonic() - t0:.0f}s")
     _run(console, "analyze: the four answers with Spark", ["analyze"])
-    summary(settings, console, truth)
+    summary(settings, console, truth, start)
     answers(settings, console)
 
 
-def summary(settings: Settings, console: Console, truth: Path) -> None:
+def summary(settings: Settings, console: Console, truth: Path, start: datetime) -> None:
     raw = settings.catalog.raw_namespace
     reports, citizens = trino_sql.query(
         f"SELECT count(*), coalesce(sum(cardinality(citizens)), 0) FROM {raw}.reports", settings
@@ -104,9 +100,24 @@ def summary(settings: Settings, console: Console, truth: Path) -> None:
     alerts = trino_sql.query(f"SELECT count(*) FROM {raw}.alerts", settings)[0][0]
     table.add_row(f"{raw}.alerts", f"{alerts:,}")
     console.print(table)
-    riots = [a for a in live_alerts.recent(settings, limit=100_000) if a["kind"] == "riot"]
-    episodes = len(truth.read_text().splitlines()) if truth.exists() else 0
-    console.print(f"riot alerts in the live view: {len(riots)} (episodes injected by this run: {episodes})")
+    riots = [
+        a
+        for a in live_alerts.recent(settings, limit=100_000)
+        if a["kind"] == "riot" and a["event_time"] >= start
+    ]
+    episodes = [orjson.loads(line) for line in truth.read_bytes().splitlines()] if truth.exists() else []
+    alerted = sum(
+        any(
+            a["zone"] == e["zone"]
+            and datetime.fromisoformat(e["start"]) <= a["event_time"] <= datetime.fromisoformat(e["end"])
+            for a in riots
+        )
+        for e in episodes
+    )
+    console.print(
+        f"riot alerts in the live view for this run: {len(riots)}; "
+        f"episodes injected: {len(episodes)}, of which alerted: {alerted}"
+    )
     for a in sorted(riots, key=lambda a: a["event_time"])[-5:]:
         console.print(f"  {a['event_time']:%Y-%m-%d %H:%M} {a['severity']:8} {a['reason']}", markup=False)
 
