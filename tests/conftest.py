@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterator
 
 import pytest
 
-warnings.filterwarnings("ignore", message="The httpx module is deprecated")
-
-from lakehouse.settings import Settings, get_settings  # noqa: E402
-from stack import manager  # noqa: E402
-from stack.credentials import ensure_env_file  # noqa: E402
+from lakehouse.settings import Settings, get_settings
+from stack import manager
+from stack.credentials import ensure_env_file
 
 
 @pytest.fixture(scope="session")

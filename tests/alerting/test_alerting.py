@@ -11,10 +11,13 @@ from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import orjson
+from confluent_kafka import Producer
 
 from lakehouse import trino_sql
+from lakehouse.dead_letters import HEADER_ORIGINAL, HEADER_REASON
 from lakehouse.schemas import Alert, AlertKind
 from tests.alerting.conftest import HARMONY, AlertLane, alive, children
+from tests.dead_letter_reader import dead_letters_from
 
 # One day, two drones per zone, plenty of riots: the density the riot rule is tuned for.
 BACKFILL = ("--start", "2026-09-05", "--days", "1", "--drones", "32", "--riots-per-day", "8", "--seed", "11")
@@ -118,6 +121,39 @@ def test_two_rules_workers_split_the_zones(alert_lane: AlertLane) -> None:
     found, stray = match(alert_lane.truth(), riots)
     assert sum(1 for ids in found.values() if ids) / len(found) >= 0.95 and stray == []
     assert all(len(ids) <= 1 for ids in found.values()), found
+
+
+def test_bad_reports_are_dead_lettered_and_the_rest_alerted(alert_lane: AlertLane) -> None:
+    alert_lane.backfill(
+        "--start", "2026-09-05T18:00:00", "--count", "5000", "--drones", "32", "--riots-per-day", "8",
+        "--seed", "11",
+    )  # fmt: skip
+    valid = {
+        "schema_version": 1, "report_id": "x1", "drone_id": "drone-0001",
+        "event_time": "2026-09-05T19:00:00.000Z", "position": {"lat": 48.85, "lon": 2.3, "altitude_m": 100},
+        "zone": "Cathedral",
+        "health": {"battery_pct": 50, "motor_temp_c": 40, "signal_dbm": -60, "firmware": "2.4.0"},
+        "citizens": [{"citizen_id": "c-bad-neighbour", "name": "N", "harmony_score": 3}], "words": [],
+    }  # fmt: skip
+    bad = {
+        b"{not json": "not valid JSON",
+        orjson.dumps({**valid, "report_id": "x2", "zone": 7}): "zone",
+        orjson.dumps({**valid, "report_id": "x3", "citizens": [{"citizen_id": "c", "name": "n",
+                                                               "harmony_score": -5}]}): "harmony_score",
+    }  # fmt: skip
+    producer = Producer({"bootstrap.servers": alert_lane.settings.kafka.bootstrap_servers})
+    for value in [*bad, orjson.dumps(valid)]:
+        producer.produce(alert_lane.reports, value=value, key=b"drone-0001")
+    assert producer.flush(30) == 0
+    alert_lane.wait_exit(alert_lane.alerting("--role", "rules", "--timeout", "6"))
+    letters = dead_letters_from(alert_lane.settings, alert_lane.reports)
+    assert {h[HEADER_ORIGINAL] for _, h in letters} == set(bad), "each bad report once, original bytes kept"
+    for record, headers in letters:
+        assert bad[headers[HEADER_ORIGINAL]] in headers[HEADER_REASON].decode()
+        assert record["processor"] == "alerting"
+    assert "dead-lettered 3" in alert_lane.log()
+    alerts = alert_lane.topic_alerts()
+    assert any(a.citizens == ["c-bad-neighbour"] for a in alerts), "the good report after them is alerted"
 
 
 def test_rules_and_delivery_run_apart(alert_lane: AlertLane) -> None:

@@ -2,43 +2,15 @@
 
 from __future__ import annotations
 
-import time
-
 import orjson
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Producer
 
-from lakehouse.dead_letters import HEADER_ORIGINAL, HEADER_REASON, HEADER_SOURCE
+from lakehouse.dead_letters import HEADER_ORIGINAL, HEADER_REASON
+from tests.dead_letter_reader import dead_letters_from
 from tests.ingest.conftest import Lane
 
 
-def dead_letters_from(lane: Lane, topic: str) -> list[tuple[dict[str, object], dict[str, bytes]]]:
-    s = lane.settings
-    consumer = Consumer({"bootstrap.servers": s.kafka.bootstrap_servers, "group.id": f"dlq-{lane.group}"})
-    md = consumer.list_topics(s.kafka.dead_letter_topic, timeout=10)
-    consumer.assign(
-        [
-            TopicPartition(s.kafka.dead_letter_topic, p, 0)
-            for p in md.topics[s.kafka.dead_letter_topic].partitions
-        ]
-    )
-    out = []
-    idle = time.monotonic()
-    while time.monotonic() - idle < 5:
-        msg = consumer.poll(0.5)
-        if msg is None or msg.error():
-            continue
-        idle = time.monotonic()
-        headers = dict(msg.headers() or [])
-        if headers.get(HEADER_SOURCE, b"").startswith(topic.encode() + b"/"):
-            out.append((orjson.loads(msg.value()), headers))
-    consumer.close()
-    return out
-
-
 def test_malformed_messages_are_dead_lettered_and_good_ones_land(lane: Lane) -> None:
-    good = lane.simulate("--start", "2026-09-01", "--count", "3000", "--dry-run")
-    good.wait(60)
-    # --dry-run writes to stdout, which the fixture discards: produce the good ones through Kafka instead.
     assert lane.simulate("--start", "2026-09-01", "--count", "3000").wait(120) == 0
     valid = orjson.loads(
         b'{"schema_version":1,"report_id":"x1","drone_id":"drone-0001","event_time":"2026-09-01T00:00:00.000Z",'
@@ -77,7 +49,7 @@ def test_malformed_messages_are_dead_lettered_and_good_ones_land(lane: Lane) -> 
     reports, distinct, observations, citizens = lane.counts()
     assert reports == distinct == produced_good
     assert observations == citizens
-    letters = dead_letters_from(lane, lane.topic)
+    letters = dead_letters_from(lane.settings, lane.topic)
     assert len(letters) == len(bad)
     originals = {h[HEADER_ORIGINAL]: (v, h) for v, h in letters}
     assert set(originals) == set(bad)
