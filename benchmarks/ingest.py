@@ -296,7 +296,7 @@ def freshness(args: argparse.Namespace) -> None:
 def _total(lane: Lane) -> int:
     consumer = Consumer({"bootstrap.servers": lane.settings.kafka.bootstrap_servers, "group.id": "total"})
     total = sum(
-        consumer.get_watermark_offsets(TopicPartition(lane.topic, p), timeout=10)[1]
+        int(consumer.get_watermark_offsets(TopicPartition(lane.topic, p), timeout=10)[1])
         for p in range(lane.partitions)
     )
     consumer.close()

@@ -85,14 +85,16 @@ def main() -> None:
         analyze(spark, settings, print)
         spark_s = time.monotonic() - t0
 
-        scans = [
+        reports, observations, alerts = (
             duck.scan(catalog.load_table(s.identifier(settings)))
             for s in (REPORTS, CITIZEN_OBSERVATIONS, ALERTS)
-        ]
+        )
         con = duck.connect(settings)
         t0 = time.monotonic()
         for answer in Answer:
-            duck_answers.answer(con, answer, *scans, settings.rules.low_harmony_threshold)
+            duck_answers.answer(
+                con, answer, reports, observations, alerts, settings.rules.low_harmony_threshold
+            )
         duck_s = time.monotonic() - t0
 
         runs = maintain(spark, settings)

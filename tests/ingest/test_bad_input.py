@@ -54,7 +54,7 @@ def test_malformed_messages_are_dead_lettered_and_good_ones_land(lane: Lane) -> 
     originals = {h[HEADER_ORIGINAL]: (v, h) for v, h in letters}
     assert set(originals) == set(bad)
     for original, expected in bad.items():
-        value, headers = originals[original]
+        record, headers = originals[original]
         assert expected in headers[HEADER_REASON].decode(), (expected, headers[HEADER_REASON])
-        assert value["processor"] == "ingest-reports" and value["original_bytes"] == len(original)
+        assert record["processor"] == "ingest-reports" and record["original_bytes"] == len(original)
     assert "dead_lettered" in lane.log("w")

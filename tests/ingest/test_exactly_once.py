@@ -6,6 +6,7 @@ import random
 import re
 import signal
 import time
+from typing import Any
 
 import orjson
 
@@ -58,7 +59,7 @@ def test_two_workers_and_a_rebalance_mid_run(lane: Lane) -> None:
         assert '"event":"commit"' in lane.log(name), f"worker {name} landed nothing"
 
 
-def commits(log: str) -> list[dict[str, object]]:
+def commits(log: str) -> list[dict[str, Any]]:
     return [orjson.loads(m) for m in re.findall(r'(\{"event":"commit".*\})', log)]
 
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 
 import pyarrow as pa
 import pytest
+from pyiceberg.catalog import Catalog
 
 from ingest.writer import OFFSET_COLUMN, PARTITION_COLUMN, ExactlyOnceWriter, TableBatch
 from lakehouse import duck, trino_sql
@@ -23,7 +25,7 @@ class CitizenObservationV2(CitizenObservation):
 
 
 @pytest.fixture()
-def specs(stack: Settings):
+def specs(stack: Settings) -> Iterator[tuple[TableSpec, TableSpec, Catalog, str]]:
     name = f"evolve_{uuid.uuid4().hex[:8]}"
     v1 = TableSpec("raw", name, CitizenObservation)
     v2 = TableSpec("raw", name, CitizenObservationV2)
@@ -32,7 +34,9 @@ def specs(stack: Settings):
     catalog.purge_table(v1.identifier(stack))
 
 
-def test_new_optional_field_is_added_on_the_fly(stack: Settings, specs) -> None:
+def test_new_optional_field_is_added_on_the_fly(
+    stack: Settings, specs: tuple[TableSpec, TableSpec, Catalog, str]
+) -> None:
     v1, v2, catalog, ident = specs
     ensure_table(catalog, v1, stack)
     ExactlyOnceWriter(catalog, "t", {v1: ident}).commit({v1: TableBatch(rows(0, 0, 10))}, {0: 10})

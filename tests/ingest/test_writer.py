@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pyarrow as pa
 import pytest
+from pyiceberg.catalog import Catalog
+from pyiceberg.table import Table
 
 from ingest.writer import (
     OFFSET_COLUMN,
@@ -41,8 +44,11 @@ def rows(partition: int, first: int, last: int) -> pa.Table:
     )
 
 
+Lake = tuple[TableSpec, Catalog, str]
+
+
 @pytest.fixture()
-def spec_and_catalog(stack: Settings):
+def spec_and_catalog(stack: Settings) -> Iterator[Lake]:
     spec = TableSpec("raw", f"writer_{uuid.uuid4().hex[:8]}", CitizenObservation)
     catalog = load_catalog(stack)
     ensure_table(catalog, spec, stack)
@@ -50,25 +56,26 @@ def spec_and_catalog(stack: Settings):
     catalog.purge_table(spec.identifier(stack))
 
 
-def count(catalog, ident: str) -> int:
-    return catalog.load_table(ident).scan().to_arrow().num_rows
+def count(catalog: Catalog, ident: str) -> int:
+    return int(catalog.load_table(ident).scan().to_arrow().num_rows)
 
 
-def test_offsets_land_in_the_same_snapshot_as_the_rows(spec_and_catalog) -> None:
+def test_offsets_land_in_the_same_snapshot_as_the_rows(spec_and_catalog: Lake) -> None:
     spec, catalog, ident = spec_and_catalog
     writer = ExactlyOnceWriter(catalog, TOPIC, {spec: ident})
     writer.commit({spec: TableBatch(pa.concat_tables([rows(0, 0, 10), rows(1, 0, 5)]))}, {0: 10, 1: 5})
     table = catalog.load_table(ident)
     assert committed_offsets(table, TOPIC) == {0: 10, 1: 5}
-    summary = table.current_snapshot().summary
-    assert summary["added-records"] == "15"
+    snapshot = table.current_snapshot()
+    assert snapshot is not None and snapshot.summary is not None
+    assert snapshot.summary["added-records"] == "15"
     # A second commit for partition 1 only still carries partition 0's offset: the newest snapshot is enough.
     writer.commit({spec: TableBatch(rows(1, 5, 8))}, {1: 8})
     assert committed_offsets(catalog.load_table(ident), TOPIC) == {0: 10, 1: 8}
     assert writer.start_offsets([0, 1, 2]) == {0: 10, 1: 8}
 
 
-def test_replayed_batch_lands_nothing_twice(spec_and_catalog) -> None:
+def test_replayed_batch_lands_nothing_twice(spec_and_catalog: Lake) -> None:
     spec, catalog, ident = spec_and_catalog
     writer = ExactlyOnceWriter(catalog, TOPIC, {spec: ident})
     writer.commit({spec: TableBatch(rows(0, 0, 100))}, {0: 100})
@@ -81,17 +88,18 @@ def test_replayed_batch_lands_nothing_twice(spec_and_catalog) -> None:
 class StaleOnce:
     """A catalog whose first load returns a table read before another writer committed."""
 
-    def __init__(self, catalog, stale) -> None:
-        self.catalog, self.stale = catalog, stale
+    def __init__(self, catalog: Catalog, stale: Table) -> None:
+        self.catalog = catalog
+        self.stale: Table | None = stale
 
-    def load_table(self, ident):
+    def load_table(self, ident: str) -> Table:
         if self.stale is not None:
             table, self.stale = self.stale, None
             return table
         return self.catalog.load_table(ident)
 
 
-def test_conflicting_writer_is_refused_then_refenced(spec_and_catalog) -> None:
+def test_conflicting_writer_is_refused_then_refenced(spec_and_catalog: Lake) -> None:
     spec, catalog, ident = spec_and_catalog
     before = catalog.load_table(ident)
     winner = ExactlyOnceWriter(catalog, TOPIC, {spec: ident})
@@ -106,7 +114,7 @@ def test_conflicting_writer_is_refused_then_refenced(spec_and_catalog) -> None:
     assert committed_offsets(catalog.load_table(ident), TOPIC) == {0: 130}
 
 
-def test_partitions_not_owned_are_never_committed(spec_and_catalog) -> None:
+def test_partitions_not_owned_are_never_committed(spec_and_catalog: Lake) -> None:
     spec, catalog, ident = spec_and_catalog
     writer = ExactlyOnceWriter(catalog, TOPIC, {spec: ident})
     batch = pa.concat_tables([rows(0, 0, 10), rows(1, 0, 10)])
@@ -115,7 +123,7 @@ def test_partitions_not_owned_are_never_committed(spec_and_catalog) -> None:
     assert committed_offsets(catalog.load_table(ident), TOPIC) == {0: 10}
 
 
-def test_old_snapshots_are_expired_in_the_commit(spec_and_catalog) -> None:
+def test_old_snapshots_are_expired_in_the_commit(spec_and_catalog: Lake) -> None:
     spec, catalog, ident = spec_and_catalog
     writer = ExactlyOnceWriter(
         catalog, TOPIC, {spec: ident}, WriterConfig(retain_snapshots=5, expire_batch=3)

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pyarrow as pa
 import pytest
+from pyiceberg.table import Table
 
 from lakehouse import duck, trino_sql
 from lakehouse.catalog import load_catalog
 from lakehouse.settings import Settings
 
+Written = tuple[str, Table, pa.Table]
+
 
 @pytest.fixture()
-def written_table(stack: Settings):
+def written_table(stack: Settings) -> Iterator[Written]:
     catalog = load_catalog(stack)
     catalog.create_namespace_if_not_exists("test_engines")
     ident = f"test_engines.t_{uuid.uuid4().hex[:8]}"
@@ -35,13 +39,13 @@ def written_table(stack: Settings):
     catalog.purge_table(ident)
 
 
-def test_pyiceberg_reads_back_what_it_appended(written_table) -> None:
+def test_pyiceberg_reads_back_what_it_appended(written_table: Written) -> None:
     _, table, rows = written_table
     assert table.scan().to_arrow().sort_by("id").equals(rows)
     assert len(table.snapshots()) == 2
 
 
-def test_duckdb_reads_the_same_rows(stack: Settings, written_table) -> None:
+def test_duckdb_reads_the_same_rows(stack: Settings, written_table: Written) -> None:
     _, table, rows = written_table
     con = duck.connect(stack)
     got = con.execute(f"SELECT id, word, score FROM {duck.scan(table)} ORDER BY id").fetchall()
@@ -50,7 +54,7 @@ def test_duckdb_reads_the_same_rows(stack: Settings, written_table) -> None:
     )
 
 
-def test_trino_reads_the_same_rows(stack: Settings, written_table) -> None:
+def test_trino_reads_the_same_rows(stack: Settings, written_table: Written) -> None:
     ident, _, rows = written_table
     got = trino_sql.query(f"SELECT id, word, score, hour(at) FROM {ident} ORDER BY id", stack)
     want = [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,7 @@ CREDS = {
 
 
 @pytest.fixture()
-def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[pytest.MonkeyPatch]:
     monkeypatch.chdir(tmp_path)  # no .env here
     for key in CREDS:
         monkeypatch.delenv(key, raising=False)
@@ -62,5 +63,5 @@ def test_env_file_is_read(clean_env: pytest.MonkeyPatch, tmp_path: Path) -> None
     (tmp_path / ".env").write_text(
         "\n".join(f"{k}={v}" for k, v in CREDS.items()) + "\nHARMONY_TRINO__PORT=18080\n"
     )
-    s = Settings()  # type: ignore[call-arg]
+    s = Settings()
     assert s.trino.port == 18080 and s.s3.access_key.get_secret_value() == "k"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import orjson
 import pyarrow as pa
@@ -22,7 +23,7 @@ RULES = RuleSettings()
 
 def all_values(
     config: SimulatorConfig, count: int, start: datetime = START, truth: GroundTruth | None = None
-):
+) -> list[bytes]:
     gen = ReportGenerator(config, truth)
     return [v for batch in gen.backfill(start, count) for v in batch.values]
 
@@ -62,7 +63,8 @@ def test_scores_agree_with_words(small_config: SimulatorConfig) -> None:
     from simulator.world import UNREST_WORDS
 
     config = small_config.model_copy(update={"base_agitation": 0.05, "riots_per_day": 0})
-    lows, highs = [], []
+    lows: list[float] = []
+    highs: list[float] = []
     for v in all_values(config, 3000):
         r = decode(DroneReport, v)
         if len(r.citizens) == 1:
@@ -115,7 +117,7 @@ def test_daily_rhythm_peaks_in_the_evening() -> None:
 
 
 def test_injected_episodes_are_in_ground_truth_and_in_the_messages(
-    tmp_path, small_config: SimulatorConfig
+    tmp_path: Path, small_config: SimulatorConfig
 ) -> None:
     # Two drones per zone, the default cadence: the density the riot rule is tuned for.
     config = small_config.model_copy(update={"riots_per_day": 6.0, "drones": 32, "report_interval_s": 10.0})

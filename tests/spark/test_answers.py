@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import orjson
 import pytest
+from pyiceberg.table import Table
+from pyiceberg.table.snapshots import Summary
 
 from lakehouse import duck, duck_answers
 from lakehouse.catalog import load_catalog
@@ -30,10 +33,17 @@ def analysed(seeded_lake: SeededLake) -> SeededLake:
     return seeded_lake
 
 
-def answer_rows(lake: SeededLake, which: Answer) -> tuple[list[str], list[tuple[object, ...]]]:
+def answer_rows(lake: SeededLake, which: Answer) -> tuple[list[str], list[tuple[Any, ...]]]:
     table = load_catalog(lake.settings).load_table(which.identifier(lake.settings))
     arrow = table.scan().to_arrow()
     return arrow.column_names, [tuple(r.values()) for r in arrow.to_pylist()]
+
+
+def summary_of(table: Table) -> Summary:
+    """The current snapshot's summary (an answer table always has one)."""
+    snapshot = table.current_snapshot()
+    assert snapshot is not None and snapshot.summary is not None
+    return snapshot.summary
 
 
 def same(a: object, b: object) -> bool:
@@ -58,13 +68,17 @@ def assert_equals_duckdb(analysed: SeededLake, which: Answer) -> None:
     settings = analysed.settings
     catalog = load_catalog(settings)
     table = catalog.load_table(which.identifier(settings))
-    sources = orjson.loads(table.current_snapshot().summary[SOURCE_SNAPSHOTS_PROPERTY])
+    sources = orjson.loads(str(summary_of(table)[SOURCE_SNAPSHOTS_PROPERTY]))
     scans = []
     for spec in (REPORTS, CITIZEN_OBSERVATIONS, ALERTS):
         raw = catalog.load_table(spec.identifier(settings))
-        assert sources[spec.identifier(settings)] == raw.current_snapshot().snapshot_id
+        current = raw.current_snapshot()
+        assert current is not None and sources[spec.identifier(settings)] == current.snapshot_id
         scans.append(duck.scan(raw))
-    want = duck_answers.answer(duck.connect(settings), which, *scans, settings.rules.low_harmony_threshold)
+    reports, observations, alerts = scans
+    want = duck_answers.answer(
+        duck.connect(settings), which, reports, observations, alerts, settings.rules.low_harmony_threshold
+    )
     _, got = answer_rows(analysed, which)
     key = COLUMNS[which].index(
         {
@@ -145,7 +159,7 @@ def test_incremental_run_adds_only_the_appended_rows(analysed: SeededLake) -> No
     assert "analyze (incremental)" in out.stderr, out.stderr[-2000:]
     catalog = load_catalog(lake.settings)
     for which in Answer:
-        summary = catalog.load_table(which.identifier(lake.settings)).current_snapshot().summary
+        summary = summary_of(catalog.load_table(which.identifier(lake.settings)))
         assert summary["harmony.analyze-mode"] == "incremental"
         assert_equals_duckdb(lake, which)  # the same as a full computation over every row
     _, days = answer_rows(lake, Answer.BY_DAY)
