@@ -33,7 +33,7 @@ def alert(
     timeout: Annotated[float | None, typer.Option(help="stop after this many idle seconds")] = None,
 ) -> None:
     """Run one alerting worker; start more with the same command to scale out (one group per role)."""
-    from alerting.runner import Limits, run_both, run_delivery, run_rules
+    from alerting.runner import DeliveryFailed, Limits, run_both, run_delivery, run_rules
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = get_settings()
@@ -55,7 +55,11 @@ def alert(
     elif role == Role.DELIVERY:
         outcome = run_delivery(settings, options, not quiet, riots_only, limits)
     else:
-        outcome = run_both(settings, options, not quiet, riots_only, limits)
+        try:
+            outcome = run_both(settings, options, not quiet, riots_only, limits)
+        except DeliveryFailed as exc:
+            console.print(f"[red]error:[/] {exc}")
+            raise typer.Exit(1) from exc
     console.print(
         f"alerting: raised {outcome.alerts:,} alerts, dead-lettered {outcome.dead_lettered:,}"
         + (f", {outcome.undelivered:,} not yet delivered" if outcome.undelivered else "")

@@ -15,6 +15,7 @@ import multiprocessing
 import os
 import signal
 import sys
+import threading
 import time
 from dataclasses import dataclass
 
@@ -105,6 +106,10 @@ def undelivered(settings: Settings, options: AlertingSettings) -> int:
         consumer.close()
 
 
+class DeliveryFailed(RuntimeError):
+    """The delivery worker beside the rules worker exited by itself: stop both, loudly."""
+
+
 def run_both(
     settings: Settings,
     options: AlertingSettings,
@@ -119,8 +124,27 @@ def run_both(
         name="harmony-alert-delivery",
     )
     child.start()
+    rules = rules_app.build(settings, options)
+    stopping = threading.Event()
+
+    def watch() -> None:
+        # Alerts raised without anyone delivering them would go unseen: if the child dies, stop too.
+        # Asked again until the run returns: a stop that lands while Quix is still starting is reset.
+        child.join()
+        if not stopping.is_set():
+            logger.error("the delivery worker exited (code %s); stopping the rules worker", child.exitcode)
+        while not stopping.wait(0.5):
+            rules.app.stop()
+
+    threading.Thread(target=watch, name="watch-delivery", daemon=True).start()
     try:
-        outcome = run_rules(settings, options, limits)
+        rules.app.run(**limits.kwargs())  # type: ignore[arg-type]
+        stopping.set()
+        if not child.is_alive():
+            raise DeliveryFailed(
+                f"the delivery worker exited with code {child.exitcode} (its error is above); "
+                "the alerts raised stay on the alerts topic for the next delivery worker"
+            )
         deadline = time.monotonic() + drain_timeout_s
         left = undelivered(settings, options)
         while left and child.is_alive() and time.monotonic() < deadline:
@@ -128,8 +152,10 @@ def run_both(
             left = undelivered(settings, options)
         if left:
             logger.warning("delivery stopped with %d alerts not yet delivered; they stay on the topic", left)
-        return Outcome(outcome.alerts, outcome.dead_lettered, left)
+        return Outcome(rules.step.raised, rules.dead_letters.count, left)
     finally:
+        stopping.set()
+        rules.dead_letters.flush()
         if child.is_alive():
             child.terminate()
             child.join(30)

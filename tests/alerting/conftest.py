@@ -74,10 +74,15 @@ class AlertLane:
         )
         assert out.returncode == 0, out.stderr.decode()[-2000:]
 
-    def alerting(self, *args: str, name: str = "alert") -> subprocess.Popen[bytes]:
+    def alerting(
+        self, *args: str, name: str = "alert", env: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
         log = (self.tmp / f"{name}.log").open("ab")
         proc = subprocess.Popen(
-            [HARMONY, "alert", "--quiet", *args], env=self.env, stdout=log, stderr=subprocess.STDOUT
+            [HARMONY, "alert", "--quiet", *args],
+            env={**self.env, **(env or {})},
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         self.procs.append(proc)
         return proc

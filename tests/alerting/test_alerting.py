@@ -156,6 +156,14 @@ def test_bad_reports_are_dead_lettered_and_the_rest_alerted(alert_lane: AlertLan
     assert any(a.citizens == ["c-bad-neighbour"] for a in alerts), "the good report after them is alerted"
 
 
+def test_a_dead_delivery_worker_stops_the_rules_worker_loudly(alert_lane: AlertLane) -> None:
+    """Alerts nobody delivers would go unseen: `harmony alert` exits with the reason instead."""
+    proc = alert_lane.alerting(env={"HARMONY_POSTGRES__PORT": "1"})  # no PostgreSQL there
+    assert proc.wait(120) == 1
+    log = alert_lane.log()
+    assert "Connection refused" in log and "the delivery worker exited with code 1" in log
+
+
 def test_rules_and_delivery_run_apart(alert_lane: AlertLane) -> None:
     """Two consumer groups: alerts reach the topic without any sink running, and a delivery worker
     started later hands every one of them to PostgreSQL."""
