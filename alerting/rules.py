@@ -161,7 +161,7 @@ class RiotRule:
             if episode is None:
                 episode = {"alert_id": f"riot-{s['zone']}-{t}", "start_ms": t, "severity": severity.value}
                 alert = self._alert(episode, s, seen, severity, now)
-            elif list(Severity).index(severity) > list(Severity).index(Severity(episode["severity"])):
+            elif severity.rank > Severity(episode["severity"]).rank:
                 episode = {**episode, "severity": severity.value}
                 alert = self._alert(episode, s, seen, severity, now)
         st["episode"] = episode
@@ -185,18 +185,19 @@ class RiotRule:
         )
 
 
-@dataclass(frozen=True)
 class ZoneRules:
     """Both rules over one zone's sightings, in one state: what the processor runs per zone key."""
 
-    rules: RuleSettings
+    def __init__(self, rules: RuleSettings) -> None:
+        self.citizen = CitizenRule(rules)
+        self.riot = RiotRule(rules)
 
     def apply(
         self, state: dict[str, Any] | None, s: Sighting, now: datetime
     ) -> tuple[dict[str, Any], list[Alert]]:
         st = state or {}
-        citizens, alerts = CitizenRule(self.rules).apply(st.get("citizens"), s, now)
-        riot, riot_alert = RiotRule(self.rules).apply(st.get("riot"), s, now)
+        citizens, alerts = self.citizen.apply(st.get("citizens"), s, now)
+        riot, riot_alert = self.riot.apply(st.get("riot"), s, now)
         if riot_alert is not None:
             alerts.append(riot_alert)
         return {"citizens": citizens, "riot": riot}, alerts

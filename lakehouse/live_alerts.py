@@ -14,10 +14,8 @@ import psycopg2.extensions
 from psycopg2 import sql
 from psycopg2.extras import execute_values
 
-from lakehouse.schemas import Alert, Severity
+from lakehouse.schemas import Alert
 from lakehouse.settings import Settings
-
-SEVERITY_RANK = {s.value: i for i, s in enumerate(Severity)}
 
 COLUMNS = (
     "alert_id", "kind", "severity", "drone_id", "zone", "citizens", "event_time", "detected_at", "reason"
@@ -64,11 +62,11 @@ def upsert(conn: psycopg2.extensions.connection, settings: Settings, alerts: Ite
     newest: dict[str, Alert] = {}
     for a in alerts:  # one row per id in a statement: the highest severity wins
         known = newest.get(a.alert_id)
-        if known is None or SEVERITY_RANK[a.severity.value] > SEVERITY_RANK[known.severity.value]:
+        if known is None or a.severity.rank > known.severity.rank:
             newest[a.alert_id] = a
     rows = [
         (
-            a.alert_id, a.kind.value, a.severity.value, SEVERITY_RANK[a.severity.value], a.drone_id, a.zone,
+            a.alert_id, a.kind.value, a.severity.value, a.severity.rank, a.drone_id, a.zone,
             list(a.citizens), a.event_time, a.detected_at, a.reason,
         )
         for a in newest.values()

@@ -98,6 +98,11 @@ class Severity(StrEnum):
     HIGH = "high"
     CRITICAL = "critical"
 
+    @property
+    def rank(self) -> int:
+        """Its place in the order low < medium < high < critical (a riot only ever escalates)."""
+        return list(Severity).index(self)
+
 
 class Alert(_Message):
     """A riot or low-harmony alert; keyed by ``zone`` on the wire."""

@@ -62,9 +62,7 @@ def test_riots_found_against_ground_truth_and_sinks_agree(alert_lane: AlertLane)
     # PostgreSQL holds exactly the alerts on the topic, each at its highest severity.
     best: dict[str, Alert] = {}
     for a in alerts:
-        if a.alert_id not in best or list(type(a.severity)).index(a.severity) > list(type(a.severity)).index(
-            best[a.alert_id].severity
-        ):
+        if a.alert_id not in best or a.severity.rank > best[a.alert_id].severity.rank:
             best[a.alert_id] = a
     rows = {r[0]: r for r in alert_lane.table_rows()}
     assert set(rows) == set(best)
