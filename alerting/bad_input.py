@@ -8,7 +8,7 @@ from confluent_kafka import Producer
 from quixstreams.models import Row
 
 from lakehouse.codec import ContractError
-from lakehouse.dead_letters import envelope
+from lakehouse.dead_letters import envelope, producer_config
 from lakehouse.settings import Settings
 
 
@@ -20,14 +20,7 @@ class DeadLetters:
         self.settings = settings
         self.source = source
         self.count = 0
-        self._producer = Producer(
-            {
-                "bootstrap.servers": settings.kafka.bootstrap_servers,
-                "enable.idempotence": True,
-                "message.max.bytes": settings.kafka.max_message_bytes,
-                "linger.ms": 5,
-            }
-        )
+        self._producer = Producer(producer_config(settings))
 
     def __call__(self, exc: Exception, row: Row | None, _logger: logging.Logger) -> bool:
         if not isinstance(exc, ContractError) or row is None:

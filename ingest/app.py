@@ -18,6 +18,7 @@ from ingest.sink import IcebergSink
 from ingest.streams import Stream
 from ingest.writer import ExactlyOnceWriter, WriterConfig
 from lakehouse.catalog import load_catalog
+from lakehouse.dead_letters import producer_config as dead_letters_producer
 from lakehouse.settings import IngestSettings, Settings
 from lakehouse.tables import ensure_table
 
@@ -85,13 +86,7 @@ def build(settings: Settings, stream: Stream, options: IngestSettings | None = N
         {spec: spec.identifier(settings) for spec, _ in stream.tables},
         WriterConfig(retain_snapshots=opts.retain_snapshots),
     )
-    dead_letters = Producer(
-        {
-            "bootstrap.servers": settings.kafka.bootstrap_servers,
-            "enable.idempotence": True,
-            "message.max.bytes": settings.kafka.max_message_bytes,
-        }
-    )
+    dead_letters = Producer(dead_letters_producer(settings))
     sink = IcebergSink(
         stream,
         topic_name,

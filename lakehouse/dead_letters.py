@@ -11,12 +11,23 @@ from datetime import UTC, datetime
 import orjson
 
 from lakehouse.codec import ContractError
+from lakehouse.settings import Settings
 
 HEADER_ORIGINAL = "harmony.original"
 HEADER_REASON = "harmony.reason"
 HEADER_FIELD = "harmony.field"
 HEADER_SOURCE = "harmony.source"
 ENVELOPE_ROOM = 64 * 1024
+
+
+def producer_config(settings: Settings) -> dict[str, object]:
+    """Every processor's dead-letter producer: idempotent, and taking messages as large as the broker
+    does, since :func:`envelope` cuts an original to that same limit."""
+    return {
+        "bootstrap.servers": settings.kafka.bootstrap_servers,
+        "enable.idempotence": True,
+        "message.max.bytes": settings.kafka.max_message_bytes,
+    }
 
 
 def envelope(
