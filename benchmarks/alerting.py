@@ -19,7 +19,6 @@ import argparse
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -31,12 +30,11 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from psycopg2 import sql
 
 from benchmarks import results_file
+from benchmarks.commands import HARMONY, simulate
 from lakehouse import live_alerts
 from lakehouse.codec import decode
 from lakehouse.schemas import Alert
 from lakehouse.settings import Settings, get_settings
-
-HARMONY = str(Path(sys.executable).with_name("harmony"))
 
 
 class Lane:
@@ -107,18 +105,14 @@ def latency(args: argparse.Namespace) -> None:
     try:
         time.sleep(10)  # worker up, group joined, repartition topics created
         sim = subprocess.run(
-            [
-                HARMONY,
-                "simulate",
+            simulate(
                 "--rate",
                 str(args.rate),
                 "--duration",
                 str(args.seconds),
                 "--riots-per-day",
                 str(args.riots_per_day),
-                "--ground-truth",
-                "/dev/null",
-            ],
+            ),
             env=lane.env,
             capture_output=True,
             check=False,
@@ -185,7 +179,7 @@ def capacity(args: argparse.Namespace) -> None:
                 f"{args.riots_per_day:g}",
             ]
         out = subprocess.run(
-            [HARMONY, "simulate", *source, "--ground-truth", "/dev/null"],
+            simulate(*source),
             env=lane.env,
             capture_output=True,
             check=False,

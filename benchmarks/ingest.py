@@ -22,7 +22,6 @@ import os
 import signal
 import statistics
 import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -33,14 +32,13 @@ from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from benchmarks import results_file
+from benchmarks.commands import HARMONY, simulate
 from ingest.streams import STREAMS
 from ingest.writer import committed_offsets
 from lakehouse.batch_codec import decode_batch
 from lakehouse.catalog import load_catalog
 from lakehouse.schemas import DroneReport
 from lakehouse.settings import Settings, get_settings
-
-HARMONY = str(Path(sys.executable).with_name("harmony"))
 
 
 class Lane:
@@ -66,7 +64,7 @@ class Lane:
 
     def produce(self, *args: str) -> None:
         out = subprocess.run(
-            [HARMONY, "simulate", "--ground-truth", "/dev/null", *args],
+            simulate(*args),
             env=self.env("unused"),
             capture_output=True,
             check=False,
@@ -206,13 +204,10 @@ def _produce_times(lane: Lane) -> dict[tuple[int, int], float]:
             "enable.auto.commit": False,
         }
     )
-    ends = {
-        p: consumer.get_watermark_offsets(TopicPartition(lane.topic, p), timeout=10)[1]
-        for p in range(lane.partitions)
-    }
+    total = _total(lane)
     consumer.assign([TopicPartition(lane.topic, p, 0) for p in range(lane.partitions)])
     out: dict[tuple[int, int], float] = {}
-    while len(out) < sum(ends.values()):
+    while len(out) < total:
         for m in consumer.consume(10_000, 1.0):
             if not m.error():
                 out[(m.partition(), m.offset())] = m.timestamp()[1] / 1000
@@ -231,16 +226,7 @@ def freshness(args: argparse.Namespace) -> None:
     try:
         time.sleep(8)  # worker up and subscribed
         sim = subprocess.Popen(
-            [
-                HARMONY,
-                "simulate",
-                "--rate",
-                str(args.rate),
-                "--duration",
-                str(args.seconds),
-                "--ground-truth",
-                "/dev/null",
-            ],
+            simulate("--rate", str(args.rate), "--duration", str(args.seconds)),
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -313,16 +299,7 @@ def soak(args: argparse.Namespace) -> None:
         try:
             time.sleep(8)
             subprocess.run(
-                [
-                    HARMONY,
-                    "simulate",
-                    "--rate",
-                    str(args.rate),
-                    "--duration",
-                    str(args.minutes * 60),
-                    "--ground-truth",
-                    "/dev/null",
-                ],
+                simulate("--rate", str(args.rate), "--duration", str(args.minutes * 60)),
                 env=env,
                 capture_output=True,
                 check=True,

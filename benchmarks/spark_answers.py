@@ -14,20 +14,17 @@ from __future__ import annotations
 import argparse
 import os
 import subprocess
-import sys
 import time
 import uuid
-from pathlib import Path
 
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from benchmarks import results_file
+from benchmarks.commands import HARMONY, simulate
 from lakehouse import duck, duck_answers
 from lakehouse.catalog import load_catalog
 from lakehouse.settings import get_settings
 from lakehouse.tables import ALERTS, CITIZEN_OBSERVATIONS, REPORTS, Answer, ensure_table
-
-HARMONY = str(Path(sys.executable).with_name("harmony"))
 
 
 def main() -> None:
@@ -54,16 +51,7 @@ def main() -> None:
     try:
         t0 = time.monotonic()
         subprocess.run(
-            [
-                HARMONY,
-                "simulate",
-                "--start",
-                "2026-09-01",
-                "--count",
-                str(args.reports),
-                "--ground-truth",
-                "/dev/null",
-            ],
+            simulate("--start", "2026-09-01", "--count", str(args.reports)),
             env=env,
             check=True,
             capture_output=True,

@@ -17,8 +17,7 @@ import time
 from pathlib import Path
 
 from benchmarks import results_file
-
-HARMONY = str(Path(sys.executable).with_name("harmony"))
+from benchmarks.commands import HARMONY
 
 
 def timed_up(env: dict[str, str]) -> float:

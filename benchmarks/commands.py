@@ -1,0 +1,13 @@
+"""The `harmony` commands the benchmarks start: one place for the executable and the simulator's call."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+HARMONY = str(Path(sys.executable).with_name("harmony"))
+
+
+def simulate(*args: str) -> list[str]:
+    """`harmony simulate` without a ground-truth file (a benchmark needs the reports, not the episodes)."""
+    return [HARMONY, "simulate", "--ground-truth", "/dev/null", *args]
