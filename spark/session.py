@@ -8,6 +8,7 @@ same PostgreSQL database and warehouse, so Spark sees exactly the tables ingest 
 from __future__ import annotations
 
 import os
+import sys
 
 from pyspark.sql import SparkSession
 
@@ -31,7 +32,7 @@ def session(settings: Settings, master: str = "local[*]", app_name: str = "harmo
         )
     s3, pg, name = settings.s3, settings.postgres, settings.catalog.name
     cat = f"spark.sql.catalog.{name}"
-    os.environ.setdefault("PYSPARK_PYTHON", os.sys.executable)  # type: ignore[attr-defined]
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = (
         SparkSession.builder.master(master)
         .appName(app_name)
