@@ -11,10 +11,7 @@ from typing import Any
 import duckdb
 
 from lakehouse.city import CITY
-from lakehouse.tables import Answer
-
-MIN_WORD_SUPPORT = 50
-PEAK_HOURS = 3
+from lakehouse.tables import MIN_WORD_SUPPORT, PEAK_HOURS, Answer
 
 
 def _sql(answer: Answer, reports: str, observations: str, alerts: str, threshold: float) -> str:

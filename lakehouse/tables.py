@@ -91,6 +91,10 @@ class Answer(StrEnum):
         return f"{settings.catalog.answers_namespace}.{self.value}"
 
 
+# Parameters of the questions themselves, shared by every engine that answers them.
+MIN_WORD_SUPPORT = 50  # a word heard by fewer citizen observations gets no lift rank
+PEAK_HOURS = 3  # the hours flagged as peak unrest
+
 # Snapshot-summary properties of an answer: the raw tables' snapshot ids it was computed from, and how.
 SOURCE_SNAPSHOTS_PROPERTY = "harmony.source-snapshots"
 ANALYZE_MODE_PROPERTY = "harmony.analyze-mode"

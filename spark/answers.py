@@ -16,10 +16,9 @@ from pyspark.sql import functions as F
 from pyspark.sql.window import WindowSpec
 
 from lakehouse.city import CITY
+from lakehouse.tables import MIN_WORD_SUPPORT, PEAK_HOURS
 
 DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-MIN_WORD_SUPPORT = 50
-PEAK_HOURS = 3
 
 
 def _iso_dow(day: Column) -> Column:
