@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -24,8 +23,7 @@ from lakehouse.catalog import load_catalog
 from lakehouse.codec import decode
 from lakehouse.schemas import Alert
 from lakehouse.settings import Settings
-
-HARMONY = str(Path(sys.executable).with_name("harmony"))
+from tests.commands import HARMONY
 
 
 @dataclass

@@ -16,7 +16,8 @@ from confluent_kafka import Producer
 from lakehouse import trino_sql
 from lakehouse.dead_letters import HEADER_ORIGINAL, HEADER_REASON
 from lakehouse.schemas import Alert, AlertKind
-from tests.alerting.conftest import HARMONY, AlertLane, alive, children
+from tests.alerting.conftest import AlertLane, alive, children
+from tests.commands import HARMONY
 from tests.dead_letter_reader import dead_letters_from
 
 # One day, two drones per zone, plenty of riots: the density the riot rule is tuned for.

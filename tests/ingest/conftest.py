@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -18,8 +17,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from lakehouse import trino_sql
 from lakehouse.catalog import load_catalog
 from lakehouse.settings import Settings
-
-HARMONY = str(Path(sys.executable).with_name("harmony"))
+from tests.commands import HARMONY
 
 
 @dataclass

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -15,8 +14,7 @@ from confluent_kafka.admin import AdminClient
 from lakehouse.codec import decode
 from lakehouse.schemas import DroneReport
 from lakehouse.settings import Settings
-
-HARMONY = str(Path(sys.executable).with_name("harmony"))
+from tests.commands import HARMONY
 
 
 def run(*args: str) -> subprocess.CompletedProcess[bytes]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,8 +16,8 @@ from psycopg2 import sql
 from lakehouse import live_alerts
 from lakehouse.catalog import load_catalog
 from lakehouse.settings import Settings
+from tests.commands import HARMONY
 
-HARMONY = str(Path(sys.executable).with_name("harmony"))
 WEEKEND_MULTIPLIER = 1.6
 BACKFILL = (
     "--start", "2026-09-07", "--days", "14", "--drones", "16", "--interval", "30", "--riots-per-day", "1",
