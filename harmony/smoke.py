@@ -12,6 +12,7 @@ from lakehouse import duck, trino_sql
 from lakehouse.catalog import load_catalog
 from lakehouse.settings import Settings
 from lakehouse.storage import s3_filesystem
+from lakehouse.tables import ensure_namespace
 
 SMOKE_NAMESPACE = "smoke"
 
@@ -57,7 +58,7 @@ def s3_round_trip(settings: Settings) -> None:
 def lake_round_trip(settings: Settings) -> int:
     """Write rows through pyiceberg; read them back through DuckDB and Trino; return the row count."""
     catalog = load_catalog(settings)
-    catalog.create_namespace_if_not_exists(SMOKE_NAMESPACE)
+    ensure_namespace(catalog, SMOKE_NAMESPACE)
     ident = f"{SMOKE_NAMESPACE}.round_trip"
     rows = pa.table({"id": pa.array([1, 2, 3], pa.int64()), "word": ["harmony", "unity", "order"]})
     if catalog.table_exists(ident):

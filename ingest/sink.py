@@ -19,6 +19,7 @@ import pyarrow as pa
 from confluent_kafka import Producer
 from quixstreams.sinks.base import BaseSink
 
+from ingest.failpoints import failpoint
 from ingest.streams import Stream
 from ingest.writer import OFFSET_COLUMN, PARTITION_COLUMN, CommitResult, ExactlyOnceWriter, TableBatch
 from lakehouse.batch_codec import DecodedBatch, decode_batch
@@ -172,6 +173,7 @@ class IcebergSink(BaseSink):
 
         # 4. One Iceberg commit per table with the next offsets; fenced on what this worker owns.
         results = self.writer.commit(batches, dict(self._next), owned=lambda p: p in self.owned)
+        failpoint("ingest.before_kafka_commit")  # every table committed, Kafka's offsets not yet
         self._log(results, len(decoded.rejected))
         self.landed_rows += results[0].rows if results else 0
         self.commits += 1

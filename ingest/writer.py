@@ -1,8 +1,10 @@
 """The exactly-once Iceberg writer: Kafka offsets live in the same atomic commit as the rows.
 
-One writer serves every table fed from one topic. Each snapshot it commits carries, in its summary, the
-next Kafka offset of every partition of that topic that has ever landed in the table (the whole map, so
-the newest snapshot alone is enough). The table, not the consumer group, is the source of truth:
+One writer serves every table fed from one topic. Each commit it makes carries the next Kafka offset of
+every partition of that topic that has ever landed in the table (the whole map) twice, in one atomic
+metadata swap: in a table property (``harmony.kafka.offsets.<topic>``), which no snapshot expiry or
+compaction can remove, and in the new snapshot's summary, which records the history. The table, not the
+consumer group, is the source of truth:
 
 * on assignment the consumer seeks to the smallest committed offset over the tables (``start_offsets``);
 * at commit time each table keeps only rows at or beyond its own committed offset, so a replay after a
@@ -26,23 +28,30 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pyiceberg.catalog import Catalog
 from pyiceberg.exceptions import CommitFailedException
+from pyiceberg.io.pyarrow import _dataframe_to_data_files
 from pyiceberg.table import Table
 from pyiceberg.table.snapshots import Snapshot
 from pyiceberg.table.update.snapshot import ExpireSnapshots
 
+from ingest.failpoints import failpoint
 from lakehouse.derive import arrow_parse_schema
 from lakehouse.tables import TableSpec
 
 logger = logging.getLogger("harmony.ingest.writer")
 
-OFFSETS_PROPERTY = "harmony.kafka.offsets"
-TOPIC_PROPERTY = "harmony.kafka.topic"
+OFFSETS_PROPERTY = "harmony.kafka.offsets"  # snapshot summary: the offsets as of this snapshot
+TOPIC_PROPERTY = "harmony.kafka.topic"  # snapshot summary: the topic those offsets belong to
+TABLE_OFFSETS_PREFIX = "harmony.kafka.offsets."  # table property, + topic: the offsets now
 PARTITION_COLUMN = "_kafka_partition"
 OFFSET_COLUMN = "_kafka_offset"
 
 
 class StaleBatchError(RuntimeError):
     """Raised when a commit keeps losing to other writers beyond the retry budget."""
+
+
+class LostOffsetsError(RuntimeError):
+    """A table holds rows but no readable Kafka offsets: resuming would have to guess, so we stop."""
 
 
 @dataclass
@@ -64,7 +73,7 @@ class CommitResult:
     offsets: dict[int, int]
     snapshot_id: int | None
     write_ms: float = 0.0  # writing the data files
-    commit_ms: float = 0.0  # the metadata commit alone: manifests, metadata file, catalog swap
+    commit_ms: float = 0.0  # the whole commit: manifests, manifest list, metadata file, catalog swap
 
 
 @dataclass
@@ -75,14 +84,53 @@ class WriterConfig:
     backoff_ms: tuple[int, int] = (20, 1000)
 
 
+def offsets_property(topic: str) -> str:
+    """The table property holding the next offset per partition of ``topic`` landed in the table."""
+    return f"{TABLE_OFFSETS_PREFIX}{topic}"
+
+
+def _parse_offsets(text: str) -> dict[int, int]:
+    return {int(p): int(o) for p, o in orjson.loads(text).items()}
+
+
+def snapshot_offsets(snapshot: Snapshot, topic: str) -> dict[int, int] | None:
+    """The offsets a snapshot recorded for ``topic``, or None when it recorded none (not ours, or Spark's)."""
+    props = snapshot.summary.additional_properties if snapshot.summary else {}
+    if props.get(TOPIC_PROPERTY) == topic and OFFSETS_PROPERTY in props:
+        return _parse_offsets(props[OFFSETS_PROPERTY])
+    return None
+
+
 def committed_offsets(table: Table, topic: str) -> dict[int, int]:
-    """The next offset per partition recorded by the newest snapshot (in lineage) that recorded any."""
+    """The next offset per partition of ``topic`` that the table has landed; ``{}`` for a table with no rows.
+
+    Read from the table property. Tables written before the property existed fall back to the newest
+    snapshot in lineage that recorded offsets. A table with rows and no offsets at all raises
+    :class:`LostOffsetsError`: starting from the consumer group's position (or the topic's start) would
+    land rows twice, so a person has to decide.
+    """
+    prop = table.properties.get(offsets_property(topic))
+    if prop is not None:
+        return _parse_offsets(prop)
     snapshot: Snapshot | None = table.current_snapshot()
     while snapshot is not None:
-        props = snapshot.summary.additional_properties if snapshot.summary else {}
-        if props.get(TOPIC_PROPERTY) == topic and OFFSETS_PROPERTY in props:
-            return {int(p): int(o) for p, o in orjson.loads(props[OFFSETS_PROPERTY]).items()}
+        found = snapshot_offsets(snapshot, topic)
+        if found is not None:
+            return found
         snapshot = table.snapshot_by_id(snapshot.parent_snapshot_id) if snapshot.parent_snapshot_id else None
+    current = table.current_snapshot()
+    rows = (
+        int(current.summary.additional_properties.get("total-records", 0))
+        if current and current.summary
+        else 0
+    )
+    if rows:
+        raise LostOffsetsError(
+            f"{'.'.join(table.name())} holds {rows} rows but no Kafka offsets for topic {topic!r} (neither "
+            f"the table property {offsets_property(topic)!r} nor any retained snapshot records them); "
+            "resuming would land rows twice or skip some. Restore the property (a JSON map of partition "
+            "to next offset) or ingest into a new table."
+        )
     return {}
 
 
@@ -126,7 +174,7 @@ class ExactlyOnceWriter:
         # commit and we reload (step 5), so a cached table costs nothing in safety and saves a read.
         table = self._tables.get(ident) or self.catalog.load_table(ident)
         for attempt in range(1, self.config.max_attempts + 1):
-            # Step 1. Re-read the offsets this table has committed, from its newest snapshot.
+            # Step 1. Re-read the offsets this table has committed (its offsets property).
             landed = committed_offsets(table, self.topic)
 
             # Step 2. Fence: only partitions this worker still owns, only rows not landed yet.
@@ -138,32 +186,52 @@ class ExactlyOnceWriter:
 
             # Step 3. The new offset map: everything landed so far, advanced by this batch.
             offsets = {**landed, **advanced}
-            props = {
-                TOPIC_PROPERTY: self.topic,
-                OFFSETS_PROPERTY: orjson.dumps({str(p): o for p, o in sorted(offsets.items())}).decode(),
-            }
+            offsets_json = orjson.dumps({str(p): o for p, o in sorted(offsets.items())}).decode()
 
-            # Step 4. One atomic commit: the rows, their offsets in the snapshot summary, and the
-            # expiry of old snapshots (so commit time does not grow with the table's history).
+            # Step 4. Write the data files (Parquet on S3). Nothing refers to them yet: a crash here
+            # leaves orphan files, never rows.
+            failpoint("ingest.before_data_files")
+            write_started = time.perf_counter()
+            tx = table.transaction()
+            update = tx.update_snapshot(
+                snapshot_properties={TOPIC_PROPERTY: self.topic, OFFSETS_PROPERTY: offsets_json}
+            )
+            merge = table.properties.get("commit.manifest-merge.enabled", "false") == "true"
+            producer = update.merge_append() if merge else update.fast_append()
+            files = list(
+                _dataframe_to_data_files(
+                    table_metadata=tx.table_metadata,
+                    write_uuid=producer.commit_uuid,
+                    df=_conform(rows, spec),
+                    io=table.io,
+                )
+            )
+            failpoint("ingest.after_data_files")
+
+            # Step 5. One atomic commit: manifests and manifest list, the offsets property, the expiry of
+            # old snapshots (so commit time does not grow with history), a new metadata file, then the
+            # catalog's compare-and-swap of the metadata location. This is what a reader waits for.
+            commit_started = time.perf_counter()
             try:
-                tx = table.transaction()
-                write_started = time.perf_counter()
-                tx.append(_conform(rows, spec), snapshot_properties=props)  # writes the data files
+                for data_file in files:
+                    producer.append_data_file(data_file)
+                producer.commit()  # manifests and the manifest list
+                tx.set_properties({offsets_property(self.topic): offsets_json})
                 expired = _expirable(table, self.config)
                 if expired:
                     ExpireSnapshots(tx).by_ids(expired).commit()
-                commit_started = time.perf_counter()
-                tx.commit_transaction()  # manifests, manifest list, metadata, then the catalog swap
-                commit_ms = (time.perf_counter() - commit_started) * 1000
-                write_ms = (commit_started - write_started) * 1000
+                tx.commit_transaction()  # metadata file, then the catalog swap
             except CommitFailedException:
                 self._tables.pop(ident, None)
-                # Step 5. Someone else committed first: back off, refresh and start over from step 1.
+                # Step 6. Someone else committed first: back off, refresh and start over from step 1.
                 low, high = self.config.backoff_ms
                 time.sleep(min(high, low * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0) / 1000)
                 table = self.catalog.load_table(ident)
                 continue
-            # Step 6. The commit landed: report it (the caller commits Kafka offsets only after this).
+            commit_ms = (time.perf_counter() - commit_started) * 1000
+            write_ms = (commit_started - write_started) * 1000
+            failpoint("ingest.after_catalog_swap")
+            # Step 7. The commit landed: report it (the caller commits Kafka offsets only after this).
             self._tables[ident] = table
             result = self._result(ident, table.current_snapshot(), batch, rows, attempt, started, offsets)
             result.write_ms, result.commit_ms = write_ms, commit_ms

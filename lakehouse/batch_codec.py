@@ -1,10 +1,14 @@
-"""Decode a batch of JSON messages straight into Arrow columns, validated against the contract.
+"""Decode a batch of JSON messages straight into Arrow columns, validated against the whole contract.
 
-Fast path: Arrow's C++ JSON reader parses the whole batch against the schema derived from the message
-class (types, required fields, no unknown fields), then every range and length constraint of the class
-is checked with vectorised compute. Slow path, only for batches or rows the fast path rejects: each
-message is decoded by pydantic, which names the first bad field; valid ones are re-encoded in the
-canonical wire format and parsed again. Both paths come from the same class, so they agree.
+Fast path: Arrow's C++ JSON reader parses the batch against the schema derived from the message class
+(types, required fields, no unknown or repeated fields), then every constraint the class declares
+(``lakehouse.derive.constraints``: bounds, lengths, finite numbers, enum values, the RFC 3339 timestamp)
+is checked with vectorised compute. The fast path is only ever allowed to be *narrower* than the
+contract: whatever it cannot prove valid (a message Arrow cannot parse, a suspect row, a model with a
+constraint it does not know) goes to the slow path, where pydantic (``lakehouse.codec.decode``) decides
+and names the bad field; valid ones are re-encoded in the canonical wire format and parsed again. So
+both paths accept exactly the same messages with the same values (``tests/lakehouse/test_batch_codec``
+proves it on generated hostile input).
 """
 
 from __future__ import annotations
@@ -20,7 +24,8 @@ import pyarrow.json as pj
 from pydantic import BaseModel
 
 from lakehouse.codec import MAX_MESSAGE_BYTES, ContractError, decode, encode
-from lakehouse.derive import Bound, arrow_parse_schema, bounds
+from lakehouse.derive import Check, arrow_json_schema, arrow_parse_schema, constraints
+from lakehouse.schemas import RFC3339
 
 
 @dataclass
@@ -28,22 +33,65 @@ class DecodedBatch:
     """The valid messages as one Arrow table, and the rejected ones with their error, by input index."""
 
     table: pa.Table
-    rows: list[int]  # input index of each table row
+    rows: list[int]  # input index of each table row, ascending
     rejected: list[tuple[int, ContractError]] = field(default_factory=list)
 
 
 @cache
 def _parse_options(model: type[BaseModel]) -> pj.ParseOptions:
-    return pj.ParseOptions(explicit_schema=arrow_parse_schema(model), unexpected_field_behavior="error")
+    return pj.ParseOptions(explicit_schema=arrow_json_schema(model), unexpected_field_behavior="error")
 
 
-def _parse(model: type[BaseModel], values: list[bytes]) -> pa.Table:
-    data = b"\n".join(values)
-    return pj.read_json(
-        io.BytesIO(data),
-        read_options=pj.ReadOptions(use_threads=True, block_size=max(1 << 20, len(data) + 1)),
-        parse_options=_parse_options(model),
+def _framed(value: object) -> bool:
+    """A message Arrow may see: one JSON object on one line. Anything else (``null`` alone makes Arrow's
+    reader crash the process; a byte-order mark or a bare number it would accept) is pydantic's to judge."""
+    return (
+        isinstance(value, bytes)
+        and len(value) <= MAX_MESSAGE_BYTES
+        and value[:1] == b"{"
+        and value[-1:] == b"}"
+        and b"\n" not in value
+        and b"\r" not in value
     )
+
+
+def _parse(model: type[BaseModel], values: list[bytes]) -> pa.Table | None:
+    """One Arrow table with a row per value, or None when Arrow refuses any of them."""
+    data = b"\n".join(values)
+    try:
+        table = pj.read_json(
+            io.BytesIO(data),
+            read_options=pj.ReadOptions(use_threads=True, block_size=max(1 << 20, len(data) + 1)),
+            parse_options=_parse_options(model),
+        )
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, UnicodeDecodeError):
+        return None
+    return table if table.num_rows == len(values) else None
+
+
+def _parse_isolating(
+    model: type[BaseModel], values: list[bytes], index: list[int]
+) -> tuple[list[pa.Table], list[int], list[int]]:
+    """Parse ``values[index]``, bisecting around messages Arrow refuses, so one bad message costs a few
+    re-parses of its neighbours instead of sending the whole batch down the slow path.
+
+    Returns the parsed tables, the input index of each of their rows, and the indexes Arrow refused."""
+    tables: list[pa.Table] = []
+    rows: list[int] = []
+    refused: list[int] = []
+    pending = [index] if index else []
+    while pending:
+        part = pending.pop()
+        table = _parse(model, [values[i] for i in part])
+        if table is not None:
+            tables.append(table)
+            rows += part
+        elif len(part) == 1:
+            refused += part
+        else:
+            half = len(part) // 2
+            pending += [part[half:], part[:half]]  # popped first half first: rows stay in input order
+    return tables, rows, refused
 
 
 def _column(table: pa.Table, path: tuple[str, ...]) -> tuple[pa.Array, np.ndarray]:
@@ -60,62 +108,194 @@ def _column(table: pa.Table, path: tuple[str, ...]) -> tuple[pa.Array, np.ndarra
     return arr, rows
 
 
-def _violations(table: pa.Table, bound: Bound) -> np.ndarray:
-    """Rows of ``table`` breaking ``bound``."""
-    arr, rows = _column(table, bound.path)
+def _bad(condition: pa.Array) -> np.ndarray:
+    """A boolean mask from an Arrow condition; null (an optional value that is absent) is not bad."""
+    return np.asarray(pc.fill_null(condition, False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _violations(table: pa.Table, check: Check) -> np.ndarray:
+    """Rows of ``table`` breaking ``check`` (time columns are checked by ``_times``)."""
+    arr, rows = _column(table, check.path)
     if len(arr) == 0:
         return np.empty(0, dtype=np.int64)
     bad = np.zeros(len(arr), dtype=bool)
-    if bound.ge is not None:
-        bad |= pc.less(arr, bound.ge).to_numpy(zero_copy_only=False)
-    if bound.le is not None:
-        bad |= pc.greater(arr, bound.le).to_numpy(zero_copy_only=False)
-    if bound.min_length is not None or bound.max_length is not None:
-        length = (
-            pc.utf8_length(arr) if pa.types.is_string(arr.type) else pc.list_value_length(arr)
-        ).to_numpy(zero_copy_only=False)
-        if bound.min_length is not None:
-            bad |= length < bound.min_length
-        if bound.max_length is not None:
-            bad |= length > bound.max_length
+    if check.finite:
+        bad |= _bad(pc.invert(pc.is_finite(arr)))
+    for op, bound in ((pc.less, check.ge), (pc.less_equal, check.gt)):
+        if bound is not None:
+            bad |= _bad(op(arr, bound))
+    for op, bound in ((pc.greater, check.le), (pc.greater_equal, check.lt)):
+        if bound is not None:
+            bad |= _bad(op(arr, bound))
+    if check.min_length is not None or check.max_length is not None:
+        length = pc.utf8_length(arr) if pa.types.is_string(arr.type) else pc.list_value_length(arr)
+        if check.min_length is not None:
+            bad |= _bad(pc.less(length, check.min_length))
+        if check.max_length is not None:
+            bad |= _bad(pc.greater(length, check.max_length))
+    if check.choices is not None:
+        bad |= _bad(pc.invert(pc.is_in(arr, pa.array(check.choices, arr.type))))
     return np.unique(rows[bad])
 
 
-def _fast(model: type[BaseModel], values: list[bytes]) -> tuple[pa.Table, np.ndarray] | None:
-    """Parse and check the whole batch; None when the batch does not even parse."""
-    if any(v is None or len(v) > MAX_MESSAGE_BYTES or b"\n" in v for v in values):
-        return None
-    try:
-        table = _parse(model, values)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return None
-    if table.num_rows != len(values):
-        return None
-    suspects = [_violations(table, b) for b in bounds(model)]
-    return table, (np.unique(np.concatenate(suspects)) if suspects else np.empty(0, dtype=np.int64))
+_DAYS_IN_MONTH = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
+_US_PER_S = 1_000_000
+# The fast path accepts only times whose UTC value lies in years 1..9999 (what Python's datetime holds).
+_MIN_US = -62_135_596_800 * _US_PER_S  # 0001-01-01T00:00:00Z
+_MAX_US = 253_402_300_800 * _US_PER_S  # 10000-01-01T00:00:00Z (exclusive)
+
+
+def _days_from_civil(y: np.ndarray, m: np.ndarray, d: np.ndarray) -> np.ndarray:
+    """Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm, vectorised)."""
+    y = y - (m <= 2)
+    era = np.floor_divide(y, 400)
+    yoe = y - era * 400
+    doy = (153 * (m + np.where(m > 2, -3, 9)) + 2) // 5 + d - 1
+    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    return np.asarray(era * 146_097 + doe - 719_468, dtype=np.int64)
+
+
+_GROUPS = ("year", "month", "day", "hour", "minute", "second", "fraction", "z", "sign", "off_h", "off_m")
+
+
+@cache
+def _named_pattern() -> str:
+    """The contract's RFC 3339 pattern with its groups named (Arrow's ``extract_regex`` needs names)."""
+    pattern, out, n = RFC3339.pattern, [], 0
+    i = 0
+    while i < len(pattern):
+        if pattern[i] == "\\":
+            out.append(pattern[i : i + 2])
+            i += 2
+            continue
+        if pattern[i] == "(" and not pattern.startswith("(?", i):
+            out.append(f"(?P<{_GROUPS[n]}>")
+            n += 1
+        else:
+            out.append(pattern[i])
+        i += 1
+    if n != len(_GROUPS):
+        raise RuntimeError("lakehouse.schemas.RFC3339 changed its groups; update batch_codec._GROUPS")
+    return "".join(out)
+
+
+def _digits(strings: pa.Array) -> np.ndarray:
+    """Decimal digit strings as integers; an absent optional group (null or empty) is 0."""
+    strings = pc.fill_null(strings, "")
+    strings = pc.if_else(pc.equal(strings, ""), "0", strings)
+    return np.asarray(pc.cast(strings, pa.int64()).to_numpy(), dtype=np.int64)
+
+
+def _time_fields(strings: pa.Array) -> tuple[pa.Array, np.ndarray]:
+    n = len(strings)
+    matched = _bad(pc.match_substring_regex(strings, RFC3339.pattern))
+    if not matched.any():
+        return pa.array(np.zeros(n, dtype=np.int64)).cast(pa.timestamp("us", tz="UTC")), np.ones(
+            n, dtype=bool
+        )
+    parts = pc.extract_regex(pc.if_else(pa.array(matched), strings, "0000-00-00T00:00:00Z"), _named_pattern())
+    names = ("year", "month", "day", "hour", "minute", "second", "off_h", "off_m")
+    y, mo, d, h, mi, s, off_h, off_m = (_digits(parts.field(k)) for k in names)
+    fraction = pc.utf8_slice_codeunits(pc.fill_null(parts.field("fraction"), ""), 0, 3)
+    ms = _digits(pc.utf8_rpad(fraction, 3, "0"))  # milliseconds, truncated like schemas._utc_ms
+    sign = np.where(_bad(pc.equal(parts.field("sign"), "-")), -1, 1)
+    month_ok = (mo >= 1) & (mo <= 12)
+    leap = (y % 4 == 0) & ((y % 100 != 0) | (y % 400 == 0))
+    dim = _DAYS_IN_MONTH[np.clip(mo, 0, 12)] + ((mo == 2) & leap)
+    valid = (
+        matched
+        & (y >= 1)
+        & month_ok
+        & (d >= 1)
+        & (d <= dim)
+        & (h <= 23)
+        & (mi <= 59)
+        & (s <= 59)
+        & (off_h <= 23)
+        & (off_m <= 59)
+    )
+    offset = sign * (off_h * 3_600 + off_m * 60)
+    seconds = _days_from_civil(y, mo, d) * 86_400 + h * 3_600 + mi * 60 + s - offset
+    micros = seconds * _US_PER_S + ms * 1_000
+    valid &= (micros >= _MIN_US) & (micros < _MAX_US)
+    # Rows that are not valid times hold 0 here; they are dropped (or sent to pydantic) by the caller.
+    return pa.array(np.where(valid, micros, 0), type=pa.int64()).cast(pa.timestamp("us", tz="UTC")), ~valid
+
+
+def _checked(model: type[BaseModel], table: pa.Table) -> tuple[pa.Table, np.ndarray]:
+    """Check every constraint; the table with its times converted, and the rows that broke any."""
+    suspects = [np.empty(0, dtype=np.int64)]
+    columns = {}
+    for check in constraints(model).checks:
+        if check.time:
+            name = check.path[0]
+            converted, bad = _time_fields(table.column(name).combine_chunks())
+            columns[name] = converted
+            suspects.append(np.flatnonzero(bad))
+        else:
+            suspects.append(_violations(table, check))
+    for name, converted in columns.items():
+        table = table.set_column(table.schema.get_field_index(name), name, converted)
+    return table.cast(arrow_parse_schema(model)), np.unique(np.concatenate(suspects))
 
 
 def decode_batch(model: type[BaseModel], values: list[bytes]) -> DecodedBatch:
     """Decode ``values`` (one JSON message each) into an Arrow table of the model's schema."""
     if not values:
         return DecodedBatch(arrow_parse_schema(model).empty_table(), [])
-    fast = _fast(model, values)
-    if fast is not None and len(fast[1]) == 0:
-        return DecodedBatch(fast[0], list(range(len(values))))
-    suspects = range(len(values)) if fast is None else fast[1].tolist()
+    tables: list[pa.Table] = []
+    rows: list[int] = []
+    suspects: list[int]
+    if constraints(model).unsupported:
+        suspects = list(range(len(values)))
+    else:
+        framed = [i for i, v in enumerate(values) if _framed(v)]
+        parsed, parsed_rows, refused = _parse_isolating(model, values, framed)
+        suspects = [i for i, v in enumerate(values) if not _framed(v)] + refused
+        if parsed:
+            table, bad = _checked(model, pa.concat_tables(parsed) if len(parsed) > 1 else parsed[0])
+            row_index = np.asarray(parsed_rows, dtype=np.int64)
+            if len(bad):
+                keep = np.ones(table.num_rows, dtype=bool)
+                keep[bad] = False
+                table = table.filter(pa.array(keep))
+                suspects += row_index[bad].tolist()
+                row_index = row_index[keep]
+            tables.append(table)
+            rows += row_index.tolist()
+
+    # Slow path: pydantic decides; what it accepts is re-encoded canonically and parsed again.
     rejected: list[tuple[int, ContractError]] = []
-    repaired: dict[int, bytes] = {}
-    for i in suspects:
+    repaired: list[int] = []
+    canonical: list[bytes] = []
+    for i in sorted(suspects):
         try:
-            repaired[i] = encode(decode(model, values[i]))
+            canonical.append(encode(decode(model, values[i])))
+            repaired.append(i)
         except ContractError as exc:
             rejected.append((i, exc))
-    bad = {i for i, _ in rejected}
-    keep = [i for i in range(len(values)) if i not in bad]
-    # Re-encoded messages are in the canonical wire format, which the fast path always parses.
-    table = (
-        _parse(model, [repaired.get(i, values[i]) for i in keep])
-        if keep
-        else arrow_parse_schema(model).empty_table()
-    )
-    return DecodedBatch(table, keep, rejected)
+    if canonical:
+        # A canonical encoding always passes the fast checks; should one ever not, the decoders disagree:
+        # the message is dead-lettered with that reason rather than landed unchecked or crashing the worker.
+        parsed, parsed_rows, refused = _parse_isolating(model, canonical, list(range(len(canonical))))
+        failed = set(refused)
+        if parsed:
+            table, bad = _checked(model, pa.concat_tables(parsed) if len(parsed) > 1 else parsed[0])
+            failed |= {parsed_rows[b] for b in bad.tolist()}
+            keep = np.ones(table.num_rows, dtype=bool)
+            keep[bad] = False
+            tables.append(table.filter(pa.array(keep)))
+            rows += [repaired[j] for j, k in zip(parsed_rows, keep, strict=True) if k]
+        for j in sorted(failed):
+            reason = "accepted by the contract's model but not by its column checks (decoders disagree)"
+            rejected.append((repaired[j], ContractError(model.__name__, "$", reason)))
+        rejected.sort(key=lambda r: r[0])
+
+    if not tables:
+        return DecodedBatch(arrow_parse_schema(model).empty_table(), [], rejected)
+    table = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
+    if len(tables) > 1 or rows != sorted(rows):
+        order = np.argsort(np.asarray(rows, dtype=np.int64), kind="stable")
+        table = table.take(pa.array(order))
+        rows = np.asarray(rows, dtype=np.int64)[order].tolist()
+    return DecodedBatch(table, rows, rejected)

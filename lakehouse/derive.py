@@ -17,7 +17,7 @@ from itertools import count
 from typing import Annotated, Any, Union
 
 import pyarrow as pa
-from pydantic import BaseModel
+from pydantic import BaseModel, PlainSerializer, Strict
 from pydantic.fields import FieldInfo
 from pyiceberg.io.pyarrow import schema_to_pyarrow
 from pyiceberg.schema import Schema
@@ -31,6 +31,8 @@ from pyiceberg.types import (
     StructType,
     TimestamptzType,
 )
+
+from lakehouse import schemas
 
 _SCALARS: dict[type, IcebergType] = {
     str: StringType(),
@@ -117,25 +119,66 @@ def _small(t: pa.DataType) -> pa.DataType:
 
 @cache
 def arrow_parse_schema(model: type[BaseModel]) -> pa.Schema:
-    """The Arrow schema used to parse JSON messages straight into columns."""
+    """The Arrow schema of decoded messages (32-bit offsets, as Arrow's JSON reader builds them)."""
     return pa.schema([pa.field(f.name, _small(f.type), f.nullable) for f in arrow_schema(model)])
 
 
-LIMITS = ("ge", "le", "min_length", "max_length")
+@cache
+def arrow_json_schema(model: type[BaseModel]) -> pa.Schema:
+    """The schema Arrow's JSON reader parses with: timestamps stay strings, for the contract to check.
+
+    Arrow's own timestamp parser is laxer than the contract (dates, naive times, a space for ``T``).
+    """
+    return pa.schema(
+        [
+            pa.field(f.name, pa.string(), f.nullable) if pa.types.is_timestamp(f.type) else f
+            for f in arrow_parse_schema(model)
+        ]
+    )
 
 
 @dataclass(frozen=True)
-class Bound:
-    """One range or length constraint of the contract, addressed by its column path."""
+class Check:
+    """Every constraint of the contract on one column path, for vectorised batch validation.
 
-    path: tuple[str, ...]  # e.g. ("citizens", "[]", "harmony_score")
+    ``path`` addresses the column (``"[]"`` descends into a list's elements), e.g.
+    ``("citizens", "[]", "harmony_score")``. Bounds are those of pydantic's ``Field``; ``finite`` holds for
+    every float (JSON, as the contract reads it, has no NaN or infinity); ``choices`` are the values of an
+    enum; ``time`` marks the contract's RFC 3339 timestamp.
+    """
+
+    path: tuple[str, ...]
     ge: float | None = None
+    gt: float | None = None
     le: float | None = None
+    lt: float | None = None
     min_length: int | None = None
     max_length: int | None = None
+    finite: bool = False
+    choices: tuple[str, ...] | None = None
+    time: bool = False
 
 
-def _bounds_of(annotation: Any, path: tuple[str, ...], metadata: list[Any]) -> list[Bound]:
+@dataclass(frozen=True)
+class Constraints:
+    """What the fast decoder must check for one message class, and what it cannot check at all."""
+
+    checks: tuple[Check, ...]
+    unsupported: tuple[str, ...]  # non-empty: only pydantic may decide, the fast path is off
+
+
+_BOUNDS = ("ge", "gt", "le", "lt", "min_length", "max_length")
+
+
+def _is_time_validator(m: Any) -> bool:
+    """The contract's own timestamp validators (``schemas.UtcMillis``), which the fast path mirrors."""
+    func = getattr(m, "func", None)
+    return func in (schemas._rfc3339, schemas._utc_ms)
+
+
+def _checks_of(
+    annotation: Any, path: tuple[str, ...], metadata: list[Any], unsupported: list[str]
+) -> list[Check]:
     metadata = list(metadata)
     while typing.get_origin(annotation) is Annotated:
         metadata += typing.get_args(annotation)[1:]
@@ -143,21 +186,43 @@ def _bounds_of(annotation: Any, path: tuple[str, ...], metadata: list[Any]) -> l
     flat: list[Any] = []
     for m in metadata:
         flat += m.metadata if isinstance(m, FieldInfo) else [m]
-    limits = {k: next((getattr(m, k) for m in flat if hasattr(m, k)), None) for k in LIMITS}
-    out = [Bound(path, **limits)] if any(v is not None for v in limits.values()) else []
+    where = ".".join(path)
+    limits: dict[str, Any] = {}
+    time_validators = 0
+    for m in flat:
+        known = [k for k in _BOUNDS if getattr(m, k, None) is not None]
+        if known:
+            limits.update({k: getattr(m, k) for k in known})
+        elif isinstance(m, (Strict, PlainSerializer)):
+            continue  # Arrow's typed parse is strict; serialisers do not change what is accepted
+        elif type(m).__name__ == "_PydanticGeneralMetadata" and set(vars(m)) <= {"allow_inf_nan", "strict"}:
+            continue  # NaN and infinity are refused for every float below
+        elif _is_time_validator(m):
+            time_validators += 1
+        else:
+            unsupported.append(f"{where}: {m!r}")
     bare, _ = _strip(annotation)
+    out: list[Check] = []
     if isinstance(bare, type) and issubclass(bare, BaseModel):
+        if bare.__pydantic_decorators__.field_validators or bare.__pydantic_decorators__.model_validators:
+            unsupported.append(f"{where}: validators of {bare.__name__}")
         for name, info in bare.model_fields.items():
-            out += _bounds_of(info.annotation, (*path, name), list(info.metadata))
+            out += _checks_of(info.annotation, (*path, name), list(info.metadata), unsupported)
     elif typing.get_origin(bare) is list:
-        out += _bounds_of(typing.get_args(bare)[0], (*path, "[]"), [])
+        out += _checks_of(typing.get_args(bare)[0], (*path, "[]"), [], unsupported)
+    is_time = isinstance(bare, type) and issubclass(bare, datetime)
+    if is_time and (time_validators != 2 or len(path) != 1):
+        unsupported.append(f"{where}: a datetime that is not the contract's top-level UtcMillis")
+    choices = tuple(e.value for e in bare) if isinstance(bare, type) and issubclass(bare, Enum) else None
+    finite = isinstance(bare, type) and issubclass(bare, float)
+    if limits or choices or finite or is_time:
+        out.append(Check(path, finite=finite, choices=choices, time=is_time, **limits))
     return out
 
 
 @cache
-def bounds(model: type[BaseModel]) -> list[Bound]:
-    """Every ``ge``/``le``/length constraint of a message class, for vectorised batch validation."""
-    out: list[Bound] = []
-    for name, info in model.model_fields.items():
-        out += _bounds_of(info.annotation, (name,), list(info.metadata))
-    return out
+def constraints(model: type[BaseModel]) -> Constraints:
+    """Every constraint of a message class, for the vectorised decoder (``lakehouse.batch_codec``)."""
+    unsupported: list[str] = []
+    checks = _checks_of(model, (), [], unsupported)
+    return Constraints(tuple(checks), tuple(unsupported))

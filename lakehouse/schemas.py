@@ -7,21 +7,41 @@ table and engine follows.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, Strict
 
 REPORT_SCHEMA_VERSION = 1
 ALERT_SCHEMA_VERSION = 1
+
+# The one time format the wire accepts: RFC 3339 with an upper-case ``T``, seconds, an optional fraction
+# (truncated to milliseconds) and a mandatory offset. Dates, naive times, spaces and epoch numbers are
+# refused. The groups are read by the vectorised decoder (``lakehouse.batch_codec``), which must agree.
+RFC3339 = re.compile(
+    r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:(Z)|([+-])(\d{2}):(\d{2}))$"
+)
+
+
+def _rfc3339(value: Any) -> Any:
+    """Parse a wire timestamp; a ``datetime`` passes (messages built in Python), anything else is refused."""
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or not RFC3339.match(value):
+        raise ValueError("timestamp must be an RFC 3339 string such as 2026-01-31T23:59:59.999Z")
+    return datetime.fromisoformat(value)  # ValueError (a day or offset out of range) is a contract error
 
 
 def _utc_ms(value: datetime) -> datetime:
     """Event times are UTC with millisecond precision; naive times are refused, not guessed."""
     if value.tzinfo is None:
         raise ValueError("timestamp must carry a timezone (UTC)")
-    value = value.astimezone(UTC)
+    try:
+        value = value.astimezone(UTC)
+    except OverflowError as exc:
+        raise ValueError("timestamp out of range once converted to UTC") from exc
     return value.replace(microsecond=value.microsecond // 1000 * 1000)
 
 
@@ -31,9 +51,20 @@ def _wire_time(value: datetime) -> str:
 
 
 UtcMillis = Annotated[
-    datetime, AfterValidator(_utc_ms), PlainSerializer(_wire_time, return_type=str, when_used="json")
+    datetime,
+    BeforeValidator(_rfc3339),
+    AfterValidator(_utc_ms),
+    PlainSerializer(_wire_time, return_type=str, when_used="json"),
 ]
-Score = Annotated[float, Field(ge=0.0, le=100.0)]
+
+
+# JSON scalars as the contract reads them: a number is finite and may be written as an integer (never as a
+# string or a boolean); text is a JSON string; a version is a JSON integer this code knows.
+Finite = Annotated[float, Strict(), Field(allow_inf_nan=False)]
+StrictText = Annotated[str, Strict()]
+Score = Annotated[Finite, Field(ge=0.0, le=100.0)]
+Id = Annotated[StrictText, Field(min_length=1, max_length=64)]
+Name = Annotated[StrictText, Field(min_length=1, max_length=128)]
 
 
 class _Message(BaseModel):
@@ -41,49 +72,53 @@ class _Message(BaseModel):
 
 
 class Position(_Message):
-    lat: Annotated[float, Field(ge=-90, le=90)]
-    lon: Annotated[float, Field(ge=-180, le=180)]
-    altitude_m: Annotated[float, Field(ge=-500, le=20_000)]
+    lat: Annotated[Finite, Field(ge=-90, le=90)]
+    lon: Annotated[Finite, Field(ge=-180, le=180)]
+    altitude_m: Annotated[Finite, Field(ge=-500, le=20_000)]
 
 
 class DroneHealth(_Message):
     """Telemetry a predictive-maintenance model can use later."""
 
-    battery_pct: Annotated[float, Field(ge=0, le=100)]
-    motor_temp_c: Annotated[float, Field(ge=-60, le=200)]
-    signal_dbm: Annotated[float, Field(ge=-150, le=0)]
-    firmware: Annotated[str, Field(min_length=1, max_length=32)]
+    battery_pct: Annotated[Finite, Field(ge=0, le=100)]
+    motor_temp_c: Annotated[Finite, Field(ge=-60, le=200)]
+    signal_dbm: Annotated[Finite, Field(ge=-150, le=0)]
+    firmware: Annotated[StrictText, Field(min_length=1, max_length=32)]
 
 
 class Citizen(_Message):
-    citizen_id: Annotated[str, Field(min_length=1, max_length=64)]
-    name: Annotated[str, Field(min_length=1, max_length=128)]
+    citizen_id: Id
+    name: Name
     harmony_score: Score
 
 
 class DroneReport(_Message):
-    """What one drone saw at one moment; keyed by ``drone_id`` on the wire."""
+    """What one drone saw at one moment; keyed by ``drone_id`` on the wire.
 
-    schema_version: int = REPORT_SCHEMA_VERSION
-    report_id: Annotated[str, Field(min_length=1, max_length=64)]
-    drone_id: Annotated[str, Field(min_length=1, max_length=64)]
+    ``schema_version`` names the contract a producer wrote; a version newer than this code knows is
+    refused (dead-lettered), never read as if it were this one.
+    """
+
+    schema_version: Annotated[int, Strict(), Field(ge=1, le=REPORT_SCHEMA_VERSION)] = REPORT_SCHEMA_VERSION
+    report_id: Id
+    drone_id: Id
     event_time: UtcMillis
     position: Position
-    zone: Annotated[str, Field(min_length=1, max_length=64)]
+    zone: Id
     health: DroneHealth
     citizens: Annotated[list[Citizen], Field(max_length=500)]
-    words: Annotated[list[Annotated[str, Field(max_length=64)]], Field(max_length=5000)]
+    words: Annotated[list[Annotated[StrictText, Field(max_length=64)]], Field(max_length=5000)]
 
 
 class CitizenObservation(_Message):
     """One citizen seen in one report: the flat row analytics group and filter on."""
 
-    report_id: Annotated[str, Field(min_length=1, max_length=64)]
-    drone_id: Annotated[str, Field(min_length=1, max_length=64)]
+    report_id: Id
+    drone_id: Id
     event_time: UtcMillis
-    zone: Annotated[str, Field(min_length=1, max_length=64)]
-    citizen_id: Annotated[str, Field(min_length=1, max_length=64)]
-    name: Annotated[str, Field(min_length=1, max_length=128)]
+    zone: Id
+    citizen_id: Id
+    name: Name
     harmony_score: Score
 
 
@@ -107,13 +142,13 @@ class Severity(StrEnum):
 class Alert(_Message):
     """A riot or low-harmony alert; keyed by ``zone`` on the wire."""
 
-    schema_version: int = ALERT_SCHEMA_VERSION
-    alert_id: Annotated[str, Field(min_length=1, max_length=128)]
+    schema_version: Annotated[int, Strict(), Field(ge=1, le=ALERT_SCHEMA_VERSION)] = ALERT_SCHEMA_VERSION
+    alert_id: Name
     kind: AlertKind
     severity: Severity
-    drone_id: Annotated[str, Field(min_length=1, max_length=64)]
-    zone: Annotated[str, Field(min_length=1, max_length=64)]
-    citizens: list[str]
+    drone_id: Id
+    zone: Id
+    citizens: list[Id]
     event_time: UtcMillis
     detected_at: UtcMillis
-    reason: Annotated[str, Field(min_length=1, max_length=1000)]
+    reason: Annotated[StrictText, Field(min_length=1, max_length=1000)]

@@ -6,20 +6,29 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from enum import StrEnum
 
 from pydantic import BaseModel
 from pyiceberg.catalog import Catalog
-from pyiceberg.exceptions import NoSuchTableError
+from pyiceberg.exceptions import (
+    CommitFailedException,
+    NamespaceAlreadyExistsError,
+    NoSuchTableError,
+    TableAlreadyExistsError,
+)
 from pyiceberg.partitioning import PartitionField, PartitionSpec
 from pyiceberg.schema import Schema, index_by_name
 from pyiceberg.table import Table
 from pyiceberg.transforms import DayTransform
+from sqlalchemy.exc import IntegrityError
 
 from lakehouse.derive import iceberg_schema
 from lakehouse.schemas import Alert, CitizenObservation, DroneReport
 from lakehouse.settings import Settings
+
+logger = logging.getLogger("harmony.lakehouse")
 
 # Written by streaming appends: the writer retries commits itself after re-reading the committed Kafka
 # offsets, so pyiceberg's own retry (which would blindly re-apply the append) is switched off; manifests
@@ -33,6 +42,8 @@ STREAMING_PROPERTIES = {
     "write.metadata.delete-after-commit.enabled": "true",
     "write.metadata.previous-versions-max": "20",
 }
+# Properties exactly-once depends on: checked on every existing table at start-up and put back if changed.
+REQUIRED_PROPERTIES = {"commit.retry.num-retries": "0"}
 
 
 @dataclass(frozen=True)
@@ -100,26 +111,69 @@ SOURCE_SNAPSHOTS_PROPERTY = "harmony.source-snapshots"
 ANALYZE_MODE_PROPERTY = "harmony.analyze-mode"
 
 
-def ensure_table(catalog: Catalog, spec: TableSpec, settings: Settings) -> Table:
-    """Load the table, creating it (and its namespace) or adding new optional contract fields to it."""
-    ident = spec.identifier(settings)
+def ensure_namespace(catalog: Catalog, namespace: str) -> None:
+    """Create ``namespace`` unless it exists; safe when several processes do it at the same instant.
+
+    pyiceberg's ``create_namespace_if_not_exists`` checks, then inserts: two processes can both pass
+    the check, and the loser's insert fails on the catalog's unique key (``IntegrityError``).
+    """
+    if catalog.namespace_exists(namespace):
+        return
     try:
-        table = catalog.load_table(ident)
-    except NoSuchTableError:
-        catalog.create_namespace_if_not_exists(ident.split(".")[0])
-        schema = spec.schema
-        try:
-            return catalog.create_table(
-                ident, schema=schema, partition_spec=spec.partition_spec(schema), properties=spec.properties
-            )
-        except Exception:
-            # Another worker created it at the same moment.
-            if not catalog.table_exists(ident):
-                raise
-            table = catalog.load_table(ident)
-    missing = set(index_by_name(spec.schema)) - set(index_by_name(table.schema()))
-    if missing:
-        with table.update_schema() as update:
-            update.union_by_name(spec.schema)
-        table = catalog.load_table(ident)
+        catalog.create_namespace(namespace)
+    except (NamespaceAlreadyExistsError, IntegrityError):
+        if not catalog.namespace_exists(namespace):
+            raise
+
+
+def _create(catalog: Catalog, spec: TableSpec, ident: str) -> Table:
+    """Create the table; if another process created it first, load theirs (the same definition)."""
+    schema = spec.schema
+    try:
+        return catalog.create_table(
+            ident, schema=schema, partition_spec=spec.partition_spec(schema), properties=spec.properties
+        )
+    except (TableAlreadyExistsError, IntegrityError):
+        return catalog.load_table(ident)
+
+
+def _repair_properties(table: Table, spec: TableSpec) -> Table:
+    """Put back the properties exactly-once relies on, if someone changed them."""
+    wrong = {
+        k: v for k, v in REQUIRED_PROPERTIES.items() if k in spec.properties and table.properties.get(k) != v
+    }
+    if not wrong:
+        return table
+    logger.warning(
+        "%s: restoring table properties %s (were %s)",
+        ".".join(table.name()),
+        wrong,
+        {k: table.properties.get(k) for k in wrong},
+    )
+    with table.transaction() as tx:
+        tx.set_properties(wrong)
     return table
+
+
+def ensure_table(catalog: Catalog, spec: TableSpec, settings: Settings, attempts: int = 10) -> Table:
+    """Load the table, creating it (and its namespace) or adding new optional contract fields to it.
+
+    Idempotent and safe under races: any number of workers may call it at once on a new lake.
+    """
+    ident = spec.identifier(settings)
+    for _ in range(attempts):
+        try:
+            table = catalog.load_table(ident)
+        except NoSuchTableError:
+            ensure_namespace(catalog, ident.split(".")[0])
+            table = _create(catalog, spec, ident)
+        try:
+            missing = set(index_by_name(spec.schema)) - set(index_by_name(table.schema()))
+            if missing:
+                with table.update_schema() as update:
+                    update.union_by_name(spec.schema)
+                table = catalog.load_table(ident)
+            return _repair_properties(table, spec)
+        except CommitFailedException:
+            continue  # another worker evolved or repaired it first: look again
+    raise RuntimeError(f"{ident}: could not create or evolve the table after {attempts} attempts")

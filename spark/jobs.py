@@ -28,6 +28,7 @@ from lakehouse.tables import (
     SOURCE_SNAPSHOTS_PROPERTY,
     Answer,
     TableSpec,
+    ensure_namespace,
 )
 from spark import answers
 
@@ -196,7 +197,7 @@ def analyze(
         t0 = time.monotonic()
         results[answer] = results[answer].localCheckpoint(eager=True)
         timings[answer] = time.monotonic() - t0
-    spark.sql(f"CREATE NAMESPACE IF NOT EXISTS {cat}.{settings.catalog.answers_namespace}")
+    ensure_namespace(catalog, settings.catalog.answers_namespace)  # safe when two jobs race to create it
     for answer in Answer:
         t0 = time.monotonic()
         (

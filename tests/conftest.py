@@ -11,6 +11,14 @@ from stack import manager
 from stack.credentials import ensure_env_file
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that uses the real stack (directly or through an area's fixtures) is an integration test:
+    ``pytest -m 'not integration'`` runs the server-free rest in seconds."""
+    for item in items:
+        if "stack" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.integration)
+
+
 @pytest.fixture(scope="session")
 def settings() -> Settings:
     ensure_env_file()
