@@ -86,6 +86,7 @@ def build(settings: Settings, stream: Stream, options: IngestSettings | None = N
         {spec: spec.identifier(settings) for spec, _ in stream.tables},
         WriterConfig(retain_snapshots=opts.retain_snapshots),
     )
+    writer.start_offsets(())  # reads every table's offsets now: a table that lost them stops us here
     dead_letters = Producer(dead_letters_producer(settings))
     sink = IcebergSink(
         stream,

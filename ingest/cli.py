@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from ingest.streams import STREAMS
@@ -36,6 +37,7 @@ def run(
     if stream not in STREAMS:
         raise typer.BadParameter(f"unknown stream {stream!r}; choose from {', '.join(STREAMS)}")
     from ingest.app import build
+    from ingest.writer import LostOffsetsError
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("pyiceberg").setLevel(logging.WARNING)
@@ -50,7 +52,11 @@ def run(
         if v is not None
     }
     options = settings.ingest.model_copy(update=overrides)
-    ingest = build(settings, STREAMS[stream], options)
+    try:
+        ingest = build(settings, STREAMS[stream], options)
+    except LostOffsetsError as exc:
+        console.print(f"[red]ingest[{stream}]: {escape(str(exc))}[/]")
+        raise typer.Exit(1) from None
     console.print(
         f"ingest[{stream}]: group {options.consumer_group}-{stream}, "
         f"commit every {options.commit_interval_s}s"
@@ -60,8 +66,12 @@ def run(
         kwargs["count"] = count
     if timeout is not None:
         kwargs["timeout"] = timeout
-    ingest.app.run(**kwargs)  # type: ignore[arg-type]
-    ingest.sink.flush()
+    try:
+        ingest.app.run(**kwargs)  # type: ignore[arg-type]
+        ingest.sink.flush()
+    except LostOffsetsError as exc:
+        console.print(f"[red]ingest[{stream}]: {escape(str(exc))}[/]")
+        raise typer.Exit(1) from None
     console.print(
         f"ingest[{stream}]: landed {ingest.sink.landed_rows:,} rows in {ingest.sink.commits} commits, "
         f"dead-lettered {ingest.sink.dead_lettered:,}"

@@ -1,8 +1,8 @@
 """Lake maintenance with Iceberg's own Spark procedures: compact, expire, remove orphans.
 
 Safe while ingest is writing: compaction commits a "replace" snapshot (no data change) through the same
-optimistic concurrency as ingest, and the ingest writer finds its Kafka offsets by walking back from the
-newest snapshot to the newest one that recorded them, which the expiry below always keeps.
+optimistic concurrency as ingest, and the ingest writer keeps its Kafka offsets in a table property,
+which neither compaction nor expiry touches (``ingest.writer.committed_offsets``).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pyspark.sql import SparkSession
 from lakehouse.settings import Settings
 from lakehouse.tables import RAW_TABLES
 
-# Expiry keeps at least this many recent snapshots (ingest's offsets live in the newest of them) and
+# Expiry keeps at least this many recent snapshots (for time travel and incremental reads) and
 # orphan removal only touches files older than this, so an in-flight ingest commit is never harmed.
 RETAIN_LAST = 20
 ORPHAN_AGE_HOURS = 24

@@ -41,11 +41,11 @@ class Lane:
             "HARMONY_INGEST__SESSION_TIMEOUT_MS": "6000",
         }
 
-    def worker(self, name: str, *args: str) -> subprocess.Popen[bytes]:
+    def worker(self, name: str, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
         log = (self.tmp / f"{name}.log").open("ab")
         proc = subprocess.Popen(
             [HARMONY, "ingest", "--commit-interval", "1", *args],
-            env=self.env,
+            env={**self.env, **(env or {})},
             stdout=log,
             stderr=subprocess.STDOUT,
         )
