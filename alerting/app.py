@@ -67,10 +67,10 @@ def build(
     alerts_topic = app.topic(
         settings.kafka.alerts_topic, value_serializer=AlertSerializer(), key_serializer="str"
     )
-    sightings = (
-        app.dataframe(reports)
-        .apply(lambda raw: sighting(decode(DroneReport, raw), threshold))
-        .filter(lambda s: s is not None)
+    source = app.dataframe(reports)
+    dead_letters.guard(source)
+    sightings = source.apply(lambda raw: sighting(decode(DroneReport, raw), threshold)).filter(
+        lambda s: s is not None
     )
     alerts = sightings.group_by(lambda s: s["zone"], name=ZONE_STEP).apply(step, stateful=True, expand=True)
     alerts.to_topic(alerts_topic, key=lambda alert: alert.zone)

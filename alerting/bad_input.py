@@ -1,11 +1,19 @@
-"""What both alerting workers do with a message that breaks the contract: dead-letter it, go on."""
+"""What both alerting workers do with a message that breaks the contract: dead-letter it, go on.
+
+A dead letter is durable before the offset that skips its message is committed: ``guard`` registers a
+sink whose flush (step 1 of every Quix checkpoint, before the offsets are committed) waits until Kafka
+has every dead letter produced so far, and fails the checkpoint if it cannot.
+"""
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from confluent_kafka import Producer
+from quixstreams.dataframe import StreamingDataFrame
 from quixstreams.models import Row
+from quixstreams.sinks.base import BaseSink
 
 from lakehouse.codec import ContractError
 from lakehouse.dead_letters import envelope, producer_config
@@ -34,5 +42,41 @@ class DeadLetters:
         self.count += 1
         return True
 
+    def send(self, original: bytes, reason: str, topic: str) -> None:
+        """Dead-letter a message a sink gave up on (not a contract error: the reason says why)."""
+        key, value, headers = envelope(
+            RuntimeError(reason),
+            original,
+            None,
+            topic,
+            -1,
+            -1,
+            self.source,
+            self.settings.kafka.max_message_bytes,
+        )
+        self._producer.produce(self.settings.kafka.dead_letter_topic, value=value, key=key, headers=headers)
+        self._producer.poll(0)
+        self.count += 1
+
     def flush(self, timeout_s: float = 30.0) -> None:
-        self._producer.flush(timeout_s)
+        left = self._producer.flush(timeout_s)
+        if left:
+            raise RuntimeError(f"{left} dead letters not delivered within {timeout_s:.0f}s; not committing")
+
+    def guard(self, sdf: StreamingDataFrame) -> None:
+        """Flush the dead letters at every checkpoint, before its offsets are committed."""
+        sdf.filter(lambda _value: False).sink(_Barrier(self))
+
+
+class _Barrier(BaseSink):
+    """A sink that receives nothing: its flush makes the dead letters durable (see the module doc)."""
+
+    def __init__(self, dead_letters: DeadLetters) -> None:
+        super().__init__()
+        self.dead_letters = dead_letters
+
+    def add(self, *_args: Any, **_kwargs: Any) -> None:
+        return None
+
+    def flush(self) -> None:
+        self.dead_letters.flush()

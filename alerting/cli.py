@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from lakehouse.settings import get_settings
 
@@ -58,7 +59,7 @@ def alert(
         try:
             outcome = run_both(settings, options, not quiet, riots_only, limits)
         except DeliveryFailed as exc:
-            console.print(f"[red]error:[/] {exc}")
+            console.print(f"[red]error:[/] {escape(str(exc))}")
             raise typer.Exit(1) from exc
     console.print(
         f"alerting: raised {outcome.alerts:,} alerts, dead-lettered {outcome.dead_lettered:,}"

@@ -11,13 +11,15 @@ at-least-once and every sink is idempotent on the alert id, so a replay repeats 
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 
 from quixstreams import Application
-from quixstreams.sinks.base import BaseSink
+from quixstreams.sinks.base import BaseSink, SinkBackpressureError
 
 from alerting.bad_input import DeadLetters
+from alerting.parking import ParkingSink
 from alerting.quix_app import application
 from alerting.sinks import ConsoleSink, PostgresAlertSink, WebhookSink
 from lakehouse.codec import decode
@@ -32,16 +34,18 @@ class DeliveryApp:
     dead_letters: DeadLetters
 
     def close(self) -> None:
-        """Park what the webhook has not delivered yet and stop its thread."""
+        """Park what the sinks have not delivered yet and stop their threads."""
         for sink in self.sinks:
-            if isinstance(sink, WebhookSink):
-                sink.flush()
+            if isinstance(sink, ParkingSink):
+                with contextlib.suppress(SinkBackpressureError):  # over the limit: stays on the topic
+                    sink.flush()
                 sink.close()
         self.dead_letters.flush()
 
 
-def webhook_spool(settings: Settings, opts: AlertingSettings) -> Path:
-    return settings.state_path / "alerting" / f"{opts.delivery_group}-webhook-parked.jsonl"
+def spool(settings: Settings, opts: AlertingSettings, sink: str) -> Path:
+    """Where a sink of this delivery group parks alerts while its server is away."""
+    return settings.state_path / "alerting" / f"{opts.delivery_group}-{sink}-parked.jsonl"
 
 
 def build(
@@ -52,23 +56,31 @@ def build(
     state_dir: Path | None = None,
 ) -> DeliveryApp:
     opts = options or settings.alerting
-    sinks: list[BaseSink] = [PostgresAlertSink(settings)]
+    dead_letters = DeadLetters(settings, "alert-delivery")
+    sinks: list[BaseSink] = [
+        PostgresAlertSink(
+            settings, spool(settings, opts, "postgres"), opts.parking_limit, opts.postgres_retry_s
+        )
+    ]
     if opts.webhook_url:
         sinks.append(
             WebhookSink(
                 opts.webhook_url,
-                webhook_spool(settings, opts),
+                spool(settings, opts, "webhook"),
                 opts.webhook_timeout_s,
                 opts.webhook_attempts,
                 opts.webhook_retry_s,
+                opts.parking_limit,
+                dead_letter=lambda body, reason: dead_letters.send(body, reason, settings.kafka.alerts_topic),
             )
         )
     if console:
         sinks.append(ConsoleSink(riots_only=riots_only))
-    dead_letters = DeadLetters(settings, "alert-delivery")
     app = application(settings, opts.delivery_group, opts.delivery_commit_interval_s, dead_letters, state_dir)
     topic = app.topic(settings.kafka.alerts_topic, value_deserializer="bytes", key_deserializer="str")
-    alerts = app.dataframe(topic).apply(lambda raw: decode(Alert, raw))
+    source = app.dataframe(topic)
+    dead_letters.guard(source)
+    alerts = source.apply(lambda raw: decode(Alert, raw))
     for sink in sinks:
         alerts.sink(sink)
     return DeliveryApp(app, sinks, dead_letters)

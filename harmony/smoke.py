@@ -66,8 +66,8 @@ def lake_round_trip(settings: Settings) -> int:
     table = catalog.create_table(ident, schema=rows.schema)
     table.append(rows)
     con = duck.connect(settings)
-    via_duckdb = con.execute(f"SELECT count(*), sum(id) FROM {duck.scan(table)}").fetchone()
-    via_trino = trino_sql.query(f"SELECT count(*), sum(id) FROM {ident}", settings)[0]
+    via_duckdb = con.execute(f"SELECT count(*), sum(id) FROM {duck.scan(table)}").fetchone()  # noqa: S608
+    via_trino = trino_sql.query(f"SELECT count(*), sum(id) FROM {ident}", settings)[0]  # noqa: S608
     if tuple(via_duckdb or ()) != (3, 6) or tuple(via_trino) != (3, 6):
         raise RuntimeError(
             f"lake: read back {via_duckdb} via DuckDB and {via_trino} via Trino, expected (3, 6)"

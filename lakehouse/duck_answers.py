@@ -15,7 +15,7 @@ from lakehouse.tables import MIN_WORD_SUPPORT, PEAK_HOURS, Answer
 
 
 def _sql(answer: Answer, reports: str, observations: str, alerts: str, threshold: float) -> str:
-    riots = f"(SELECT alert_id, zone, min(event_time) AS event_time FROM {alerts} WHERE kind = 'riot' GROUP BY ALL)"
+    riots = f"(SELECT alert_id, zone, min(event_time) AS event_time FROM {alerts} WHERE kind = 'riot' GROUP BY ALL)"  # noqa: S608
     if answer is Answer.BY_DAY:
         return f"""
         WITH days AS (SELECT CAST(event_time AS DATE) AS day, count(*) AS citizens_seen,
@@ -23,7 +23,7 @@ def _sql(answer: Answer, reports: str, observations: str, alerts: str, threshold
                       FROM {observations} GROUP BY 1),
              riots AS (SELECT CAST(event_time AS DATE) AS day, count(*) AS riot_alerts FROM {riots} GROUP BY 1)
         SELECT day, citizens_seen::BIGINT, low_score_citizens::BIGINT, coalesce(riot_alerts, 0)::BIGINT
-        FROM days LEFT JOIN riots USING (day) ORDER BY day"""
+        FROM days LEFT JOIN riots USING (day) ORDER BY day"""  # noqa: S608
     if answer is Answer.BY_WEEKDAY:
         return f"""
         WITH days AS (SELECT isodow(d) AS day_of_week, count(*) AS days
@@ -38,7 +38,7 @@ def _sql(answer: Answer, reports: str, observations: str, alerts: str, threshold
                coalesce(riot_alerts, 0)::BIGINT,
                coalesce(low_score_citizens, 0) / days.days, coalesce(riot_alerts, 0) / days.days
         FROM days LEFT JOIN lows USING (day_of_week) LEFT JOIN riots USING (day_of_week)
-        ORDER BY 1"""
+        ORDER BY 1"""  # noqa: S608
     if answer is Answer.BY_HOUR:
         return f"""
         WITH lows AS (SELECT hour(event_time) AS hour, count(*) AS citizens_seen,
@@ -52,7 +52,7 @@ def _sql(answer: Answer, reports: str, observations: str, alerts: str, threshold
         SELECT hour::INT, citizens_seen::BIGINT, low_score_citizens::BIGINT,
                low_score_citizens / citizens_seen, riot_alerts::BIGINT, unrest_rank::INT,
                unrest_rank <= {PEAK_HOURS}
-        FROM ranked ORDER BY hour"""
+        FROM ranked ORDER BY hour"""  # noqa: S608
     if answer is Answer.BY_ZONE:
         centres = ", ".join(
             f"('{z.name}', {z.centre[0]!r}::DOUBLE, {z.centre[1]!r}::DOUBLE)" for z in CITY.zones
@@ -69,7 +69,7 @@ def _sql(answer: Answer, reports: str, observations: str, alerts: str, threshold
         SELECT zone, citizens_seen::BIGINT, low_score_citizens::BIGINT, low_score_citizens / citizens_seen,
                avg_harmony_score, avg_harmony_score * citizens_seen, riot_alerts::BIGINT, centre_lat, centre_lon,
                row_number() OVER (ORDER BY riot_alerts DESC, low_score_citizens DESC, zone)::INT AS risk_rank
-        FROM joined ORDER BY risk_rank"""
+        FROM joined ORDER BY risk_rank"""  # noqa: S608
     if answer is Answer.WORDS:
         return f"""
         WITH per_report AS (
@@ -86,7 +86,7 @@ def _sql(answer: Answer, reports: str, observations: str, alerts: str, threshold
                         FROM counts, totals)
         SELECT *, CASE WHEN citizens_hearing >= {MIN_WORD_SUPPORT} THEN row_number() OVER (
                       PARTITION BY citizens_hearing >= {MIN_WORD_SUPPORT} ORDER BY lift DESC, word) END::INT AS lift_rank
-        FROM lifted ORDER BY lift_rank, word"""
+        FROM lifted ORDER BY lift_rank, word"""  # noqa: S608
     raise ValueError(answer)
 
 

@@ -22,10 +22,17 @@ COLUMNS = (
 )  # fmt: skip
 
 
-def connect(settings: Settings) -> psycopg2.extensions.connection:
+def connect(settings: Settings, timeout_s: int = 5) -> psycopg2.extensions.connection:
+    """A connection that gives up after ``timeout_s`` (connecting) and 30 s (any one statement)."""
     pg = settings.postgres
     return psycopg2.connect(
-        host=pg.host, port=pg.port, user=pg.user, password=pg.password.get_secret_value(), dbname=pg.database
+        host=pg.host,
+        port=pg.port,
+        user=pg.user,
+        password=pg.password.get_secret_value(),
+        dbname=pg.database,
+        connect_timeout=timeout_s,
+        options="-c statement_timeout=30000",
     )
 
 

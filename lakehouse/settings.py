@@ -132,6 +132,10 @@ class AlertingSettings(_Frozen):
     webhook_timeout_s: float = Field(default=2.0, gt=0)
     webhook_attempts: int = Field(default=3, ge=1)
     webhook_retry_s: float = Field(default=2.0, gt=0)
+    postgres_retry_s: float = Field(default=1.0, gt=0)
+    # Alerts a delivery sink may park on disk while its server is away; then the webhook's oldest go to
+    # the dead-letter topic and PostgreSQL's consumer pauses (nothing is dropped silently).
+    parking_limit: int = Field(default=100_000, ge=1)
 
     @property
     def delivery_group(self) -> str:

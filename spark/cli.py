@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from lakehouse.settings import get_settings
@@ -31,7 +32,7 @@ def analyze(
     try:
         source_snapshots(settings)  # fail fast, before starting a JVM
     except LakeUnavailable as exc:
-        console.print(f"[red]analyze: {exc}[/]")
+        console.print(f"[red]analyze: {escape(str(exc))}[/]")
         raise typer.Exit(1) from exc
     with console.status(f"starting Spark on {master}"):
         spark = session(settings, master, "harmony-analyze")

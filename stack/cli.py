@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from lakehouse.settings import get_settings
@@ -32,7 +33,7 @@ def up() -> None:
     try:
         timings = manager.up(settings, report=lambda msg: console.print(f"  {msg}"))
     except ServiceError as exc:  # manager.up turns download failures into ServiceError too
-        console.print(f"[red]stack up failed:[/] {exc}")
+        console.print(f"[red]stack up failed:[/] {escape(str(exc))}")
         raise typer.Exit(1) from exc
     console.print(f"[green]stack healthy[/] in {timings['total_s']:.1f}s")
 
@@ -70,11 +71,13 @@ def logs(
     """Show the end of a service's log file."""
     match = [c for c in ALL if c.name == service]
     if not match:
-        console.print(f"[red]unknown service {service!r}[/]; choose one of {', '.join(c.name for c in ALL)}")
+        console.print(
+            f"[red]unknown service {escape(repr(service))}[/]; choose one of {', '.join(c.name for c in ALL)}"
+        )
         raise typer.Exit(2)
     log = match[0](get_settings()).log_file
     if not log.exists():
-        console.print(f"{service}: no log yet at {log}")
+        console.print(f"{escape(service)}: no log yet at {escape(str(log))}")
         raise typer.Exit(1)
     cmd = ["tail", f"-n{lines}", *(["-f"] if follow else []), str(log)]
     sys.exit(subprocess.call(cmd))
@@ -86,7 +89,7 @@ def provision() -> None:
     try:
         manager.provision(get_settings(), report=lambda msg: console.print(f"  {msg}"))
     except ServiceError as exc:
-        console.print(f"[red]provision failed:[/] {exc}")
+        console.print(f"[red]provision failed:[/] {escape(str(exc))}")
         raise typer.Exit(1) from exc
 
 

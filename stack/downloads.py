@@ -19,10 +19,19 @@ class DownloadError(RuntimeError):
     """A registry fetch failed; the message says which tool and what it printed."""
 
 
+# A registry fetch or build (mvn, go) that has printed nothing for this long is hung, not slow.
+FETCH_TIMEOUT_S = 1_200
+
+
 def _run(cmd: list[str], what: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> None:
     if shutil.which(cmd[0]) is None:
         raise DownloadError(f"{what}: `{cmd[0]}` is not installed (needed to fetch from its registry)")
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=cwd, check=False)
+    try:
+        proc = subprocess.run(
+            cmd, capture_output=True, text=True, env=env, cwd=cwd, check=False, timeout=FETCH_TIMEOUT_S
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise DownloadError(f"{what}: `{' '.join(cmd[:3])} …` did not finish in {FETCH_TIMEOUT_S} s") from exc
     if proc.returncode != 0:
         out = (proc.stdout + proc.stderr).strip().splitlines()
         raise DownloadError(f"{what}: `{' '.join(cmd[:3])} …` failed: " + " ".join(out[-6:])[-800:])

@@ -237,7 +237,10 @@ class Service(ABC):
         if _alive(pid):
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(pid, signal.SIGKILL)
+            deadline = time.monotonic() + 30
             while _alive(pid):
+                if time.monotonic() > deadline:  # stuck in the kernel (D state): say so, do not hang
+                    raise ServiceError(self.name, f"pid {pid} survived SIGKILL for 30 s", self.log_file)
                 time.sleep(0.1)
         self.pid_file.unlink(missing_ok=True)
         return True

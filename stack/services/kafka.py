@@ -124,6 +124,7 @@ class Kafka(Service):
             capture_output=True,
             text=True,
             check=False,
+            timeout=300,
         )
         if proc.returncode != 0:
             raise ServiceError(self.name, "formatting the KRaft storage failed: " + proc.stderr[-400:])

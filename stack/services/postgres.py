@@ -94,7 +94,10 @@ class Postgres(Service):
             ["apt-get", "update", "-q"],
             ["apt-get", "install", "-y", "-q", "--no-install-recommends", versions.POSTGRES_DEBIAN_PACKAGE],
         ):
-            proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+            try:
+                proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False, timeout=900)
+            except subprocess.TimeoutExpired as exc:
+                raise ServiceError(self.name, f"`{' '.join(cmd)}` did not finish in 15 minutes") from exc
             if proc.returncode != 0:
                 raise ServiceError(self.name, f"`{' '.join(cmd)}` failed: {proc.stderr[-300:]}")
         # Debian starts its own cluster on 5432; this stack runs its own server and leaves that one alone.
@@ -140,6 +143,7 @@ class Postgres(Service):
                 user=user,
                 cwd=self.home,
                 check=False,
+                timeout=300,
             )
         finally:
             Path(pwfile.name).unlink(missing_ok=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import threading
@@ -16,6 +17,8 @@ from confluent_kafka import Producer
 from lakehouse import trino_sql
 from lakehouse.dead_letters import HEADER_ORIGINAL, HEADER_REASON
 from lakehouse.schemas import Alert, AlertKind
+from stack import manager
+from stack.services.postgres import Postgres
 from tests.alerting.conftest import AlertLane, alive, children
 from tests.commands import HARMONY
 from tests.dead_letter_reader import dead_letters_from
@@ -157,10 +160,53 @@ def test_bad_reports_are_dead_lettered_and_the_rest_alerted(alert_lane: AlertLan
 
 def test_a_dead_delivery_worker_stops_the_rules_worker_loudly(alert_lane: AlertLane) -> None:
     """Alerts nobody delivers would go unseen: `harmony alert` exits with the reason instead."""
-    proc = alert_lane.alerting(env={"HARMONY_POSTGRES__PORT": "1"})  # no PostgreSQL there
+    proc = alert_lane.alerting()
+    deadline = time.monotonic() + 60
+    while not children(proc.pid):
+        assert time.monotonic() < deadline, "no delivery worker started"
+        time.sleep(0.5)
+    time.sleep(3)  # both running
+    for pid in children(proc.pid):
+        os.kill(pid, signal.SIGKILL)  # the delivery worker (and multiprocessing's resource tracker) crash
     assert proc.wait(120) == 1
+    assert "the delivery worker exited with code -9" in alert_lane.log()
+
+
+def test_a_postgres_crash_mid_riot_loses_no_alert_and_stops_nothing(alert_lane: AlertLane) -> None:
+    """PostgreSQL killed (immediate shutdown, as `pg_ctl restart -m immediate`) while riots are alerted:
+    the delivery worker parks alerts, the rules worker never stops, and once PostgreSQL is back every
+    alert on the topic is in `live_alerts` exactly once."""
+    proc = alert_lane.alerting()
+    sim = subprocess.Popen(
+        [HARMONY, "simulate", "--rate", "2000", "--count", "40000", "--riots-per-day", "400", "--seed", "3"],
+        env=alert_lane.env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    alert_lane.procs.append(sim)
+    time.sleep(7)
+    postgres = Postgres(alert_lane.settings)
+    pid = postgres.running_pid()
+    assert pid is not None
+    os.kill(pid, signal.SIGQUIT)  # PostgreSQL's immediate shutdown: no checkpoint, clients cut
+    while alive(pid):
+        time.sleep(0.1)
+    time.sleep(2)
+    manager.up(alert_lane.settings)  # back on the same port and data
+    assert sim.wait(120) == 0
+    time.sleep(5)
+    assert proc.poll() is None, f"harmony alert stopped during the outage:\n{alert_lane.log()[-3000:]}"
+    proc.send_signal(signal.SIGINT)  # graceful: waits until the delivery group has delivered everything
+    assert proc.wait(120) == 0, alert_lane.log()[-3000:]
     log = alert_lane.log()
-    assert "Connection refused" in log and "the delivery worker exited with code 1" in log
+    assert "postgres unreachable" in log and "postgres reachable again" in log
+    assert "Traceback" not in log
+    alerts = alert_lane.topic_alerts()
+    riots = {a.alert_id for a in alerts if a.kind == AlertKind.RIOT}
+    assert riots, "riots were alerted"
+    rows = alert_lane.table_rows()
+    assert len(rows) == len({r[0] for r in rows}), "one row per alert"
+    assert {r[0] for r in rows} == {a.alert_id for a in alerts}, "every alert on the topic is in live_alerts"
 
 
 def test_rules_and_delivery_run_apart(alert_lane: AlertLane) -> None:

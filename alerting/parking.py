@@ -1,0 +1,233 @@
+"""Delivery that rides out an outage: alerts are handed to a background thread and, while the target is
+down, parked in an append-only, fsync'ed spool on disk, then re-sent in order when it is back.
+
+``ParkingSink`` is the base of every sink a person reads alerts from through a server (PostgreSQL, a
+webhook): the poll loop never waits for that server, one sink being down does not stop the others, and a
+crash loses nothing. The protocol, at each Quix checkpoint (``flush``), before Kafka offsets are committed:
+
+1. every alert added since the last checkpoint and not yet delivered is appended to the spool and fsync'ed
+   (an alert already delivered is never written: a healthy target costs no disk I/O);
+2. if more than ``limit`` alerts are parked, the sink's ``overflow`` policy applies: ``"dead-letter"``
+   sends the oldest to the dead-letter topic with the reason (never silently dropped), ``"backpressure"``
+   raises Quix's ``SinkBackpressureError`` so the consumer pauses and replays this checkpoint later.
+
+The delivery thread takes alerts from the head, in order; what it delivers is acknowledged, and the spool
+file is truncated when everything in it is acknowledged (or rewritten, rarely, when a long backlog drains).
+A restart re-sends what the spool holds; delivery is at-least-once and every target is idempotent on the
+alert id, so a re-send changes nothing a person sees.
+"""
+
+from __future__ import annotations
+
+import abc
+import logging
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from quixstreams.sinks.base import BaseSink, SinkBackpressureError
+
+from lakehouse.codec import ContractError, decode, encode
+from lakehouse.schemas import Alert
+
+logger = logging.getLogger("harmony.alerting")
+
+Overflow = Literal["dead-letter", "backpressure"]
+
+
+@dataclass
+class _Entry:
+    alert: Alert
+    body: bytes  # the alert in its wire format, as the spool holds it
+    spooled: bool = False
+
+
+class Spool:
+    """The on-disk part of a parking queue: an append-only JSON-lines file of alerts not yet delivered.
+
+    The file holds ``acked`` delivered lines at its head, then the undelivered ones in order."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.lines = 0
+        self.acked = 0
+
+    def load(self) -> list[bytes]:
+        """The parked alerts left by a previous run, in order."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if not self.path.exists():
+            return []
+        parked = [line for line in self.path.read_bytes().splitlines() if line.strip()]
+        self.lines, self.acked = len(parked), 0
+        return parked
+
+    def append(self, bodies: list[bytes]) -> None:
+        with self.path.open("ab") as f:
+            f.write(b"".join(b + b"\n" for b in bodies))
+            f.flush()
+            os.fsync(f.fileno())
+        self.lines += len(bodies)
+
+    def ack(self, n: int, remaining: Callable[[], list[bytes]]) -> None:
+        """``n`` more lines from the head were delivered; shrink the file when that is cheap."""
+        self.acked += n
+        if self.acked >= self.lines:
+            self.path.write_bytes(b"")  # everything delivered: start afresh
+            self.lines = self.acked = 0
+        elif self.acked >= 10_000 and self.acked * 2 >= self.lines:
+            rest = remaining()  # a long backlog drained half-way: drop the delivered head once
+            tmp = self.path.with_suffix(".tmp")
+            with tmp.open("wb") as f:
+                f.write(b"".join(b + b"\n" for b in rest))
+                f.flush()
+                os.fsync(f.fileno())
+            tmp.replace(self.path)
+            self.lines, self.acked = len(rest), 0
+
+
+class ParkingSink(BaseSink, abc.ABC):
+    """Base of the sinks that deliver alerts to a server in a background thread, parking them on disk."""
+
+    name: str = "sink"
+    overflow: Overflow = "dead-letter"
+
+    def __init__(
+        self,
+        spool: Path,
+        limit: int,
+        retry_s: float,
+        dead_letter: Callable[[bytes, str], None] | None = None,
+        batch: int = 1,
+    ) -> None:
+        super().__init__()
+        self.spool = Spool(spool)
+        self.limit = limit
+        self.retry_s = retry_s
+        self.batch = batch
+        self.dead_letter = dead_letter
+        self.delivered = 0
+        self.refused = 0  # alerts the target refused for good (logged)
+        self.overflowed = 0
+        self.down_since: float | None = None
+        self._queue: deque[_Entry] = deque()
+        self._lock = threading.Condition()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # -- what an implementation provides ---------------------------------------------------------------
+    @abc.abstractmethod
+    def deliver(self, alerts: list[Alert]) -> None:
+        """Deliver these alerts, in order; raise ``ConnectionError`` (or ``OSError``) while the target is
+        unreachable. An alert the target refuses for good is logged and counts as delivered."""
+
+    def close_target(self) -> None:
+        """Release whatever ``deliver`` holds open."""
+
+    # -- Quix's sink interface ----------------------------------------------------------------------------
+    def setup(self) -> None:
+        parked = []
+        for body in self.spool.load():
+            try:
+                parked.append(_Entry(decode(Alert, body), body, spooled=True))
+            except ContractError as exc:  # a spool edited by hand: say so, keep going
+                logger.error("%s: unreadable parked alert skipped (%s): %r", self.name, exc, body[:200])
+        self._queue.extend(parked)
+        if parked:
+            logger.warning("%s: re-sending %d parked alerts from %s", self.name, len(parked), self.spool.path)
+        self._thread = threading.Thread(target=self._deliver_forever, name=self.name, daemon=True)
+        self._thread.start()
+
+    def add(
+        self, value: Any, key: Any, timestamp: int, headers: Any, topic: str, partition: int, offset: int
+    ) -> None:
+        with self._lock:
+            self._queue.append(_Entry(value, encode(value)))
+            self._lock.notify()
+
+    def flush(self) -> None:
+        """Make every undelivered alert durable before Kafka offsets are committed (steps 1 and 2)."""
+        with self._lock:
+            fresh: list[_Entry] = []  # never spooled: the queue's tail
+            for e in reversed(self._queue):
+                if e.spooled:
+                    break
+                fresh.append(e)
+            fresh.reverse()
+            overflow = len(self._queue) - self.limit
+            if overflow > 0 and self.overflow == "backpressure":
+                # Step 2 (backpressure): take back what this checkpoint added; Quix replays it later.
+                for _ in fresh:
+                    self._queue.pop()
+                raise SinkBackpressureError(retry_after=self.retry_s)
+            # Step 1: park what is not delivered yet.
+            if fresh:
+                self.spool.append([e.body for e in fresh])
+                for e in fresh:
+                    e.spooled = True
+            # Step 2 (dead-letter): beyond the limit, the oldest go to the dead-letter topic.
+            dropped = [self._queue.popleft() for _ in range(max(0, overflow))]
+            if dropped:
+                self.spool.ack(len(dropped), self._spooled_bodies)
+        if dropped:
+            reason = f"{self.name} unreachable: its parking limit of {self.limit} alerts was reached"
+            for e in dropped:
+                if self.dead_letter is not None:
+                    self.dead_letter(e.body, reason)
+            self.overflowed += len(dropped)
+            logger.error("%s: %d parked alerts dead-lettered (%s)", self.name, len(dropped), reason)
+
+    def close(self) -> None:
+        self._stop.set()
+        with self._lock:
+            self._lock.notify()
+        if self._thread is not None:
+            self._thread.join(5)
+        self.close_target()
+
+    @property
+    def parked(self) -> int:
+        with self._lock:
+            return len(self._queue)
+
+    # -- the delivery thread ----------------------------------------------------------------------------
+    def _spooled_bodies(self) -> list[bytes]:
+        return [e.body for e in self._queue if e.spooled]
+
+    def _deliver_forever(self) -> None:
+        while not self._stop.is_set():
+            with self._lock:
+                while not self._queue and not self._stop.is_set():
+                    self._lock.wait(1.0)
+                if self._stop.is_set():
+                    return
+                head = [self._queue[i] for i in range(min(self.batch, len(self._queue)))]
+            alerts = [e.alert for e in head]
+            try:
+                self.deliver(alerts)
+            except (ConnectionError, OSError) as exc:
+                self.close_target()
+                if self.down_since is None:
+                    self.down_since = time.monotonic()
+                    logger.warning("%s unreachable (%s); parking alerts and retrying every %.1fs",
+                                   self.name, exc, self.retry_s)  # fmt: skip
+                self._stop.wait(self.retry_s)
+                continue
+            if self.down_since is not None:
+                logger.warning(
+                    "%s reachable again after %.1fs", self.name, time.monotonic() - self.down_since
+                )
+                self.down_since = None
+            with self._lock:
+                acked = 0
+                for e in head:
+                    if self._queue and self._queue[0] is e:  # not dropped meanwhile (step 2)
+                        self._queue.popleft()
+                        acked += e.spooled
+                if acked:
+                    self.spool.ack(acked, self._spooled_bodies)
+            self.delivered += len(alerts)
