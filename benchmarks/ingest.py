@@ -5,40 +5,46 @@
     .venv/bin/python -m benchmarks.ingest soak [--minutes 30 --rate 2000]
 
 throughput: one topic, measured four ways in the same run: a plain confluent-kafka consumer that only
-drains it; the same consumer also decoding into Arrow exactly as ingest does (the Python ceiling);
-one ingest worker; two ingest workers in one group. Worker rates count the rows landed between the
-first and the last Iceberg commit (process start-up excluded).
-freshness: reports produced live; each is "visible" when the catalog first points at a snapshot
-holding it; freshness = that moment minus the Kafka produce timestamp.
+drains it; the same consumer feeding ingest's own sink code (``IcebergSink``: the same decode, in the same
+background thread, the same projections) with the Iceberg commit replaced by Parquet encoding in memory
+(the Python ceiling: no consumer group protocol, no S3, no catalog); one ingest worker; two ingest workers
+in one group. Worker rates count the rows landed between the first and the last Iceberg commit (process
+start-up excluded).
+freshness: reports produced live; each is "visible" when the catalog first points at a snapshot of the
+*last* table of its commit round (citizen observations) holding it; freshness = that moment minus the
+Kafka produce timestamp.
 soak: a steady live load for a long time at the default commit interval: commit latency must stay flat.
-Commit latency is the metadata commit (manifests, manifest list, metadata file, catalog swap); flush
-latency adds writing the batch's data files.
+Commit latency is the whole commit a reader waits for (manifests, manifest list, metadata file, catalog
+swap); flush latency adds writing the batch's data files.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import signal
 import statistics
 import subprocess
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import orjson
-from confluent_kafka import Consumer, TopicPartition
+import pyarrow.parquet as pq
+from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from benchmarks import results_file
 from benchmarks.commands import HARMONY, simulate
+from ingest.sink import IcebergSink
 from ingest.streams import STREAMS
-from ingest.writer import committed_offsets
-from lakehouse.batch_codec import decode_batch
+from ingest.writer import CommitResult, ExactlyOnceWriter, TableBatch, committed_offsets
 from lakehouse.catalog import load_catalog
-from lakehouse.schemas import DroneReport
 from lakehouse.settings import Settings, get_settings
+from lakehouse.tables import TableSpec
 
 
 class Lane:
@@ -81,8 +87,23 @@ class Lane:
                     catalog.purge_table(ident)
 
 
+class ParquetInMemory(ExactlyOnceWriter):
+    """The writer's place in the ceiling: encode each table's rows as ingest's data files are encoded
+    (Parquet, zstd), into memory; no S3, no manifests, no catalog."""
+
+    def commit(
+        self,
+        batches: dict[TableSpec, TableBatch],
+        next_offsets: dict[int, int],
+        owned: Callable[[int], bool] = lambda _p: True,
+    ) -> list[CommitResult]:
+        for batch in batches.values():
+            pq.write_table(batch.rows, io.BytesIO(), compression="zstd")
+        return []
+
+
 def drain(lane: Lane, total: int, decode: bool, batch: int) -> float:
-    """Reports/s of a plain consumer reading the whole topic, optionally decoding like ingest does."""
+    """Reports/s of a plain consumer reading the whole topic, optionally through ingest's sink code."""
     consumer = Consumer(
         {
             "bootstrap.servers": lane.settings.kafka.bootstrap_servers,
@@ -93,23 +114,31 @@ def drain(lane: Lane, total: int, decode: bool, batch: int) -> float:
         }
     )
     consumer.subscribe([lane.topic])
-    project = STREAMS["reports"].tables
-    seen, pending = 0, []
+    stream = STREAMS["reports"]
+    sink = IcebergSink(
+        stream,
+        lane.topic,
+        ParquetInMemory(load_catalog(lane.settings), lane.topic, {}),
+        Producer({"bootstrap.servers": lane.settings.kafka.bootstrap_servers}),
+        lane.settings.kafka.dead_letter_topic,
+        lane.settings.kafka.max_message_bytes,
+    )
+    sink.owned = set(range(lane.partitions))
+    seen = 0
     t0 = None
     while seen < total:
         msgs = consumer.consume(10_000, 1.0)
         if not msgs:
             continue
         t0 = t0 or time.perf_counter()
-        values = [m.value() for m in msgs if not m.error()]
-        seen += len(values)
-        if decode:
-            pending += values
-            if len(pending) >= batch or seen >= total:
-                decoded = decode_batch(DroneReport, pending)
-                for _, projection in project:
-                    projection(decoded.table)
-                pending = []
+        for m in msgs:
+            if m.error():
+                continue
+            seen += 1
+            if decode:
+                sink.add(m.value(), m.key(), 0, None, lane.topic, m.partition(), m.offset())
+        if decode and (sink.buffered >= batch or seen >= total):
+            sink.flush()
     elapsed = time.perf_counter() - (t0 or time.perf_counter())
     consumer.close()
     return total / elapsed
@@ -231,7 +260,8 @@ def freshness(args: argparse.Namespace) -> None:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        ident = f"{lane.namespace}.reports"
+        last_table = STREAMS["reports"].tables[-1][0]  # a round is visible when its last table commits
+        ident = f"{lane.namespace}.{last_table.name}"
         last = None
         while True:
             try:
@@ -269,6 +299,7 @@ def freshness(args: argparse.Namespace) -> None:
             "partitions": args.partitions,
             "commit_interval_s": settings.ingest.commit_interval_s,
             "reports": len(arr),
+            "visible_in": last_table.name,
             "poll_interval_s": 0.1,
         },
         {

@@ -82,9 +82,14 @@ def run(
 def status(stream: StreamOpt = "reports") -> None:
     """Print, per table and partition, the offset committed in the lake, the end of the topic and the lag."""
     from ingest.status import ingest_status
+    from ingest.writer import LostOffsetsError
 
     settings = get_settings()
-    rows = ingest_status(settings, STREAMS[stream], f"{settings.ingest.consumer_group}-{stream}")
+    try:
+        rows = ingest_status(settings, STREAMS[stream], f"{settings.ingest.consumer_group}-{stream}")
+    except LostOffsetsError as exc:
+        console.print(f"[red]ingest[{stream}]: {escape(str(exc))}[/]")
+        raise typer.Exit(1) from None
     table = Table(title=f"ingest [{stream}]")
     for col in ("table", "partition", "lake offset", "group offset", "end", "lag"):
         table.add_column(col, justify="right" if col not in ("table",) else "left")

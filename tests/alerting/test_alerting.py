@@ -178,7 +178,7 @@ def test_a_postgres_crash_mid_riot_loses_no_alert_and_stops_nothing(alert_lane: 
     alert on the topic is in `live_alerts` exactly once."""
     proc = alert_lane.alerting()
     sim = subprocess.Popen(
-        [HARMONY, "simulate", "--rate", "2000", "--count", "40000", "--riots-per-day", "400", "--seed", "3"],
+        [HARMONY, "simulate", "--rate", "2000", "--count", "40000", "--riots-per-day", "2000", "--seed", "3"],
         env=alert_lane.env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -191,7 +191,7 @@ def test_a_postgres_crash_mid_riot_loses_no_alert_and_stops_nothing(alert_lane: 
     os.kill(pid, signal.SIGQUIT)  # PostgreSQL's immediate shutdown: no checkpoint, clients cut
     while alive(pid):
         time.sleep(0.1)
-    time.sleep(2)
+    time.sleep(5)  # alerts keep coming while it is away
     manager.up(alert_lane.settings)  # back on the same port and data
     assert sim.wait(120) == 0
     time.sleep(5)

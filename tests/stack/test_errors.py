@@ -69,3 +69,15 @@ def test_status_of_a_stack_that_never_started(stack: Settings, tmp_path: Path) -
     assert rows and all(r.pid is None and not r.healthy for r in rows)
     assert manager.down(other_stack(stack, tmp_path)) == [], "down must not touch another stack's servers"
     assert all(r.healthy for r in manager.status(stack))
+
+
+def test_markup_in_what_a_user_types_is_printed_as_text() -> None:
+    """`harmony stack logs '[/x]'` once crashed rich's markup parser; it is a plain unknown service."""
+    import subprocess
+
+    from tests.commands import HARMONY
+
+    out = subprocess.run([HARMONY, "stack", "logs", "[/x]"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2, out.stderr
+    assert "unknown service '[/x]'" in out.stdout + out.stderr
+    assert "Traceback" not in out.stderr
