@@ -21,6 +21,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import orjson
@@ -144,6 +145,9 @@ class ExactlyOnceWriter:
     config: WriterConfig = field(default_factory=WriterConfig)
     on_commit: Callable[[CommitResult], None] | None = None
     _tables: dict[str, Table] = field(default_factory=dict, repr=False)
+    _pool: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(max_workers=4, thread_name_prefix="commit"), repr=False
+    )
 
     def start_offsets(self, partitions: Iterable[int]) -> dict[int, int]:
         """Where a consumer of ``partitions`` must start so that no table misses a row."""
@@ -162,8 +166,18 @@ class ExactlyOnceWriter:
         next_offsets: dict[int, int],
         owned: Callable[[int], bool] = lambda _p: True,
     ) -> list[CommitResult]:
-        """Commit every table's rows with ``next_offsets`` (partition → next offset to consume)."""
-        return [self._commit_table(spec, batch, next_offsets, owned) for spec, batch in batches.items()]
+        """Commit every table's rows with ``next_offsets`` (partition → next offset to consume).
+
+        The tables are independent (each has its own offsets and its own catalog swap), so they are
+        written and committed side by side: a round takes as long as its slowest table, not their sum.
+        """
+        if len(batches) <= 1:
+            return [self._commit_table(spec, batch, next_offsets, owned) for spec, batch in batches.items()]
+        futures = [
+            self._pool.submit(self._commit_table, spec, batch, next_offsets, owned)
+            for spec, batch in batches.items()
+        ]
+        return [f.result() for f in futures]
 
     def _commit_table(
         self, spec: TableSpec, batch: TableBatch, next_offsets: dict[int, int], owned: Callable[[int], bool]
