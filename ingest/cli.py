@@ -36,6 +36,8 @@ def run(
         return
     if stream not in STREAMS:
         raise typer.BadParameter(f"unknown stream {stream!r}; choose from {', '.join(STREAMS)}")
+    from quixstreams.sinks.base import SinkBackpressureError
+
     from ingest.app import build
     from ingest.writer import LostOffsetsError
 
@@ -69,6 +71,8 @@ def run(
     try:
         ingest.app.run(**kwargs)  # type: ignore[arg-type]
         ingest.sink.flush()
+    except SinkBackpressureError:
+        console.print(f"ingest[{stream}]: a server is away; the last batch stays on Kafka for the next run")
     except LostOffsetsError as exc:
         console.print(f"[red]ingest[{stream}]: {escape(str(exc))}[/]")
         raise typer.Exit(1) from None

@@ -17,7 +17,9 @@ import numpy as np
 import orjson
 import pyarrow as pa
 from confluent_kafka import Producer
-from quixstreams.sinks.base import BaseSink
+from pyiceberg.exceptions import CommitStateUnknownException
+from quixstreams.sinks.base import BaseSink, SinkBackpressureError
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from ingest.failpoints import failpoint
 from ingest.streams import Stream
@@ -26,6 +28,9 @@ from lakehouse.batch_codec import DecodedBatch, decode_batch
 from lakehouse.dead_letters import envelope
 
 logger = logging.getLogger("harmony.ingest")
+
+# Failures of a server the sink needs (S3, the catalog database, the broker), not of the data: ride them out.
+TRANSIENT = (OSError, OperationalError, InterfaceError, CommitStateUnknownException)
 
 # Messages per background decode chunk: big enough to amortise Arrow's per-call cost.
 DECODE_CHUNK = 20_000
@@ -55,6 +60,7 @@ class IcebergSink(BaseSink):
         self.landed_rows = 0
         self.dead_lettered = 0
         self.commits = 0
+        self._outage_s = 0.0  # the current back-off while a server is away; 0 when all is well
         self._reset()
 
     def _reset(self) -> None:
@@ -134,8 +140,32 @@ class IcebergSink(BaseSink):
         self.buffered_bytes = sum(len(v) for v in values if v)
 
     def flush(self) -> None:
+        """Land the batch; while S3, the catalog or the broker is away, hand the batch back to Quix.
+
+        A server that is down (or a commit whose outcome is unknown) is not a reason to exit: the batch is
+        dropped and ``SinkBackpressureError`` makes Quix pause, seek back to the last committed offsets
+        and replay it after a back-off. The lake's offsets keep the replay exact (the writer's steps 1-2
+        skip whatever a commit that did land already holds); data files written before the failure are
+        orphans, which ``harmony lake maintain`` removes.
+        """
         if not self._values:
             return
+        try:
+            self._land()
+        except TRANSIENT as exc:
+            self._reset()
+            self._outage_s = min(30.0, self._outage_s * 2) if self._outage_s else 1.0
+            first = (str(exc).strip() or type(exc).__name__).splitlines()[0][:300]
+            logger.warning(
+                "a server is unreachable (%s: %s); batch dropped, replayed from Kafka in %.0fs",
+                type(exc).__name__, first, self._outage_s,
+            )  # fmt: skip
+            raise SinkBackpressureError(retry_after=self._outage_s) from None
+        if self._outage_s:
+            logger.warning("servers reachable again; landing resumed")
+            self._outage_s = 0.0
+
+    def _land(self) -> None:
         # 1. Decode and validate the whole batch against the contract (Arrow fast path).
         decoded = self._decoded()
         partitions = np.asarray(self._partitions, dtype=np.int32)
@@ -156,7 +186,7 @@ class IcebergSink(BaseSink):
             self.dead_letters.produce(self.dead_letter_topic, value=value, key=key, headers=headers)
         if decoded.rejected:
             if self.dead_letters.flush(30) != 0:
-                raise RuntimeError("dead letters not delivered within 30 s; the batch is not committed")
+                raise ConnectionError("dead letters not delivered within 30 s; the batch is not committed")
             self.dead_lettered += len(decoded.rejected)
 
         # 3. Each table's rows, tagged with the partition and offset of the message they came from.

@@ -181,30 +181,6 @@ def _days_from_civil(y: np.ndarray, m: np.ndarray, d: np.ndarray) -> np.ndarray:
     return np.asarray(era * 146_097 + doe - 719_468, dtype=np.int64)
 
 
-_GROUPS = ("year", "month", "day", "hour", "minute", "second", "fraction", "z", "sign", "off_h", "off_m")
-
-
-@cache
-def _named_pattern() -> str:
-    """The contract's RFC 3339 pattern with its groups named (Arrow's ``extract_regex`` needs names)."""
-    pattern, out, n = RFC3339.pattern, [], 0
-    i = 0
-    while i < len(pattern):
-        if pattern[i] == "\\":
-            out.append(pattern[i : i + 2])
-            i += 2
-            continue
-        if pattern[i] == "(" and not pattern.startswith("(?", i):
-            out.append(f"(?P<{_GROUPS[n]}>")
-            n += 1
-        else:
-            out.append(pattern[i])
-        i += 1
-    if n != len(_GROUPS):
-        raise RuntimeError("lakehouse.schemas.RFC3339 changed its groups; update batch_codec._GROUPS")
-    return "".join(out)
-
-
 def _digits(strings: pa.Array) -> np.ndarray:
     """Decimal digit strings as integers; an absent optional group (null or empty) is 0."""
     strings = pc.fill_null(strings, "")
@@ -213,7 +189,7 @@ def _digits(strings: pa.Array) -> np.ndarray:
 
 
 def _time_fields(strings: pa.Array) -> tuple[pa.Array, np.ndarray]:
-    parts = pc.extract_regex(strings, _named_pattern())  # null where the string is not RFC 3339
+    parts = pc.extract_regex(strings, RFC3339.pattern)  # null where the string is not RFC 3339
     matched = np.asarray(parts.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
     if not matched.any():
         zeros = pa.array(np.zeros(len(strings), dtype=np.int64)).cast(pa.timestamp("us", tz="UTC"))

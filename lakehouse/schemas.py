@@ -19,9 +19,12 @@ ALERT_SCHEMA_VERSION = 1
 
 # The one time format the wire accepts: RFC 3339 with an upper-case ``T``, seconds, an optional fraction
 # (truncated to milliseconds) and a mandatory offset. Dates, naive times, spaces and epoch numbers are
-# refused. The groups are read by the vectorised decoder (``lakehouse.batch_codec``), which must agree.
+# refused. Its named groups are read by the vectorised decoder too (``lakehouse.batch_codec``).
 RFC3339 = re.compile(
-    r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:(Z)|([+-])(\d{2}):(\d{2}))$"
+    r"^(?P<year>\d{4})-(?P<month>\d{2})-(?P<day>\d{2})"
+    r"T(?P<hour>\d{2}):(?P<minute>\d{2}):(?P<second>\d{2})(?:\.(?P<fraction>\d{1,9}))?"
+    r"(?:(?P<z>Z)|(?P<sign>[+-])(?P<off_h>\d{2}):(?P<off_m>\d{2}))$",
+    re.ASCII,  # digits are 0-9 only, as in RE2 (Arrow's regex engine)
 )
 
 

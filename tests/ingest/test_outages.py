@@ -1,0 +1,43 @@
+"""An ingest worker rides out an outage of S3 (MinIO) or of the catalog (PostgreSQL): no exit, no
+traceback, one line while the server is away, and the lake exact once it is back."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import pytest
+
+from stack import manager
+from stack.services.base import Service
+from stack.services.minio import MinIO
+from stack.services.postgres import Postgres
+from tests.alerting.conftest import alive
+from tests.ingest.conftest import Lane
+from tests.ingest.test_exactly_once import assert_exact
+
+
+@pytest.mark.parametrize(("service", "kill"), [(MinIO, signal.SIGKILL), (Postgres, signal.SIGQUIT)])
+def test_worker_rides_out_a_server_outage(lane: Lane, service: type[Service], kill: signal.Signals) -> None:
+    produced = 60_000
+    worker = lane.worker("w")
+    sim = lane.simulate("--count", str(produced), "--rate", "6000")
+    time.sleep(5)
+    server = service(lane.settings)
+    pid = server.running_pid()
+    assert pid is not None
+    os.kill(pid, kill)  # MinIO crashes; PostgreSQL's immediate shutdown cuts every connection
+    while alive(pid):
+        time.sleep(0.1)
+    time.sleep(8)  # commits fail meanwhile
+    manager.up(lane.settings)
+    assert sim.wait(120) == 0
+    lane.wait_landed(produced)
+    assert worker.poll() is None, f"the worker exited during the outage:\n{lane.log('w')[-3000:]}"
+    worker.terminate()
+    assert worker.wait(60) == 0
+    log = lane.log("w")
+    assert "a server is unreachable" in log and "landing resumed" in log
+    assert "Traceback" not in log
+    assert_exact(lane, produced)
