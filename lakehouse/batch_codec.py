@@ -240,6 +240,23 @@ def _checked(model: type[BaseModel], table: pa.Table) -> tuple[pa.Table, np.ndar
     return table.cast(arrow_parse_schema(model)), np.unique(np.concatenate(suspects))
 
 
+def _fast(
+    model: type[BaseModel], values: list[bytes], index: list[int], joined: bytes | None = None
+) -> tuple[pa.Table | None, list[int], list[int]]:
+    """The fast path over ``values[index]``: the table of the rows it proves valid, the input index of
+    each of those rows, and the indexes it could not prove valid (unparseable or breaking a check)."""
+    parsed, parsed_rows, refused = _parse_isolating(model, values, index, joined)
+    if not parsed:
+        return None, [], refused
+    table, bad = _checked(model, pa.concat_tables(parsed) if len(parsed) > 1 else parsed[0])
+    if not len(bad):
+        return table, parsed_rows, refused
+    keep = np.ones(table.num_rows, dtype=bool)
+    keep[bad] = False
+    row_index = np.asarray(parsed_rows, dtype=np.int64)
+    return table.filter(pa.array(keep)), row_index[keep].tolist(), refused + row_index[bad].tolist()
+
+
 def decode_batch(model: type[BaseModel], values: list[bytes]) -> DecodedBatch:
     """Decode ``values`` (one JSON message each) into an Arrow table of the model's schema."""
     if not values:
@@ -257,19 +274,11 @@ def decode_batch(model: type[BaseModel], values: list[bytes]) -> DecodedBatch:
             flags = [_framed(v) for v in values]
             framed = [i for i, ok in enumerate(flags) if ok]
             suspects = [i for i, ok in enumerate(flags) if not ok]
-        parsed, parsed_rows, refused = _parse_isolating(model, values, framed, joined)
-        suspects += refused
-        if parsed:
-            table, bad = _checked(model, pa.concat_tables(parsed) if len(parsed) > 1 else parsed[0])
-            row_index = np.asarray(parsed_rows, dtype=np.int64)
-            if len(bad):
-                keep = np.ones(table.num_rows, dtype=bool)
-                keep[bad] = False
-                table = table.filter(pa.array(keep))
-                suspects += row_index[bad].tolist()
-                row_index = row_index[keep]
+        table, accepted, unproven = _fast(model, values, framed, joined)
+        suspects += unproven
+        if table is not None:
             tables.append(table)
-            rows += row_index.tolist()
+            rows += accepted
 
     # Slow path: pydantic decides; what it accepts is re-encoded canonically and parsed again.
     rejected: list[tuple[int, ContractError]] = []
@@ -284,16 +293,11 @@ def decode_batch(model: type[BaseModel], values: list[bytes]) -> DecodedBatch:
     if canonical:
         # A canonical encoding always passes the fast checks; should one ever not, the decoders disagree:
         # the message is dead-lettered with that reason rather than landed unchecked or crashing the worker.
-        parsed, parsed_rows, refused = _parse_isolating(model, canonical, list(range(len(canonical))))
-        failed = set(refused)
-        if parsed:
-            table, bad = _checked(model, pa.concat_tables(parsed) if len(parsed) > 1 else parsed[0])
-            failed |= {parsed_rows[b] for b in bad.tolist()}
-            keep = np.ones(table.num_rows, dtype=bool)
-            keep[bad] = False
-            tables.append(table.filter(pa.array(keep)))
-            rows += [repaired[j] for j, k in zip(parsed_rows, keep, strict=True) if k]
-        for j in sorted(failed):
+        table, accepted, failed = _fast(model, canonical, list(range(len(canonical))))
+        if table is not None:
+            tables.append(table)
+            rows += [repaired[j] for j in accepted]
+        for j in failed:
             reason = "accepted by the contract's model but not by its column checks (decoders disagree)"
             rejected.append((repaired[j], ContractError(model.__name__, "$", reason)))
         rejected.sort(key=lambda r: r[0])
