@@ -152,17 +152,11 @@ class ParkingSink(BaseSink, abc.ABC):
     def flush(self) -> None:
         """Make every undelivered alert durable before Kafka offsets are committed (steps 1 and 2)."""
         with self._lock:
-            fresh: list[_Entry] = []  # never spooled: the queue's tail
-            for e in reversed(self._queue):
-                if e.spooled:
-                    break
-                fresh.append(e)
-            fresh.reverse()
+            fresh = self._fresh()
             overflow = len(self._queue) - self.limit
             if overflow > 0 and self.overflow == "backpressure":
                 # Step 2 (backpressure): take back what this checkpoint added; Quix replays it later.
-                for _ in fresh:
-                    self._queue.pop()
+                self._take_back(fresh)
                 raise SinkBackpressureError(retry_after=self.retry_s)
             # Step 1: park what is not delivered yet.
             if fresh:
@@ -180,6 +174,26 @@ class ParkingSink(BaseSink, abc.ABC):
                     self.dead_letter(e.body, reason)
             self.overflowed += len(dropped)
             logger.error("%s: %d parked alerts dead-lettered (%s)", self.name, len(dropped), reason)
+
+    def on_paused(self) -> None:
+        """Another sink made Quix pause and replay this checkpoint: take back what it added here, since
+        the replay adds it again."""
+        with self._lock:
+            self._take_back(self._fresh())
+
+    def _fresh(self) -> list[_Entry]:
+        """The entries never spooled: the queue's tail (the head is spooled, or was delivered first)."""
+        fresh: list[_Entry] = []
+        for e in reversed(self._queue):
+            if e.spooled:
+                break
+            fresh.append(e)
+        fresh.reverse()
+        return fresh
+
+    def _take_back(self, fresh: list[_Entry]) -> None:
+        for _ in fresh:
+            self._queue.pop()
 
     def close(self) -> None:
         self._stop.set()
