@@ -133,11 +133,38 @@ class Service(ABC):
         return _alive(pid) and self.marker in cmdline
 
     def running_pid(self) -> int | None:
+        """This stack's server process: the pid it recorded, or else one found from the server's own
+        folder (restarted outside the stack, e.g. by ``pg_ctl restart``), which is then recorded."""
         try:
-            pid = int(self.pid_file.read_text().strip())
+            pid: int | None = int(self.pid_file.read_text().strip())
         except (OSError, ValueError):
+            pid = None
+        if pid is not None and self._owns(pid):
+            return pid
+        found = self.find_own_process()
+        if found is not None and self._owns(found):
+            self.pid_file.parent.mkdir(parents=True, exist_ok=True)
+            self.pid_file.write_text(f"{found}\n")
+            return found
+        return None
+
+    def find_own_process(self) -> int | None:
+        """A running server started from this service's folder, whoever started it: a process whose
+        command line names that folder and runs the same program as ``command()``."""
+        home = str(self.home)
+        try:
+            program = Path(self.command()[0]).name
+        except (ServiceError, OSError):  # not installed yet: nothing of ours can be running
             return None
-        return pid if self._owns(pid) else None
+        for cmdline_file in Path("/proc").glob("[0-9]*/cmdline"):
+            try:
+                args = cmdline_file.read_bytes().split(b"\0")
+            except OSError:
+                continue
+            text = b" ".join(args).decode(errors="replace")
+            if args and Path(args[0].decode(errors="replace")).name == program and home in text:
+                return int(cmdline_file.parent.name)
+        return None
 
     def healthy(self) -> bool:
         try:

@@ -80,6 +80,13 @@ class Postgres(Service):
     def data(self) -> Path:
         return self.home / "data"
 
+    def find_own_process(self) -> int | None:
+        """PostgreSQL names its postmaster in its data folder (``postmaster.pid``, first line)."""
+        try:
+            return int((self.data / "postmaster.pid").read_text().split("\n", 1)[0])
+        except (OSError, ValueError):
+            return None
+
     def install(self) -> None:
         if postgres_bindir() is not None:
             return

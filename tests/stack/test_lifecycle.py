@@ -42,3 +42,30 @@ def test_down_stops_every_process_then_up_restores(stack: Settings) -> None:
     assert manager.down(stack) == [], "a second `down` has nothing left to stop"
     manager.up(stack)
     assert all(s.healthy for s in manager.status(stack))
+
+
+def test_a_server_restarted_outside_the_stack_is_still_recognised(stack: Settings) -> None:
+    """`pg_ctl restart` by hand gives PostgreSQL a new pid; the stack finds it from its data folder
+    (postmaster.pid) instead of calling it down and its port taken by a stranger."""
+    import subprocess
+
+    from stack.services.postgres import Postgres, postgres_bindir
+
+    pg = Postgres(stack)
+    before = pg.running_pid()
+    bindir = postgres_bindir()
+    assert before is not None and bindir is not None
+    out = subprocess.run(
+        [str(bindir / "pg_ctl"), "restart", "-D", str(pg.data), "-m", "fast", "-w", "-l", str(pg.log_file)],
+        user=pg.run_as(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    after = pg.running_pid()
+    assert after is not None and after != before
+    manager.up(stack)  # neither refuses the port nor starts a second server
+    assert {s.name: s.pid for s in manager.status(stack)}["postgres"] == after
+    assert all(s.healthy for s in manager.status(stack))
