@@ -56,7 +56,17 @@ def test_a_server_restarted_outside_the_stack_is_still_recognised(stack: Setting
     bindir = postgres_bindir()
     assert before is not None and bindir is not None
     out = subprocess.run(
-        [str(bindir / "pg_ctl"), "restart", "-D", str(pg.data), "-m", "fast", "-w", "-l", str(pg.log_file)],
+        [
+            str(bindir / "pg_ctl"),
+            "restart",
+            "-D",
+            str(pg.data),
+            "-m",
+            "fast",
+            "-w",
+            "-l",
+            str(pg.home / "pg_ctl.log"),
+        ],
         user=pg.run_as(),
         capture_output=True,
         text=True,
