@@ -8,13 +8,14 @@ is buffered for a partition the moment it is lost, and flush early when a batch 
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 from quixstreams import Application
 
-from ingest.sink import IcebergSink
+from ingest.sink import TRANSIENT, IcebergSink
 from ingest.streams import Stream
 from ingest.writer import ExactlyOnceWriter, WriterConfig
 from lakehouse.catalog import load_catalog
@@ -40,7 +41,7 @@ class LakeApplication(Application):
     def _on_assign(self, consumer: Consumer, topic_partitions: list[TopicPartition]) -> None:
         mine = [tp for tp in topic_partitions if tp.topic == self._lake_sink.topic]
         if mine:
-            starts = self._lake_sink.writer.start_offsets(tp.partition for tp in mine)
+            starts = self._lake_offsets([tp.partition for tp in mine])
             for tp in mine:
                 if tp.partition in starts:
                     tp.offset = starts[tp.partition]
@@ -49,6 +50,18 @@ class LakeApplication(Application):
                 "assigned %s, starting at lake offsets %s", sorted(tp.partition for tp in mine), starts
             )
         super()._on_assign(consumer, topic_partitions)
+
+    def _lake_offsets(self, partitions: list[int]) -> dict[int, int]:
+        """Where to start: read from the lake, waiting out an outage of the catalog or S3 (there is no
+        other safe answer, so the assignment waits for it)."""
+        delay = 1.0
+        while True:
+            try:
+                return self._lake_sink.writer.start_offsets(partitions)
+            except TRANSIENT as exc:
+                logger.warning("cannot read the lake's offsets (%s); retrying in %.0fs", exc, delay)
+                time.sleep(delay)
+                delay = min(30.0, delay * 2)
 
     def _on_revoke(self, consumer: Consumer, topic_partitions: list[TopicPartition]) -> None:
         try:
