@@ -25,8 +25,8 @@ from rich.console import Console
 from rich.markup import escape
 
 from alerting.parking import ParkingSink
-from lakehouse import live_alerts
 from lakehouse.codec import encode
+from lakehouse.query import live_alerts
 from lakehouse.schemas import Alert, AlertKind, Severity
 from lakehouse.settings import Settings
 

@@ -31,8 +31,8 @@ from psycopg2 import sql
 
 from benchmarks import results_file
 from benchmarks.commands import HARMONY, simulate
-from lakehouse import live_alerts
 from lakehouse.codec import decode
+from lakehouse.query import live_alerts
 from lakehouse.schemas import Alert
 from lakehouse.settings import Settings, get_settings
 

@@ -21,8 +21,8 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from benchmarks import results_file
 from benchmarks.commands import HARMONY, simulate
-from lakehouse import duck, duck_answers
 from lakehouse.catalog import load_catalog
+from lakehouse.query import duck, duck_answers
 from lakehouse.settings import get_settings
 from lakehouse.tables import ALERTS, CITIZEN_OBSERVATIONS, REPORTS, Answer, ensure_table
 

@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 
 from alerting.cli import alert
+from harmony.sql import sql
 from ingest import cli as ingest_cli
 from lakehouse.settings import SettingsError, get_settings
 from simulator.cli import simulate
@@ -25,6 +26,7 @@ app.add_typer(ingest_cli.app, name="ingest")
 app.command()(alert)
 app.command()(analyze)
 app.add_typer(lake, name="lake")
+app.command()(sql)
 console = Console(stderr=True)
 
 

@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 from trino.exceptions import TrinoUserError
 
-from lakehouse import live_alerts, trino_sql
+from lakehouse.query import live_alerts, trino_sql
 from lakehouse.settings import Settings
 
 HARMONY = str(Path(sys.executable).with_name("harmony"))

@@ -8,8 +8,8 @@ import uuid
 import pyarrow as pa
 from confluent_kafka import Consumer, Producer
 
-from lakehouse import duck, trino_sql
 from lakehouse.catalog import load_catalog
+from lakehouse.query import duck, trino_sql
 from lakehouse.settings import Settings
 from lakehouse.storage import s3_filesystem
 from lakehouse.tables import ensure_namespace

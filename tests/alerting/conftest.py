@@ -18,9 +18,9 @@ from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 from psycopg2 import sql
 
-from lakehouse import live_alerts
 from lakehouse.catalog import load_catalog
 from lakehouse.codec import decode
+from lakehouse.query import live_alerts
 from lakehouse.schemas import Alert
 from lakehouse.settings import Settings
 from tests.commands import HARMONY

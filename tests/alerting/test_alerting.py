@@ -14,8 +14,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import orjson
 from confluent_kafka import Producer
 
-from lakehouse import trino_sql
 from lakehouse.dead_letters import HEADER_ORIGINAL, HEADER_REASON
+from lakehouse.query import trino_sql
 from lakehouse.schemas import Alert, AlertKind
 from stack import manager
 from stack.services.postgres import Postgres

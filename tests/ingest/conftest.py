@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from lakehouse import trino_sql
 from lakehouse.catalog import load_catalog
+from lakehouse.query import trino_sql
 from lakehouse.settings import Settings
 from tests.commands import HARMONY
 

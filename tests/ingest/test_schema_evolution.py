@@ -10,8 +10,8 @@ import pytest
 from pyiceberg.catalog import Catalog
 
 from ingest.writer import OFFSET_COLUMN, PARTITION_COLUMN, ExactlyOnceWriter, TableBatch
-from lakehouse import duck, trino_sql
 from lakehouse.catalog import load_catalog
+from lakehouse.query import duck, trino_sql
 from lakehouse.schemas import CitizenObservation
 from lakehouse.settings import Settings
 from lakehouse.tables import TableSpec, ensure_table

@@ -10,8 +10,8 @@ import pyarrow as pa
 import pytest
 from pyiceberg.table import Table
 
-from lakehouse import duck, trino_sql
 from lakehouse.catalog import load_catalog
+from lakehouse.query import duck, trino_sql
 from lakehouse.settings import Settings
 
 Written = tuple[str, Table, pa.Table]

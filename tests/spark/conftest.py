@@ -13,8 +13,8 @@ import pytest
 from confluent_kafka.admin import AdminClient, NewTopic
 from psycopg2 import sql
 
-from lakehouse import live_alerts
 from lakehouse.catalog import load_catalog
+from lakehouse.query import live_alerts
 from lakehouse.settings import Settings
 from tests.commands import HARMONY
 

@@ -7,8 +7,8 @@ import time
 from confluent_kafka import Consumer, TopicPartition
 
 from ingest.writer import committed_offsets
-from lakehouse import trino_sql
 from lakehouse.catalog import load_catalog
+from lakehouse.query import trino_sql
 from lakehouse.tables import CITIZEN_OBSERVATIONS, REPORTS
 from tests.spark.conftest import SeededLake
 

@@ -1,0 +1,83 @@
+"""One statement on the lake, on Trino (the shared SQL server) or DuckDB (embedded), with the same names.
+
+Both engines see the catalog's namespaces as schemas: ``SELECT * FROM answers.riskiest_zones`` means the
+same table on either. Trino resolves it through its Iceberg connector (catalog ``lake``); DuckDB through
+views over ``iceberg_scan`` of each table's current metadata, created per connection.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+import duckdb
+import trino.exceptions
+
+from lakehouse.catalog import load_catalog
+from lakehouse.query import duck, trino_sql
+from lakehouse.settings import Settings
+
+# What an engine raises for a statement it refuses or cannot run (syntax, a missing table, a server that
+# is down); anything else is a bug and keeps its traceback.
+QUERY_ERRORS = (trino.exceptions.Error, trino.exceptions.HttpError, duckdb.Error, OSError)
+
+
+class Engine(StrEnum):
+    TRINO = "trino"
+    DUCKDB = "duckdb"
+
+
+@dataclass(frozen=True)
+class Result:
+    columns: list[str]
+    rows: list[tuple[Any, ...]]
+    engine: Engine
+    seconds: float
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def duckdb_lake(settings: Settings, sql: str = "") -> Any:
+    """A DuckDB connection where each table of the raw and answers namespaces (and of any other namespace
+    ``sql`` names) is a view of the same name."""
+    con = duck.connect(settings)
+    catalog = load_catalog(settings)
+    named = {m.lower() for m in re.findall(r"([A-Za-z_][A-Za-z0-9_]*)\s*\.", sql)}
+    wanted = {settings.catalog.raw_namespace, settings.catalog.answers_namespace} | named
+    for (namespace,) in catalog.list_namespaces():
+        if namespace.lower() not in wanted:
+            continue
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {_quote(namespace)}")
+        for ident in catalog.list_tables(namespace):
+            table = catalog.load_table(ident)
+            view = f"{_quote(namespace)}.{_quote(ident[-1])}"
+            con.execute(f"CREATE OR REPLACE VIEW {view} AS SELECT * FROM {duck.scan(table)}")  # noqa: S608 (names from the catalog, quoted)
+    return con
+
+
+def run(sql: str, settings: Settings, engine: Engine = Engine.TRINO) -> Result:
+    """Run one statement and return its columns and rows."""
+    t0 = time.monotonic()
+    if engine is Engine.TRINO:
+        conn = trino_sql.connect(settings)
+        try:
+            cur = conn.cursor()
+            cur.execute(sql)
+            rows = [tuple(r) for r in cur.fetchall()]
+            columns = [d[0] for d in cur.description or []]
+        finally:
+            conn.close()  # type: ignore[no-untyped-call]
+    else:
+        con = duckdb_lake(settings, sql)
+        try:
+            cur = con.execute(sql)
+            rows = [tuple(r) for r in cur.fetchall()]
+            columns = [d[0] for d in cur.description or []]
+        finally:
+            con.close()
+    return Result(columns, rows, engine, time.monotonic() - t0)
