@@ -44,7 +44,7 @@ from ingest.streams import STREAMS
 from ingest.writer import CommitResult, ExactlyOnceWriter, TableBatch, committed_offsets
 from lakehouse.catalog import load_catalog
 from lakehouse.settings import Settings, get_settings
-from lakehouse.tables import TableSpec
+from lakehouse.tables import TableSpec, purge_namespace
 
 
 class Lane:
@@ -83,8 +83,7 @@ class Lane:
         catalog = load_catalog(self.settings)
         for (ns,) in catalog.list_namespaces():
             if ns.startswith(self.namespace):
-                for ident in catalog.list_tables(ns):
-                    catalog.purge_table(ident)
+                purge_namespace(catalog, ns)
 
 
 class ParquetInMemory(ExactlyOnceWriter):

@@ -24,7 +24,7 @@ from benchmarks.commands import HARMONY, simulate
 from lakehouse.catalog import load_catalog
 from lakehouse.query import duck, duck_answers
 from lakehouse.settings import get_settings
-from lakehouse.tables import ALERTS, CITIZEN_OBSERVATIONS, REPORTS, Answer, ensure_table
+from lakehouse.tables import ALERTS, CITIZEN_OBSERVATIONS, REPORTS, Answer, ensure_table, purge_namespace
 
 
 def main() -> None:
@@ -91,9 +91,7 @@ def main() -> None:
         if not args.keep:
             admin.delete_topics([settings.kafka.reports_topic])[settings.kafka.reports_topic].result(15)
             for ns in (settings.catalog.raw_namespace, settings.catalog.answers_namespace):
-                if (ns,) in catalog.list_namespaces():
-                    for ident in catalog.list_tables(ns):
-                        catalog.purge_table(ident)
+                purge_namespace(catalog, ns)
     files = {r.table.split(".")[-1]: r for r in runs}
     results_file.write(
         "spark_answers",

@@ -126,6 +126,15 @@ def ensure_namespace(catalog: Catalog, namespace: str) -> None:
             raise
 
 
+def purge_namespace(catalog: Catalog, namespace: str) -> None:
+    """Drop every table of ``namespace`` with its files, then the namespace (tests, benchmarks)."""
+    if not catalog.namespace_exists(namespace):
+        return
+    for ident in catalog.list_tables(namespace):
+        catalog.purge_table(ident)
+    catalog.drop_namespace(namespace)
+
+
 def _create(catalog: Catalog, spec: TableSpec, ident: str) -> Table:
     """Create the table; if another process created it first, load theirs (the same definition)."""
     schema = spec.schema

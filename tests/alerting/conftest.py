@@ -23,6 +23,7 @@ from lakehouse.codec import decode
 from lakehouse.query import live_alerts
 from lakehouse.schemas import Alert
 from lakehouse.settings import Settings
+from lakehouse.tables import purge_namespace
 from tests.commands import HARMONY
 
 
@@ -168,8 +169,7 @@ def alert_lane(stack: Settings, tmp_path: Path) -> Iterator[AlertLane]:
     for fut in admin.delete_topics(names).values():
         fut.result(15)
     catalog = load_catalog(stack)
-    if catalog.table_exists(f"{lane.table}.alerts"):
-        catalog.purge_table(f"{lane.table}.alerts")
+    purge_namespace(catalog, lane.table)
     conn = live_alerts.connect(stack)
     with conn.cursor() as cur:
         cur.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(lane.table)))

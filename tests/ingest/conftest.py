@@ -17,6 +17,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from lakehouse.catalog import load_catalog
 from lakehouse.query import trino_sql
 from lakehouse.settings import Settings
+from lakehouse.tables import purge_namespace
 from tests.commands import HARMONY
 
 
@@ -111,6 +112,6 @@ def lane(stack: Settings, tmp_path: Path) -> Iterator[Lane]:
             proc.wait(10)
     admin.delete_topics([topic])[topic].result(15)
     catalog = load_catalog(stack)
-    for t in ("reports", "citizen_observations"):
-        if catalog.table_exists(f"{lane.namespace}.{t}"):
-            catalog.purge_table(f"{lane.namespace}.{t}")
+    for (ns,) in catalog.list_namespaces():
+        if ns.startswith(lane.namespace):  # the lane's, and those its tests derived from it
+            purge_namespace(catalog, ns)

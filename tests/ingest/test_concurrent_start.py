@@ -6,6 +6,7 @@ import dataclasses
 import time
 
 from lakehouse.catalog import load_catalog
+from lakehouse.tables import purge_namespace
 from tests.ingest.conftest import Lane
 from tests.ingest.test_exactly_once import assert_exact
 
@@ -31,5 +32,4 @@ def test_four_workers_started_at_once_on_a_new_namespace(lane: Lane) -> None:
             assert w.wait(60) == 0
             assert "Traceback" not in run.log(f"w{attempt}-{i}")
         assert_exact(run, produced)
-        for t in ("reports", "citizen_observations"):
-            catalog.purge_table(f"{run.namespace}.{t}")
+        purge_namespace(catalog, run.namespace)

@@ -16,6 +16,7 @@ from psycopg2 import sql
 from lakehouse.catalog import load_catalog
 from lakehouse.query import live_alerts
 from lakehouse.settings import Settings
+from lakehouse.tables import purge_namespace
 from tests.commands import HARMONY
 
 WEEKEND_MULTIPLIER = 1.6
@@ -96,9 +97,7 @@ def seeded_lake(stack: Settings, tmp_path_factory: pytest.TempPathFactory) -> It
         fut.result(15)
     catalog = load_catalog(stack)
     for ns in (env["HARMONY_CATALOG__RAW_NAMESPACE"], env["HARMONY_CATALOG__ANSWERS_NAMESPACE"]):
-        if (ns,) in catalog.list_namespaces():
-            for ident in catalog.list_tables(ns):
-                catalog.purge_table(ident)
+        purge_namespace(catalog, ns)
     conn = live_alerts.connect(stack)
     with conn.cursor() as cur:
         cur.execute(
