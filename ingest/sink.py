@@ -1,9 +1,12 @@
 """A Quix Streams sink that lands a topic in Iceberg through the exactly-once writer.
 
-``add`` only buffers raw bytes and their Kafka coordinates (cheap, per message). ``flush``, called by
-Quix at each checkpoint, does the work for the whole batch: decode and validate in Arrow, dead-letter
-the rejects, build each table's rows, and commit them all in one Iceberg commit per table, for every
-partition this worker owns. Quix commits the Kafka offsets only after ``flush`` returns.
+``add`` only buffers raw bytes and their Kafka coordinates (cheap, per message). Every full chunk of
+messages is prepared in a background thread while Quix keeps polling: decoded and validated in Arrow,
+projected into each table's rows, and written as data files (files nothing refers to yet, like the
+files Iceberg's Kafka Connect sink writes between commits). ``flush``, called by Quix at each
+checkpoint, prepares the rest, dead-letters the rejects and commits every table once, for every
+partition this worker owns, fenced by the lake's offsets. Quix commits the Kafka offsets only after
+``flush`` returns.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -18,6 +22,7 @@ import orjson
 import pyarrow as pa
 from confluent_kafka import Producer
 from pyiceberg.exceptions import CommitStateUnknownException
+from pyiceberg.manifest import DataFile
 from quixstreams.sinks.base import BaseSink, SinkBackpressureError
 from sqlalchemy.exc import InterfaceError, OperationalError
 
@@ -26,14 +31,26 @@ from ingest.streams import Stream
 from ingest.writer import OFFSET_COLUMN, PARTITION_COLUMN, CommitResult, ExactlyOnceWriter, TableBatch
 from lakehouse.batch_codec import DecodedBatch, decode_batch
 from lakehouse.dead_letters import envelope
+from lakehouse.tables import TableSpec
 
 logger = logging.getLogger("harmony.ingest")
 
 # Failures of a server the sink needs (S3, the catalog database, the broker), not of the data: ride them out.
 TRANSIENT = (OSError, OperationalError, InterfaceError, CommitStateUnknownException)
 
-# Messages per background decode chunk: big enough to amortise Arrow's per-call cost.
-DECODE_CHUNK = 20_000
+# Messages per background chunk: decoded, projected and written as data files while Quix keeps polling
+# (as Iceberg's Kafka Connect sink writes files continuously and only commits at intervals). Big enough
+# to amortise Arrow's per-call cost and to keep data files from being tiny.
+DECODE_CHUNK = 50_000
+
+
+@dataclass
+class _Chunk:
+    """A part of the batch made ready ahead of the commit: decoded, with each table's rows and files."""
+
+    decoded: DecodedBatch  # indexes relative to the chunk's first message
+    rows: dict[TableSpec, pa.Table]  # with PARTITION_COLUMN and OFFSET_COLUMN
+    files: dict[TableSpec, list[DataFile]] = field(default_factory=dict)
 
 
 class IcebergSink(BaseSink):
@@ -69,7 +86,7 @@ class IcebergSink(BaseSink):
         self._partitions: list[int] = []
         self._offsets: list[int] = []
         self._next: dict[int, int] = {}
-        self._chunks: list[tuple[int, Future[DecodedBatch]]] = []
+        self._chunks: list[tuple[int, Future[_Chunk]]] = []
         self._decoded_upto = 0
         self.buffered_bytes = 0
 
@@ -96,26 +113,34 @@ class IcebergSink(BaseSink):
         self._decode_ahead()
 
     def _decode_ahead(self) -> None:
-        """Decode full chunks in a background thread while Quix keeps polling (Arrow releases the GIL)."""
+        """Prepare full chunks in a background thread while Quix keeps polling (Arrow and Parquet release
+        the GIL): decode, project each table's rows, write their data files."""
         if len(self._values) - self._decoded_upto >= DECODE_CHUNK:
             start, self._decoded_upto = self._decoded_upto, len(self._values)
-            chunk = self._values[start : self._decoded_upto]
-            self._chunks.append((start, self._decoder.submit(decode_batch, self.stream.model, chunk)))
-
-    def _decoded(self) -> DecodedBatch:
-        """The whole buffered batch decoded: finished chunks plus the remainder."""
-        parts = [(start, fut.result()) for start, fut in self._chunks]
-        if self._decoded_upto < len(self._values):
-            parts.append(
-                (self._decoded_upto, decode_batch(self.stream.model, self._values[self._decoded_upto :]))
+            end = self._decoded_upto
+            future = self._decoder.submit(
+                self._prepare,
+                self._values[start:end],
+                self._partitions[start:end],
+                self._offsets[start:end],
+                True,
             )
-        if len(parts) == 1 and parts[0][0] == 0:
-            return parts[0][1]
-        return DecodedBatch(
-            pa.concat_tables([d.table for _, d in parts]),
-            [start + i for start, d in parts for i in d.rows],
-            [(start + i, e) for start, d in parts for i, e in d.rejected],
-        )
+            self._chunks.append((start, future))
+
+    def _prepare(self, values: list[bytes], partitions: list[int], offsets: list[int], write: bool) -> _Chunk:
+        decoded = decode_batch(self.stream.model, values)
+        rows = np.asarray(decoded.rows, dtype=np.int64)
+        part, off = np.asarray(partitions, dtype=np.int32), np.asarray(offsets, dtype=np.int64)
+        chunk = _Chunk(decoded, {})
+        for spec, project in self.stream.tables:
+            table, parents = project(decoded.table)
+            source = rows if parents is None else rows[parents.to_numpy()]
+            chunk.rows[spec] = table.append_column(PARTITION_COLUMN, pa.array(part[source])).append_column(
+                OFFSET_COLUMN, pa.array(off[source])
+            )
+            if write:
+                chunk.files[spec] = self.writer.write_files(spec, chunk.rows[spec])
+        return chunk
 
     def release(self, partitions: Iterable[int]) -> None:
         """Forget partitions this worker no longer owns, and anything buffered for them."""
@@ -166,45 +191,47 @@ class IcebergSink(BaseSink):
             self._outage_s = 0.0
 
     def _land(self) -> None:
-        # 1. Decode and validate the whole batch against the contract (Arrow fast path).
-        decoded = self._decoded()
-        partitions = np.asarray(self._partitions, dtype=np.int32)
-        offsets = np.asarray(self._offsets, dtype=np.int64)
+        # 1. The whole batch decoded and validated against the contract (Arrow fast path), each table's
+        # rows tagged with the partition and offset of their message: the chunks prepared in the
+        # background (their data files already written), plus the rest, prepared now.
+        chunks = [(start, fut.result()) for start, fut in self._chunks]
+        if self._decoded_upto < len(self._values):
+            start = self._decoded_upto
+            rest = self._prepare(self._values[start:], self._partitions[start:], self._offsets[start:], False)
+            chunks.append((start, rest))
+        rejected = [(start + i, e) for start, c in chunks for i, e in c.decoded.rejected]
 
         # 2. Dead-letter the rejects and wait until Kafka has them: a bad message is never dropped.
-        for index, error in decoded.rejected:
+        for index, error in rejected:
             key, value, headers = envelope(
                 error,
                 self._values[index],
                 self._keys[index],
                 self.topic,
-                int(partitions[index]),
-                int(offsets[index]),
+                self._partitions[index],
+                self._offsets[index],
                 f"ingest-{self.stream.name}",
                 self.max_message_bytes,
             )
             self.dead_letters.produce(self.dead_letter_topic, value=value, key=key, headers=headers)
-        if decoded.rejected:
+        if rejected:
             if self.dead_letters.flush(30) != 0:
                 raise ConnectionError("dead letters not delivered within 30 s; the batch is not committed")
-            self.dead_lettered += len(decoded.rejected)
+            self.dead_lettered += len(rejected)
 
-        # 3. Each table's rows, tagged with the partition and offset of the message they came from.
-        rows = np.asarray(decoded.rows, dtype=np.int64)
+        # 3. Each table's batch: the segments already written, and the rows still to write.
         batches = {}
-        for spec, project in self.stream.tables:
-            table, parents = project(decoded.table)
-            source = rows if parents is None else rows[parents.to_numpy()]
+        for spec, _ in self.stream.tables:
+            unwritten = [c.rows[spec] for _, c in chunks if spec not in c.files]
             batches[spec] = TableBatch(
-                table.append_column(PARTITION_COLUMN, pa.array(partitions[source])).append_column(
-                    OFFSET_COLUMN, pa.array(offsets[source])
-                )
+                pa.concat_tables(unwritten) if unwritten else chunks[0][1].rows[spec].slice(0, 0),
+                [(c.rows[spec], c.files[spec]) for _, c in chunks if spec in c.files],
             )
 
         # 4. One Iceberg commit per table with the next offsets; fenced on what this worker owns.
         results = self.writer.commit(batches, dict(self._next), owned=lambda p: p in self.owned)
         failpoint("ingest.before_kafka_commit")  # every table committed, Kafka's offsets not yet
-        self._log(results, len(decoded.rejected))
+        self._log(results, len(rejected))
         self.landed_rows += results[0].rows if results else 0
         self.commits += 1
         self._reset()

@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from uuid import UUID, uuid4
 
 import orjson
 import pyarrow as pa
@@ -30,7 +31,9 @@ import pyarrow.compute as pc
 from pyiceberg.catalog import Catalog
 from pyiceberg.exceptions import CommitFailedException
 from pyiceberg.io.pyarrow import _dataframe_to_data_files
+from pyiceberg.manifest import DataFile
 from pyiceberg.table import Table
+from pyiceberg.table.metadata import TableMetadata
 from pyiceberg.table.snapshots import Snapshot
 from pyiceberg.table.update.snapshot import ExpireSnapshots
 
@@ -57,9 +60,20 @@ class LostOffsetsError(RuntimeError):
 
 @dataclass
 class TableBatch:
-    """Rows for one table; each row carries the Kafka partition and offset it came from."""
+    """Rows for one table; each row carries the Kafka partition and offset it came from.
+
+    ``prewritten`` holds segments whose data files were already written while the batch was being
+    consumed (``ExactlyOnceWriter.write_files``): their rows, and the files holding exactly those rows.
+    A commit uses a segment's files only if every one of its rows passes the fence (step 2); otherwise the
+    segment's rows are filtered and written again, so pre-writing never changes what lands.
+    """
 
     rows: pa.Table  # includes PARTITION_COLUMN and OFFSET_COLUMN
+    prewritten: list[tuple[pa.Table, list[DataFile]]] = field(default_factory=list)
+
+    @property
+    def num_rows(self) -> int:
+        return int(self.rows.num_rows) + sum(int(rows.num_rows) for rows, _ in self.prewritten)
 
 
 @dataclass
@@ -149,6 +163,13 @@ class ExactlyOnceWriter:
         default_factory=lambda: ThreadPoolExecutor(max_workers=4, thread_name_prefix="commit"), repr=False
     )
 
+    def write_files(self, spec: TableSpec, rows: pa.Table) -> list[DataFile]:
+        """Write ``rows`` as data files of ``spec``'s table ahead of the commit that will add them
+        (safe from any thread; the commit still fences them, see ``TableBatch``)."""
+        ident = self.tables[spec]
+        table = self._tables.get(ident) or self.catalog.load_table(ident)
+        return _write(table, table.metadata, rows, spec, uuid4())
+
     def start_offsets(self, partitions: Iterable[int]) -> dict[int, int]:
         """Where a consumer of ``partitions`` must start so that no table misses a row."""
         per_table = [committed_offsets(self.catalog.load_table(i), self.topic) for i in self.tables.values()]
@@ -191,19 +212,31 @@ class ExactlyOnceWriter:
             # Step 1. Re-read the offsets this table has committed (its offsets property).
             landed = committed_offsets(table, self.topic)
 
-            # Step 2. Fence: only partitions this worker still owns, only rows not landed yet.
+            # Step 2. Fence: only partitions this worker still owns, only rows not landed yet. A
+            # pre-written segment is kept whole or not at all: if any of its rows fails the fence, its
+            # rows rejoin the others to be filtered and written again (its files become orphans).
             mine = {p: o for p, o in next_offsets.items() if owned(p)}
-            rows = _unlanded(batch.rows, landed, mine)
+            ready: list[DataFile] = []
+            ready_rows = 0
+            redo = [batch.rows]
+            for segment, segment_files in batch.prewritten:
+                if _unlanded(segment, landed, mine).num_rows == segment.num_rows:
+                    ready += segment_files
+                    ready_rows += segment.num_rows
+                else:
+                    redo.append(segment)
+            rows = _unlanded(pa.concat_tables(redo) if len(redo) > 1 else redo[0], landed, mine)
+            landing = rows.num_rows + ready_rows
             advanced = {p: o for p, o in mine.items() if o > landed.get(p, -1)}
-            if rows.num_rows == 0 and not advanced:
-                return self._result(ident, None, batch, rows, attempt, started, landed)
+            if landing == 0 and not advanced:
+                return self._result(ident, None, batch, 0, attempt, started, landed)
 
             # Step 3. The new offset map: everything landed so far, advanced by this batch.
             offsets = {**landed, **advanced}
             offsets_json = orjson.dumps({str(p): o for p, o in sorted(offsets.items())}).decode()
 
-            # Step 4. Write the data files (Parquet on S3). Nothing refers to them yet: a crash here
-            # leaves orphan files, never rows.
+            # Step 4. Write the data files of the rows not pre-written (Parquet on S3). Nothing refers
+            # to them yet: a crash here leaves orphan files, never rows.
             failpoint("ingest.before_data_files")
             write_started = time.perf_counter()
             tx = table.transaction()
@@ -212,14 +245,7 @@ class ExactlyOnceWriter:
             )
             merge = table.properties.get("commit.manifest-merge.enabled", "false") == "true"
             producer = update.merge_append() if merge else update.fast_append()
-            files = list(
-                _dataframe_to_data_files(
-                    table_metadata=tx.table_metadata,
-                    write_uuid=producer.commit_uuid,
-                    df=_conform(rows, spec),
-                    io=table.io,
-                )
-            )
+            files = ready + _write(table, tx.table_metadata, rows, spec, producer.commit_uuid)
             failpoint("ingest.after_data_files")
 
             # Step 5. One atomic commit: manifests and manifest list, the offsets property, the expiry of
@@ -247,7 +273,7 @@ class ExactlyOnceWriter:
             failpoint("ingest.after_catalog_swap")
             # Step 7. The commit landed: report it (the caller commits Kafka offsets only after this).
             self._tables[ident] = table
-            result = self._result(ident, table.current_snapshot(), batch, rows, attempt, started, offsets)
+            result = self._result(ident, table.current_snapshot(), batch, landing, attempt, started, offsets)
             result.write_ms, result.commit_ms = write_ms, commit_ms
             if self.on_commit is not None:
                 self.on_commit(result)
@@ -259,7 +285,7 @@ class ExactlyOnceWriter:
         ident: str,
         snapshot: Snapshot | None,
         batch: TableBatch,
-        rows: pa.Table,
+        rows: int,
         attempts: int,
         started: float,
         offsets: dict[int, int],
@@ -267,8 +293,8 @@ class ExactlyOnceWriter:
         props = snapshot.summary.additional_properties if snapshot is not None and snapshot.summary else {}
         return CommitResult(
             table=ident,
-            rows=rows.num_rows if snapshot is not None else 0,
-            skipped_rows=batch.rows.num_rows - (rows.num_rows if snapshot is not None else 0),
+            rows=rows if snapshot is not None else 0,
+            skipped_rows=batch.num_rows - (rows if snapshot is not None else 0),
             files=int(props.get("added-data-files", 0)),
             bytes=int(props.get("added-files-size", 0)),
             attempts=attempts,
@@ -276,6 +302,22 @@ class ExactlyOnceWriter:
             offsets=offsets,
             snapshot_id=snapshot.snapshot_id if snapshot is not None else None,
         )
+
+
+def _write(
+    table: Table, metadata: TableMetadata, rows: pa.Table, spec: TableSpec, uuid: UUID
+) -> list[DataFile]:
+    """Write ``rows`` as the table's data files (its schema, partitioning and file properties).
+
+    Uses pyiceberg's own writer (``_dataframe_to_data_files``, what ``Transaction.append`` calls; private,
+    so pyiceberg is pinned and ``tests/ingest/test_writer.py`` checks the files it gives)."""
+    if rows.num_rows == 0:
+        return []
+    return list(
+        _dataframe_to_data_files(
+            table_metadata=metadata, write_uuid=uuid, df=_conform(rows, spec), io=table.io
+        )
+    )
 
 
 def _conform(rows: pa.Table, spec: TableSpec) -> pa.Table:
