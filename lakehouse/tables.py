@@ -31,13 +31,17 @@ from lakehouse.settings import Settings
 logger = logging.getLogger("harmony.lakehouse")
 
 # Written by streaming appends: the writer retries commits itself after re-reading the committed Kafka
-# offsets, so pyiceberg's own retry (which would blindly re-apply the append) is switched off; manifests
-# are merged so the manifest list stays short as commits accumulate.
+# offsets, so pyiceberg's own retry (which would blindly re-apply the append) is switched off. Each append
+# adds a small manifest; once 16 have gathered they are merged into one, and a merged manifest stops
+# growing at 128 KiB, so a commit reads a bounded number of manifests however long the stream has run (at
+# 8 MiB every merge re-read every file ever appended, and commits slowed as the table aged). `harmony
+# lake maintain` rewrites the manifests in bulk.
 STREAMING_PROPERTIES = {
     "format-version": "2",
     "commit.retry.num-retries": "0",
     "commit.manifest-merge.enabled": "true",
-    "commit.manifest.min-count-to-merge": "100",
+    "commit.manifest.min-count-to-merge": "16",
+    "commit.manifest.target-size-bytes": str(128 << 10),
     "write.parquet.compression-codec": "zstd",
     "write.metadata.delete-after-commit.enabled": "true",
     "write.metadata.previous-versions-max": "20",

@@ -58,17 +58,37 @@ def maintain(
     settings = get_settings()
     with console.status(f"starting Spark on {master}"):
         spark = session(settings, master, "harmony-maintain")
-    with console.status("compacting, expiring, removing orphans"):
+    with console.status("compacting files and manifests, expiring, removing orphans"):
         runs = run(spark, settings, orphan_age_hours)
     table = Table(title="lake maintenance")
-    for col in ("table", "files before", "files after", "rows before", "rows after", "rewritten", "added"):
+    columns = (
+        "table",
+        "files before",
+        "files after",
+        "rows before",
+        "rows after",
+        "files rewritten",
+        "files added",
+        "manifests rewritten",
+        "manifests added",
+    )
+    for col in columns:
         table.add_column(col, justify="left" if col == "table" else "right")
     for r in runs:
         table.add_row(
             r.table,
             *(
                 f"{v:,}"
-                for v in (r.files_before, r.files_after, r.rows_before, r.rows_after, r.rewritten, r.added)
+                for v in (
+                    r.files_before,
+                    r.files_after,
+                    r.rows_before,
+                    r.rows_after,
+                    r.rewritten,
+                    r.added,
+                    r.manifests_rewritten,
+                    r.manifests_added,
+                )
             ),
         )
     Console().print(table)
