@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 
 from alerting.cli import alert
+from dashboard.cli import dashboard
 from harmony.sql import sql
 from ingest import cli as ingest_cli
 from lakehouse.settings import SettingsError, get_settings
@@ -27,6 +28,7 @@ app.command()(alert)
 app.command()(analyze)
 app.add_typer(lake, name="lake")
 app.command()(sql)
+app.command()(dashboard)
 console = Console(stderr=True)
 
 
@@ -34,8 +36,9 @@ console = Console(stderr=True)
 def demo(
     days: Annotated[float, typer.Option(help="days of event time to simulate")] = 2.0,
     drones: Annotated[int, typer.Option(help="fleet size")] = 48,
+    serve: Annotated[bool, typer.Option(help="end by serving the dashboard until Ctrl-C")] = True,
 ) -> None:
-    """The main job end to end: stack up, simulate, ingest, alert, and what the lake now holds."""
+    """The main job end to end: stack up, simulate, ingest, alert, analyse, then the dashboard."""
     from harmony import smoke
     from harmony.demo import pipeline
 
@@ -51,6 +54,8 @@ def demo(
             step(settings)
         console.print(f"[green]✓[/] {title}")
     pipeline(settings, console, days, drones)
+    if serve:
+        dashboard()
 
 
 def main() -> None:

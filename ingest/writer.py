@@ -39,13 +39,12 @@ from pyiceberg.table.update.snapshot import ExpireSnapshots
 
 from ingest.failpoints import failpoint
 from lakehouse.derive import arrow_parse_schema
-from lakehouse.tables import TableSpec
+from lakehouse.tables import KAFKA_OFFSETS_PROPERTY_PREFIX, TableSpec
 
 logger = logging.getLogger("harmony.ingest.writer")
 
 OFFSETS_PROPERTY = "harmony.kafka.offsets"  # snapshot summary: the offsets as of this snapshot
 TOPIC_PROPERTY = "harmony.kafka.topic"  # snapshot summary: the topic those offsets belong to
-TABLE_OFFSETS_PREFIX = "harmony.kafka.offsets."  # table property, + topic: the offsets now
 PARTITION_COLUMN = "_kafka_partition"
 OFFSET_COLUMN = "_kafka_offset"
 
@@ -124,7 +123,7 @@ class WriterConfig:
 
 def offsets_property(topic: str) -> str:
     """The table property holding the next offset per partition of ``topic`` landed in the table."""
-    return f"{TABLE_OFFSETS_PREFIX}{topic}"
+    return f"{KAFKA_OFFSETS_PROPERTY_PREFIX}{topic}"
 
 
 def _parse_offsets(text: str) -> dict[int, int]:

@@ -101,6 +101,11 @@ class CatalogSettings(_Frozen):
     raw_namespace: str = "raw"
     answers_namespace: str = "answers"
 
+    @property
+    def read_only_name(self) -> str:
+        """Trino's second catalog on the same lake, read-only in the connector itself (the dashboard's)."""
+        return f"{self.name}_read"
+
 
 class RuleSettings(_Frozen):
     """What counts as unrest: shared by the alerting rules and the analytics."""
@@ -143,6 +148,22 @@ class AlertingSettings(_Frozen):
         return f"{self.consumer_group}-delivery"
 
 
+class DashboardSettings(_Frozen):
+    """The Streamlit dashboard, and the limits of the read-only Trino user it queries as."""
+
+    host: str = "127.0.0.1"
+    port: int = 8501
+    trino_user: str = "dashboard"  # read-only on the lake; its limits are Trino's, not the page's
+    max_rows: int = Field(default=1000, ge=1)
+    query_timeout_s: int = Field(default=20, ge=1)
+    refresh_s: float = Field(default=2.0, gt=0)
+    alerting_quiet_s: float = Field(default=30.0, gt=0)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+
 class Settings(BaseSettings):
     """The whole platform's configuration; load it with :func:`get_settings`."""
 
@@ -164,6 +185,7 @@ class Settings(BaseSettings):
     rules: RuleSettings = RuleSettings()
     ingest: IngestSettings = IngestSettings()
     alerting: AlertingSettings = AlertingSettings()
+    dashboard: DashboardSettings = DashboardSettings()
 
     @property
     def warehouse(self) -> str:

@@ -101,6 +101,7 @@ class Answer(StrEnum):
     BY_HOUR = "unrest_by_hour"
     BY_ZONE = "riskiest_zones"
     WORDS = "words_of_unrest"
+    BY_ZONE_HOUR = "unrest_by_zone_hour"  # the fine grain (day × zone × hour) the dashboard filters on
 
     def identifier(self, settings: Settings) -> str:
         return f"{settings.catalog.answers_namespace}.{self.value}"
@@ -109,6 +110,10 @@ class Answer(StrEnum):
 # Parameters of the questions themselves, shared by every engine that answers them.
 MIN_WORD_SUPPORT = 50  # a word heard by fewer citizen observations gets no lift rank
 PEAK_HOURS = 3  # the hours flagged as peak unrest
+
+# Table property of a raw table, + topic: the next Kafka offset per partition landed in it (JSON), written
+# by ingest in the same commit as the rows, read by anyone who wants to know how far the lake has come.
+KAFKA_OFFSETS_PROPERTY_PREFIX = "harmony.kafka.offsets."
 
 # Snapshot-summary properties of an answer: the raw tables' snapshot ids it was computed from, and how.
 SOURCE_SNAPSHOTS_PROPERTY = "harmony.source-snapshots"

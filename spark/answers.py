@@ -56,6 +56,13 @@ def zone_counts(observations: DataFrame, threshold: float) -> DataFrame:
     )
 
 
+def zone_hour_counts(observations: DataFrame, threshold: float) -> DataFrame:
+    """Per day, zone and hour: the grain every filter of the dashboard (dates, day type, zones) needs."""
+    return observations.groupBy(
+        F.to_date("event_time").alias("day"), "zone", F.hour("event_time").alias("hour")
+    ).agg(F.count("*").alias("citizens_seen"), F.sum(_low(threshold)).alias("low_score_citizens"))
+
+
 def word_counts(reports: DataFrame, threshold: float) -> DataFrame:
     """Per word: citizen observations whose report heard it, and how many of those were low."""
     per_report = reports.select(
@@ -70,13 +77,13 @@ def word_counts(reports: DataFrame, threshold: float) -> DataFrame:
     )
 
 
-def add_counts(a: DataFrame, b: DataFrame, key: str) -> DataFrame:
+def add_counts(a: DataFrame, b: DataFrame, *keys: str) -> DataFrame:
     """Counts of two disjoint sets of rows, summed per key."""
-    measures = [c for c in a.columns if c != key]
+    measures = [c for c in a.columns if c not in keys]
     return (
-        a.select(key, *measures)
-        .unionByName(b.select(key, *measures))
-        .groupBy(key)
+        a.select(*keys, *measures)
+        .unionByName(b.select(*keys, *measures))
+        .groupBy(*keys)
         .agg(*[F.sum(c).alias(c) for c in measures])
     )
 
@@ -152,6 +159,26 @@ def by_hour(hours: DataFrame, riot_episodes: DataFrame) -> DataFrame:
             (F.col("unrest_rank") <= PEAK_HOURS).alias("is_peak"),
         )
         .orderBy("hour")
+    )
+
+
+def by_zone_hour(counts: DataFrame, riot_episodes: DataFrame) -> DataFrame:
+    """Unrest per day, zone and hour (UTC): small enough for a page to filter and sum."""
+    per_cell = riot_episodes.groupBy(
+        F.to_date("event_time").alias("day"), "zone", F.hour("event_time").alias("hour")
+    ).agg(F.count("*").alias("riot_alerts"))
+    return (
+        counts.join(per_cell, ["day", "zone", "hour"], "left")
+        .fillna(0, ["riot_alerts"])
+        .select(
+            "day",
+            "zone",
+            F.col("hour").cast("int"),
+            F.col("citizens_seen").cast("long"),
+            F.col("low_score_citizens").cast("long"),
+            F.col("riot_alerts").cast("long"),
+        )
+        .orderBy("day", "zone", "hour")
     )
 
 

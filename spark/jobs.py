@@ -173,6 +173,7 @@ def analyze(
     hours = answers.hour_counts(observations, threshold)
     zones = answers.zone_counts(observations, threshold)
     words = answers.word_counts(reports, threshold)
+    cells = answers.zone_hour_counts(observations, threshold)
     if run.mode == "incremental":
 
         def stored(answer: Answer, *columns: str) -> DataFrame:
@@ -182,6 +183,7 @@ def analyze(
         hours = answers.add_counts(stored(Answer.BY_HOUR, *hours.columns), hours, "hour")
         zones = answers.add_counts(stored(Answer.BY_ZONE, *zones.columns), zones, "zone")
         words = answers.add_counts(stored(Answer.WORDS, *words.columns), words, "word")
+        cells = answers.add_counts(stored(Answer.BY_ZONE_HOUR, *cells.columns), cells, "day", "zone", "hour")
     riots = answers.riots(read(spark, ALERTS, settings, now)).cache()
     daily = answers.by_day(days, riots)
     results: dict[Answer, DataFrame] = {
@@ -190,6 +192,7 @@ def analyze(
         Answer.BY_HOUR: answers.by_hour(hours, riots),
         Answer.BY_ZONE: answers.by_zone(zones, riots, answers.zone_centres(spark)),
         Answer.WORDS: answers.words(words, hours),
+        Answer.BY_ZONE_HOUR: answers.by_zone_hour(cells, riots),
     }
     # Materialise every answer before replacing any table: an incremental run reads the stored ones.
     timings = {}

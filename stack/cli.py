@@ -16,7 +16,7 @@ from lakehouse.settings import get_settings
 from stack import manager
 from stack.credentials import ensure_env_file
 from stack.services import ALL, ServiceError
-from stack.services.trino import catalog_properties
+from stack.services.trino import catalog_files
 
 app = typer.Typer(help="Install, start, check and stop the local stack (Kafka, MinIO, PostgreSQL, Trino).")
 console = Console(stderr=True)
@@ -97,9 +97,9 @@ def provision() -> None:
 def trino_catalog(
     out: Annotated[Path, typer.Argument(help="folder to write <catalog>.properties into")],
 ) -> None:
-    """Render Trino's catalog file for the lake from the settings (used by compose.yaml)."""
-    settings = get_settings()
+    """Render Trino's catalog files for the lake from the settings (used by compose.yaml)."""
     out.mkdir(parents=True, exist_ok=True)
-    target = out / f"{settings.catalog.name}.properties"
-    target.write_text("\n".join(catalog_properties(settings)) + "\n")
-    console.print(f"wrote {target}")
+    for name, lines in catalog_files(get_settings()).items():
+        target = out / f"{name}.properties"
+        target.write_text("\n".join(lines) + "\n")
+        console.print(f"wrote {target}")

@@ -9,6 +9,9 @@ import pytest
 from lakehouse.settings import Settings, get_settings
 from stack import manager
 from stack.credentials import ensure_env_file
+from tests.seeded import seeded_lake
+
+__all__ = ["seeded_lake"]  # a fixture for every area that reads a seeded lake
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -1,4 +1,5 @@
-"""A seeded lake, built once for the Spark tests: backfill → ingest and alerting → analyze."""
+"""A seeded lake, built once per test session for the areas that read it (Spark, the dashboard):
+backfill → ingest and alerting. Registered as a fixture by ``tests/conftest.py``."""
 
 from __future__ import annotations
 
@@ -48,7 +49,7 @@ class SeededLake:
         )
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="session")
 def seeded_lake(stack: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeededLake]:
     token = uuid.uuid4().hex[:8]
     env = {

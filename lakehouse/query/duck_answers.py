@@ -70,6 +70,15 @@ def _sql(answer: Answer, reports: str, observations: str, alerts: str, threshold
                avg_harmony_score, avg_harmony_score * citizens_seen, riot_alerts::BIGINT, centre_lat, centre_lon,
                row_number() OVER (ORDER BY riot_alerts DESC, low_score_citizens DESC, zone)::INT AS risk_rank
         FROM joined ORDER BY risk_rank"""  # noqa: S608
+    if answer is Answer.BY_ZONE_HOUR:
+        return f"""
+        WITH cells AS (SELECT CAST(event_time AS DATE) AS day, zone, hour(event_time) AS hour, count(*) AS citizens_seen,
+                              count(*) FILTER (harmony_score < {threshold}) AS low_score_citizens
+                       FROM {observations} GROUP BY 1, 2, 3),
+             riots AS (SELECT CAST(event_time AS DATE) AS day, zone, hour(event_time) AS hour, count(*) AS riot_alerts
+                       FROM {riots} GROUP BY 1, 2, 3)
+        SELECT day, zone, hour::INT, citizens_seen::BIGINT, low_score_citizens::BIGINT, coalesce(riot_alerts, 0)::BIGINT
+        FROM cells LEFT JOIN riots USING (day, zone, hour) ORDER BY day, zone, hour"""  # noqa: S608
     if answer is Answer.WORDS:
         return f"""
         WITH per_report AS (

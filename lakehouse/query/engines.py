@@ -8,7 +8,9 @@ views over ``iceberg_scan`` of each table's current metadata, created per connec
 from __future__ import annotations
 
 import re
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -36,6 +38,7 @@ class Result:
     rows: list[tuple[Any, ...]]
     engine: Engine
     seconds: float
+    truncated: bool = False  # more rows than ``max_rows``: the rest were not fetched
 
 
 def _quote(name: str) -> str:
@@ -60,24 +63,57 @@ def duckdb_lake(settings: Settings, sql: str = "") -> Any:
     return con
 
 
-def run(sql: str, settings: Settings, engine: Engine = Engine.TRINO) -> Result:
-    """Run one statement and return its columns and rows."""
+def run(
+    sql: str,
+    settings: Settings,
+    engine: Engine = Engine.TRINO,
+    *,
+    user: str | None = None,
+    catalog: str | None = None,
+    max_rows: int | None = None,
+    timeout_s: float | None = None,
+    on_start: Callable[[Callable[[], None]], None] | None = None,
+) -> Result:
+    """Run one statement and return its columns and rows (at most ``max_rows``).
+
+    ``user`` and ``catalog`` are Trino's (the user's access rules and limits are Trino's). ``timeout_s``
+    interrupts a DuckDB statement (Trino's limits are set on the server). ``on_start`` receives a function
+    that cancels the running statement, callable from another thread.
+    """
     t0 = time.monotonic()
     if engine is Engine.TRINO:
-        conn = trino_sql.connect(settings)
+        conn = trino_sql.connect(settings, user=user, catalog=catalog)
         try:
             cur = conn.cursor()
+            if on_start is not None:
+                on_start(cur.cancel)
             cur.execute(sql)
-            rows = [tuple(r) for r in cur.fetchall()]
+            rows, truncated = _fetch(cur, max_rows)
+            if truncated:
+                cur.cancel()
             columns = [d[0] for d in cur.description or []]
         finally:
             conn.close()  # type: ignore[no-untyped-call]
     else:
         con = duckdb_lake(settings, sql)
+        timer = threading.Timer(timeout_s, con.interrupt) if timeout_s else None
         try:
+            if on_start is not None:
+                on_start(con.interrupt)
+            if timer is not None:
+                timer.start()
             cur = con.execute(sql)
-            rows = [tuple(r) for r in cur.fetchall()]
+            rows, truncated = _fetch(cur, max_rows)
             columns = [d[0] for d in cur.description or []]
         finally:
+            if timer is not None:
+                timer.cancel()
             con.close()
-    return Result(columns, rows, engine, time.monotonic() - t0)
+    return Result(columns, rows, engine, time.monotonic() - t0, truncated)
+
+
+def _fetch(cur: Any, max_rows: int | None) -> tuple[list[tuple[Any, ...]], bool]:
+    if max_rows is None:
+        return [tuple(r) for r in cur.fetchall()], False
+    rows = [tuple(r) for r in cur.fetchmany(max_rows + 1)]
+    return rows[:max_rows], len(rows) > max_rows

@@ -9,14 +9,20 @@ import trino
 from lakehouse.settings import Settings, get_settings
 
 
-def connect(settings: Settings | None = None, schema: str | None = None) -> trino.dbapi.Connection:
+def connect(
+    settings: Settings | None = None,
+    schema: str | None = None,
+    user: str | None = None,
+    catalog: str | None = None,
+) -> trino.dbapi.Connection:
+    """A connection as ``user`` to ``catalog`` (default: the platform's admin user, the lake catalog)."""
     settings = settings or get_settings()
     t = settings.trino
     return trino.dbapi.connect(
         host=t.host,
         port=t.port,
-        user=t.user,
-        catalog=settings.catalog.name,
+        user=user or t.user,
+        catalog=catalog or settings.catalog.name,
         schema=schema,
         request_timeout=60,
     )

@@ -15,7 +15,7 @@ import psycopg2
 import psycopg2.extensions
 
 from lakehouse.settings import Settings
-from stack import versions
+from stack import debian, versions
 from stack.services.base import Service, ServiceError
 
 # PostgreSQL refuses to run as root; Debian's package creates this user.
@@ -90,23 +90,10 @@ class Postgres(Service):
     def install(self) -> None:
         if postgres_bindir() is not None:
             return
-        if os.geteuid() != 0:
-            raise ServiceError(
-                self.name,
-                "PostgreSQL server is not installed",
-                hint=f"run `sudo apt-get install -y {versions.POSTGRES_DEBIAN_PACKAGE}`",
-            )
-        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-        for cmd in (
-            ["apt-get", "update", "-q"],
-            ["apt-get", "install", "-y", "-q", "--no-install-recommends", versions.POSTGRES_DEBIAN_PACKAGE],
-        ):
-            try:
-                proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False, timeout=900)
-            except subprocess.TimeoutExpired as exc:
-                raise ServiceError(self.name, f"`{' '.join(cmd)}` did not finish in 15 minutes") from exc
-            if proc.returncode != 0:
-                raise ServiceError(self.name, f"`{' '.join(cmd)}` failed: {proc.stderr[-300:]}")
+        try:
+            debian.apt_install(versions.POSTGRES_DEBIAN_PACKAGE)
+        except debian.PackageError as exc:
+            raise ServiceError(self.name, f"PostgreSQL server: {exc}") from exc
         # Debian starts its own cluster on 5432; this stack runs its own server and leaves that one alone.
 
     def run_as(self) -> str | None:

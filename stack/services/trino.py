@@ -6,7 +6,10 @@ import re
 import shutil
 import tarfile
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
+
+import orjson
 
 from lakehouse.settings import Settings
 from stack import downloads, versions
@@ -57,6 +60,16 @@ def catalog_properties(settings: Settings) -> list[str]:
         f"s3.aws-access-key={s3.access_key.get_secret_value()}",
         f"s3.aws-secret-key={s3.secret_key.get_secret_value()}",
     ]
+
+
+def catalog_files(settings: Settings) -> dict[str, list[str]]:
+    """Trino's catalogs on the lake: the platform's, and a read-only one for readers such as the dashboard
+    (``iceberg.security=read-only``: the connector refuses every write, DDL and table procedure)."""
+    lake = catalog_properties(settings)
+    return {
+        settings.catalog.name: lake,
+        settings.catalog.read_only_name: [*lake, "iceberg.security=read-only"],
+    }
 
 
 class Trino(Service):
@@ -120,7 +133,7 @@ class Trino(Service):
         return self.home / "etc"
 
     def prepare(self) -> None:
-        t, cat = self.settings.trino, self.settings.catalog
+        t = self.settings.trino
         (self.etc / "catalog").mkdir(parents=True, exist_ok=True)
         (self.home / "data").mkdir(parents=True, exist_ok=True)
         # The launcher refuses to start while its own pid file names a live process; this stack tracks the
@@ -154,10 +167,81 @@ class Trino(Service):
                 f"plugin.dir={self.server / 'plugin'}",
                 "catalog.management=static",
                 "task.concurrency=2",
+                *self.reader_limits(),
             ],
         )
         write(self.etc / "log.properties", ["io.trino=INFO"])
-        write(self.etc / "catalog" / f"{cat.name}.properties", catalog_properties(self.settings))
+        self._write_access_rules(write)
+        for name, lines in catalog_files(self.settings).items():
+            write(self.etc / "catalog" / f"{name}.properties", lines)
+
+    def reader_limits(self) -> list[str]:
+        """Server-wide query limits: the dashboard user's (others raise theirs, see _write_access_rules)."""
+        timeout = self.settings.dashboard.query_timeout_s
+        return [
+            f"query.max-execution-time={timeout}s",
+            f"query.max-run-time={timeout + 10}s",
+            "query.max-scan-physical-bytes=4GB",
+        ]
+
+    def _write_access_rules(self, write: Callable[[Path, list[str]], None]) -> None:
+        """The dashboard's user reads the lake and nothing else, inside limits it cannot raise.
+
+        File-based access control: that user may only SELECT, and only in the read-only lake catalog (whose
+        connector refuses writes, DDL and table procedures: the file rules alone let ``ALTER TABLE ...
+        EXECUTE`` through), with no session properties; every other user (the platform's own)
+        keeps full access. Its time and scan limits are the server's defaults.
+        """
+        reader = f"^{re.escape(self.settings.dashboard.trino_user)}$"
+        lake = self.settings.catalog.read_only_name
+        rules = {
+            "catalogs": [
+                {"user": reader, "catalog": f"^{re.escape(lake)}$", "allow": "read-only"},
+                {"user": reader, "allow": "none"},
+                {"allow": "all"},
+            ],
+            "schemas": [{"user": reader, "owner": False}, {"owner": True}],
+            "tables": [
+                {"user": reader, "catalog": f"^{re.escape(lake)}$", "privileges": ["SELECT"]},
+                {"user": reader, "privileges": []},
+                {"privileges": ["SELECT", "INSERT", "DELETE", "UPDATE", "OWNERSHIP", "GRANT_SELECT"]},
+            ],
+            "procedures": [
+                {"user": reader, "privileges": []},
+                {"privileges": ["EXECUTE", "GRANT_EXECUTE"]},
+            ],
+            "functions": [
+                {"user": reader, "privileges": ["EXECUTE"]},
+                {"privileges": ["EXECUTE", "GRANT_EXECUTE", "OWNERSHIP"]},
+            ],
+            "system_session_properties": [{"user": reader, "allow": False}, {"allow": True}],
+            "catalog_session_properties": [{"user": reader, "allow": False}, {"allow": True}],
+        }
+        # The server's defaults are the reader's limits (it may not change them); every other user gets
+        # roomier ones from the session-property manager (and may set its own).
+        limits = [
+            {
+                "user": f"^(?!{re.escape(self.settings.dashboard.trino_user)}$).*",
+                "sessionProperties": {
+                    "query_max_execution_time": "1h",
+                    "query_max_run_time": "2h",
+                    "query_max_scan_physical_bytes": "1TB",
+                },
+            }
+        ]
+        (self.etc / "rules.json").write_bytes(orjson.dumps(rules, option=orjson.OPT_INDENT_2))
+        (self.etc / "session-properties.json").write_bytes(orjson.dumps(limits, option=orjson.OPT_INDENT_2))
+        write(
+            self.etc / "access-control.properties",
+            ["access-control.name=file", f"security.config-file={self.etc / 'rules.json'}"],
+        )
+        write(
+            self.etc / "session-property-config.properties",
+            [
+                "session-property-config.configuration-manager=file",
+                f"session-property-manager.config-file={self.etc / 'session-properties.json'}",
+            ],
+        )
 
     def command(self) -> list[str]:
         return [

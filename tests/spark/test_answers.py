@@ -24,7 +24,16 @@ COLUMNS = {
     Answer.BY_ZONE: ["zone", "citizens_seen", "low_score_citizens", "low_score_share", "avg_harmony_score",
                      "harmony_score_sum", "riot_alerts", "centre_lat", "centre_lon", "risk_rank"],
     Answer.WORDS: ["word", "citizens_hearing", "low_citizens_hearing", "lift", "lift_rank"],
+    Answer.BY_ZONE_HOUR: ["day", "zone", "hour", "citizens_seen", "low_score_citizens", "riot_alerts"],
 }  # fmt: skip
+KEYS = {  # the columns that identify a row of each answer
+    Answer.BY_DAY: ("day",),
+    Answer.BY_WEEKDAY: ("day_of_week",),
+    Answer.BY_HOUR: ("hour",),
+    Answer.BY_ZONE: ("zone",),
+    Answer.WORDS: ("word",),
+    Answer.BY_ZONE_HOUR: ("day", "zone", "hour"),
+}
 
 
 @pytest.fixture(scope="module")
@@ -80,16 +89,9 @@ def assert_equals_duckdb(analysed: SeededLake, which: Answer) -> None:
         duck.connect(settings), which, reports, observations, alerts, settings.rules.low_harmony_threshold
     )
     _, got = answer_rows(analysed, which)
-    key = COLUMNS[which].index(
-        {
-            Answer.BY_DAY: "day",
-            Answer.BY_WEEKDAY: "day_of_week",
-            Answer.BY_HOUR: "hour",
-            Answer.BY_ZONE: "zone",
-            Answer.WORDS: "word",
-        }[which]
-    )
-    got_by, want_by = {r[key]: r for r in got}, {r[key]: r for r in want}
+    keys = [COLUMNS[which].index(k) for k in KEYS[which]]
+    got_by = {tuple(r[k] for k in keys): r for r in got}
+    want_by = {tuple(r[k] for k in keys): r for r in want}
     assert set(got_by) == set(want_by)
     for k, row in got_by.items():
         assert all(same(a, b) for a, b in zip(row, want_by[k], strict=True)), (k, row, want_by[k])

@@ -1,0 +1,29 @@
+"""The Harmony dashboard: ``harmony dashboard`` (or ``streamlit run dashboard/app.py``).
+
+Reads the lake, the answer tables and the live alerts; imports no processor and recomputes no answer.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+HERE = Path(__file__).parent
+
+st.set_page_config(page_title="Harmony Lakehouse", page_icon=":material/radar:", layout="wide")
+page = st.navigation(
+    [
+        st.Page(HERE / "views" / "overview.py", title="Overview", icon=":material/dashboard:", default=True),
+        st.Page(
+            HERE / "views" / "answers.py", title="Answers", icon=":material/insights:", url_path="answers"
+        ),
+        st.Page(
+            HERE / "views" / "alerts.py", title="Live alerts", icon=":material/campaign:", url_path="alerts"
+        ),
+        st.Page(
+            HERE / "views" / "explore.py", title="Explore", icon=":material/terminal:", url_path="explore"
+        ),
+    ]
+)
+page.run()

@@ -1,0 +1,41 @@
+"""`harmony dashboard`: serve the Streamlit app on this machine."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from lakehouse.settings import get_settings
+
+APP = Path(__file__).with_name("app.py")
+
+
+def command(port: int, host: str) -> list[str]:
+    """The Streamlit server for the app: headless, no telemetry, nothing fetched from outside."""
+    return [
+        sys.executable, "-m", "streamlit", "run", str(APP),
+        "--server.address", host,
+        "--server.port", str(port),
+        "--server.headless", "true",
+        "--browser.gatherUsageStats", "false",
+        "--client.toolbarMode", "minimal",
+        "--theme.base", "light",
+    ]  # fmt: skip
+
+
+def dashboard(
+    port: Annotated[int | None, typer.Option(help="port (default: the settings')")] = None,
+    host: Annotated[str | None, typer.Option(help="address to listen on (default: 127.0.0.1)")] = None,
+) -> None:
+    """Serve the dashboard (Overview, Answers, Live alerts, Explore) until Ctrl-C."""
+    d = get_settings().dashboard
+    port, host = port or d.port, host or d.host
+    typer.echo(f"dashboard on http://{host}:{port}  (Ctrl-C stops it)")
+    try:
+        raise SystemExit(subprocess.call(command(port, host)))
+    except KeyboardInterrupt:
+        raise SystemExit(0) from None

@@ -1,0 +1,209 @@
+"""Everything the dashboard reads, and nothing it computes.
+
+The lake's state from the catalog, answers and ad-hoc SQL through Trino as the read-only dashboard user
+(DuckDB over the same Iceberg tables when Trino is unreachable), live alerts from PostgreSQL, and how far
+the lake is behind the reports topic from Kafka's watermarks. No Streamlit here: the pages cache and draw.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import trino.exceptions
+from confluent_kafka import Consumer, KafkaException, TopicPartition
+from psycopg2 import sql
+
+from lakehouse.catalog import load_catalog
+from lakehouse.query import live_alerts
+from lakehouse.query.engines import Engine, Result, run
+from lakehouse.query.lake_state import TableState, lake_state, table_state
+from lakehouse.settings import Settings
+from lakehouse.tables import REPORTS
+
+
+class QueryRefused(ValueError):
+    """A statement the Explore page does not send (more than one, or not a read)."""
+
+
+READ_STATEMENTS = ("SELECT", "WITH", "SHOW", "DESCRIBE", "EXPLAIN", "VALUES", "TABLE")
+
+
+def check_read_only(statement: str) -> str:
+    """One read statement, without a trailing semicolon; anything else is refused with the reason.
+
+    Only a first line of defence for a clear message: Trino's access rules for the dashboard user are
+    what actually forbid writes.
+    """
+    text = _strip_comments(statement).strip().rstrip(";").strip()
+    if not text:
+        raise QueryRefused("the query is empty")
+    if ";" in _outside_quotes(text):
+        raise QueryRefused("one statement at a time: remove the ';' between statements")
+    first = text.split(None, 1)[0].upper()
+    if first not in READ_STATEMENTS:
+        raise QueryRefused(f"{first} is not allowed here: only {', '.join(READ_STATEMENTS)} statements")
+    return text
+
+
+def _strip_comments(text: str) -> str:
+    out, i, quote = [], 0, ""
+    while i < len(text):
+        c = text[i]
+        if quote:
+            out.append(c)
+            if c == quote:
+                quote = ""
+        elif c in "'\"":
+            quote = c
+            out.append(c)
+        elif text.startswith("--", i):
+            end = text.find("\n", i)
+            i = len(text) if end < 0 else end
+            continue
+        elif text.startswith("/*", i):
+            end = text.find("*/", i + 2)
+            i = len(text) if end < 0 else end + 2
+            out.append(" ")
+            continue
+        else:
+            out.append(c)
+        i += 1
+    return "".join(out)
+
+
+def _outside_quotes(text: str) -> str:
+    out, quote = [], ""
+    for c in text:
+        if quote:
+            quote = "" if c == quote else quote
+        elif c in "'\"":
+            quote = c
+        else:
+            out.append(c)
+    return "".join(out)
+
+
+@dataclass(frozen=True)
+class Answered:
+    """A query's result and where it came from (the page's "data as of" stamp)."""
+
+    result: Result
+    fallback_reason: str | None = None  # why DuckDB answered instead of Trino
+
+
+def query(
+    statement: str,
+    settings: Settings,
+    *,
+    max_rows: int | None = None,
+    on_start: Callable[[Callable[[], None]], None] | None = None,
+) -> Answered:
+    """Run a read on Trino as the dashboard user; if Trino cannot be reached, on embedded DuckDB.
+
+    A statement Trino refuses (syntax, access, a limit) is the user's answer and is raised, not retried
+    elsewhere; only an unreachable server falls back.
+    """
+    dash = settings.dashboard
+    try:
+        return Answered(
+            run(
+                statement,
+                settings,
+                Engine.TRINO,
+                user=dash.trino_user,
+                catalog=settings.catalog.read_only_name,
+                max_rows=max_rows,
+                on_start=on_start,
+            )
+        )
+    except trino.exceptions.TrinoQueryError:
+        raise
+    except (OSError, trino.exceptions.HttpError, trino.exceptions.TrinoConnectionError) as exc:
+        reason = f"Trino is unreachable ({type(exc).__name__})"
+    result = run(
+        statement,
+        settings,
+        Engine.DUCKDB,
+        max_rows=max_rows,
+        timeout_s=dash.query_timeout_s,
+        on_start=on_start,
+    )
+    return Answered(result, reason)
+
+
+def lake(settings: Settings) -> list[TableState]:
+    return lake_state(load_catalog(settings), settings)
+
+
+def table(settings: Settings, identifier: str) -> TableState | None:
+    return table_state(load_catalog(settings), identifier)
+
+
+def ingest_lag(settings: Settings, reports: TableState | None) -> list[dict[str, int]]:
+    """Per partition of the reports topic: its end offset, the lake's next offset, and the difference."""
+    topic = settings.kafka.reports_topic
+    landed = reports.offsets.get(topic, {}) if reports is not None else {}
+    consumer = Consumer(
+        {"bootstrap.servers": settings.kafka.bootstrap_servers, "group.id": "harmony-dashboard-lag"}
+    )
+    try:
+        meta = consumer.list_topics(topic, timeout=5).topics.get(topic)
+        if meta is None or meta.error is not None:
+            return []
+        out = []
+        for p in sorted(meta.partitions):
+            _low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=5)
+            lake_next = landed.get(p, 0)
+            out.append(
+                {"partition": p, "end_offset": high, "lake_offset": lake_next, "lag": high - lake_next}
+            )
+        return out
+    except KafkaException:
+        return []
+    finally:
+        consumer.close()
+
+
+def reports_identifier(settings: Settings) -> str:
+    return REPORTS.identifier(settings)
+
+
+def alerts_since(settings: Settings, stored_after: datetime | None, limit: int = 500) -> list[dict[str, Any]]:
+    """Alerts stored (or escalated) after ``stored_after``, newest first; all recent ones when None."""
+    columns = (*live_alerts.COLUMNS, "stored_at")
+    table_name = sql.Identifier(settings.postgres.alerts_table)
+    conn = live_alerts.connect(settings)
+    try:
+        with conn.cursor() as cur:
+            select = sql.SQL("SELECT {} FROM {}").format(
+                sql.SQL(", ").join(map(sql.Identifier, columns)), table_name
+            )
+            if stored_after is None:
+                cur.execute(select + sql.SQL(" ORDER BY stored_at DESC LIMIT %s"), (limit,))
+            else:
+                cur.execute(
+                    select + sql.SQL(" WHERE stored_at > %s ORDER BY stored_at DESC LIMIT %s"),
+                    (stored_after, limit),
+                )
+            return [dict(zip(columns, row, strict=True)) for row in cur.fetchall()]
+    finally:
+        conn.close()
+
+
+def alert_counts_today(settings: Settings) -> dict[str, int]:
+    """Alerts per kind whose event time is today (UTC)."""
+    conn = live_alerts.connect(settings)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(
+                sql.SQL(
+                    "SELECT kind, count(*) FROM {} WHERE event_time >= date_trunc('day', now() AT TIME ZONE "
+                    "'UTC') AT TIME ZONE 'UTC' GROUP BY kind"
+                ).format(sql.Identifier(settings.postgres.alerts_table))
+            )
+            return {str(k): int(n) for k, n in cur.fetchall()}
+    finally:
+        conn.close()

@@ -1,0 +1,176 @@
+"""What every page shows the same way: the "data as of" stamp, the live toggle, CSV downloads, the SQL
+behind a chart, the city map, and text from the stream escaped before it is drawn."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import pandas as pd
+import pydeck as pdk
+import streamlit as st
+
+from dashboard import lake
+from lakehouse.city import CITY
+from lakehouse.query.lake_state import TableState
+from lakehouse.settings import Settings, get_settings
+
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~<$:])")
+
+
+def plain(text: object) -> str:
+    """``text`` as literal characters in Streamlit markdown (toasts, captions): no markup, no HTML."""
+    return _MARKDOWN.sub(r"\\\1", str(text)).replace("\n", " ")
+
+
+def settings() -> Settings:
+    return get_settings()
+
+
+@st.cache_data(ttl=10, max_entries=64, show_spinner=False)
+def cached_query(statement: str, max_rows: int | None = None) -> tuple[pd.DataFrame, str, str | None, float]:
+    """A small read (an answer table, an aggregate) for 10 s: rows, engine, why not Trino, seconds."""
+    answered = lake.query(statement, settings(), max_rows=max_rows)
+    r = answered.result
+    return pd.DataFrame(r.rows, columns=r.columns), r.engine.value, answered.fallback_reason, r.seconds
+
+
+@st.cache_data(ttl=5, max_entries=4, show_spinner=False)
+def cached_lake() -> list[TableState]:
+    return lake.lake(settings())
+
+
+def ago(moment: datetime | None, now: datetime | None = None) -> str:
+    if moment is None:
+        return "never"
+    s = max(0.0, ((now or datetime.now(UTC)) - moment).total_seconds())
+    if s < 90:
+        return f"{s:.0f} s ago"
+    if s < 5400:
+        return f"{s / 60:.0f} min ago"
+    if s < 2 * 86400:
+        return f"{s / 3600:.1f} h ago"
+    return f"{s / 86400:.0f} days ago"
+
+
+def freshness(age_s: float | None) -> tuple[str, str]:
+    """(colour, label) of a table's last commit: green under a minute, amber under ten, red after."""
+    if age_s is None:
+        return "red", "no commit"
+    if age_s < 60:
+        return "green", "fresh"
+    if age_s < 600:
+        return "orange", "behind"
+    return "red", "stale"
+
+
+def as_of(tables: Sequence[TableState | None], engine: str | None, fallback: str | None = None) -> None:
+    """The stamp under a page title: the snapshots read, when they were committed, which engine answered."""
+    parts = [
+        f"`{t.identifier}` snapshot {t.snapshot_id} · {t.committed_at:%Y-%m-%d %H:%M:%S} UTC"
+        for t in tables
+        if t is not None and t.snapshot_id is not None and t.committed_at is not None
+    ]
+    stamp = "; ".join(parts) if parts else "no snapshot yet"
+    st.caption(f"Data as of {stamp}" + (f" · answered by **{engine}**" if engine else ""))
+    if fallback:
+        st.warning(
+            f"{plain(fallback)}: these results come from embedded DuckDB over the same Iceberg tables."
+        )
+
+
+def live_toggle(default: bool = True) -> bool:
+    """The page's live switch (in the URL): off pauses every refresh of the page."""
+    return bool(
+        st.toggle("Live", value=default, key="live", bind="query-params", help="pause to stop refreshing")
+    )
+
+
+def csv_download(df: pd.DataFrame, name: str) -> None:
+    st.download_button(
+        "Download CSV",
+        df.to_csv(index=False).encode(),
+        file_name=f"{name}.csv",
+        mime="text/csv",
+        key=f"csv-{name}",
+        icon=":material/download:",
+    )
+
+
+def show_sql(statement: str) -> None:
+    with st.expander("SQL"):
+        st.code(statement, language="sql")
+
+
+def zone_map(
+    values: dict[str, float],
+    label: str,
+    key: str,
+    height: int = 360,
+    on_select: Callable[[], None] | None = None,
+) -> None:
+    """The city's zones coloured by ``values`` (white → red); ``on_select`` runs when a zone is clicked
+    (read the selection from ``st.session_state[key]``).
+
+    No base map: the city is drawn from its own grid, so nothing is fetched from outside the machine.
+    """
+    top = max(values.values(), default=0.0) or 1.0
+    rows: list[dict[str, Any]] = []
+    for z in CITY.zones:
+        v = values.get(z.name, 0.0)
+        heat = v / top
+        rows.append(
+            {
+                "zone": z.name,
+                "value": round(v, 3),
+                "polygon": [
+                    [z.lon_min, z.lat_min],
+                    [z.lon_max, z.lat_min],
+                    [z.lon_max, z.lat_max],
+                    [z.lon_min, z.lat_max],
+                ],
+                "fill": [255, int(235 * (1 - heat)), int(220 * (1 - heat)), 210],
+                "lon": z.centre[1],
+                "lat": z.centre[0],
+            }
+        )
+    deck = pdk.Deck(
+        layers=[
+            pdk.Layer(
+                "PolygonLayer",
+                rows,
+                id="zones",
+                get_polygon="polygon",
+                get_fill_color="fill",
+                get_line_color=[80, 80, 80],
+                line_width_min_pixels=1,
+                pickable=True,
+                auto_highlight=True,
+            ),
+            pdk.Layer(
+                "TextLayer",
+                rows,
+                id="names",
+                get_position=["lon", "lat"],
+                get_text="zone",
+                get_size=13,
+                get_color=[20, 20, 20],
+            ),
+        ],
+        initial_view_state=pdk.ViewState(
+            latitude=(CITY.lat_min + CITY.lat_max) / 2,
+            longitude=(CITY.lon_min + CITY.lon_max) / 2,
+            zoom=11.3,
+        ),
+        map_provider=None,
+        tooltip={"text": "{zone}\n" + label + ": {value}"},
+    )
+    st.pydeck_chart(
+        deck,
+        height=height,
+        on_select=on_select if on_select is not None else "ignore",
+        selection_mode="single-object",
+        key=key,
+    )

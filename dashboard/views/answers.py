@@ -1,0 +1,226 @@
+"""Answers: the four questions, read from Spark's answer tables (filters only select and sum them)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from dashboard import ui
+from lakehouse.city import CITY
+from lakehouse.query.engines import QUERY_ERRORS
+from lakehouse.tables import PEAK_HOURS, Answer
+
+settings = ui.settings()
+st.title("Answers")
+stamp = st.container()
+ZONES = [z.name for z in CITY.zones]
+BY_DAY, BY_ZONE_HOUR, WORDS = (
+    Answer.BY_DAY.identifier(settings),
+    Answer.BY_ZONE_HOUR.identifier(settings),
+    Answer.WORDS.identifier(settings),
+)
+
+
+def read(statement: str) -> pd.DataFrame | None:
+    """One answer query; an error (no answers yet, an engine down) is shown and gives None."""
+    try:
+        df, engine, fallback, _seconds = ui.cached_query(statement)
+    except QUERY_ERRORS as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        st.error(f"Could not read the answer: {ui.plain(first)}")
+        return None
+    st.session_state["_engine"] = (engine, fallback)
+    return df
+
+
+span = read(f"SELECT min(day) AS first_day, max(day) AS last_day FROM {BY_DAY}")  # noqa: S608
+if span is None or span.empty or pd.isna(span.iloc[0]["first_day"]):
+    st.info("No answers yet: run `harmony analyze` once the lake holds reports.")
+    st.stop()
+first_day: date = pd.Timestamp(span.iloc[0]["first_day"]).date()
+last_day: date = pd.Timestamp(span.iloc[0]["last_day"]).date()
+
+
+def pick_zone() -> None:
+    """A click on the map filters every zone chart to that zone (a second click on it clears)."""
+    event = st.session_state.get("zone-map")
+    objects = getattr(getattr(event, "selection", None), "objects", None) or {}
+    chosen = [str(o.get("zone")) for o in objects.get("zones", [])] if isinstance(objects, dict) else []
+    st.session_state["zones"] = [z for z in chosen if z in ZONES]
+
+
+with st.container(horizontal=True):
+    days = st.date_input(
+        "Dates",
+        value=(first_day, last_day),
+        min_value=first_day,
+        max_value=last_day,
+        key="days",
+        bind="query-params",
+    )
+    day_type = st.segmented_control(
+        "Days", ["all", "weekdays", "weekends"], default="all", key="daytype", bind="query-params"
+    )
+    zones = st.multiselect("Zones", ZONES, key="zones", bind="query-params", placeholder="every zone")
+start, end = (days[0], days[-1]) if isinstance(days, tuple) and days else (first_day, last_day)
+day_type = day_type or "all"
+
+tables = ui.cached_lake()
+answer_states = [s for s in tables if s.identifier in (BY_DAY, BY_ZONE_HOUR, WORDS)]
+
+# ---- weekday vs weekend --------------------------------------------------------------------------------
+st.header("Is unrest worse at weekends?")
+sql_days = (
+    f"SELECT day, citizens_seen, low_score_citizens, riot_alerts\nFROM {BY_DAY}\n"
+    f"WHERE day BETWEEN DATE '{start:%Y-%m-%d}' AND DATE '{end:%Y-%m-%d}'\nORDER BY day"
+)
+daily = read(sql_days)
+if daily is not None and not daily.empty:
+    daily["day"] = pd.to_datetime(daily["day"])
+    daily["weekend"] = daily["day"].dt.dayofweek >= 5
+    daily["day type"] = daily["weekend"].map({True: "weekend", False: "weekday"})
+    if day_type != "all":
+        daily = daily[daily["weekend"] == (day_type == "weekends")]
+    per_type = daily.groupby("day type")[["low_score_citizens", "riot_alerts"]].mean()
+    c1, c2, c3 = st.columns(3)
+    if {"weekend", "weekday"} <= set(per_type.index):
+        ratio = per_type.loc["weekend", "low_score_citizens"] / max(
+            per_type.loc["weekday", "low_score_citizens"], 1
+        )
+        riot_ratio = per_type.loc["weekend", "riot_alerts"] / max(
+            per_type.loc["weekday", "riot_alerts"], 1e-9
+        )
+        c1.metric("weekend / weekday, low-score citizens per day", f"{ratio:.2f}×")
+        c2.metric("weekend / weekday, riots per day", f"{riot_ratio:.2f}×")
+    c3.metric("days", len(daily))
+    st.altair_chart(
+        alt.Chart(daily)
+        .mark_bar()
+        .encode(
+            x=alt.X("day:T", title=None),
+            y=alt.Y("low_score_citizens:Q", title="low-score citizens"),
+            color=alt.Color(
+                "day type:N", scale=alt.Scale(domain=["weekday", "weekend"], range=["#4c78a8", "#e45756"])
+            ),
+            tooltip=["day:T", "day type:N", "low_score_citizens:Q", "riot_alerts:Q", "citizens_seen:Q"],
+        )
+        .properties(height=240),
+        key="chart-days",
+    )
+    ui.csv_download(daily.drop(columns=["weekend"]), "unrest_by_day")
+else:
+    st.info("No day in the selected range.")
+ui.show_sql(sql_days)
+
+# ---- the day × zone × hour grain: hours, heatmap and zones, under every filter ----------------------------
+sql_cells = (
+    "SELECT day, zone, hour, citizens_seen, low_score_citizens, riot_alerts\n"
+    f"FROM {BY_ZONE_HOUR}\nWHERE day BETWEEN DATE '{start:%Y-%m-%d}' AND DATE '{end:%Y-%m-%d}'"
+)
+cells = read(sql_cells)
+if cells is not None and not cells.empty:
+    cells["day"] = pd.to_datetime(cells["day"])
+    if day_type != "all":
+        cells = cells[(cells["day"].dt.dayofweek >= 5) == (day_type == "weekends")]
+    in_zones = cells[cells["zone"].isin(zones)] if zones else cells
+    measures = ["citizens_seen", "low_score_citizens", "riot_alerts"]
+
+    st.header("When in the day?")
+    hours = in_zones.groupby("hour", as_index=False)[measures].sum()
+    hours["low_score_share"] = hours["low_score_citizens"] / hours["citizens_seen"].clip(lower=1)
+    peak = set(hours.nlargest(PEAK_HOURS, ["low_score_citizens", "riot_alerts"])["hour"])
+    hours["peak"] = hours["hour"].isin(peak)
+    left, right = st.columns(2)
+    with left:
+        st.altair_chart(
+            alt.Chart(hours)
+            .mark_line(point=True)
+            .encode(
+                x=alt.X("hour:O", title="hour of day (UTC)"),
+                y=alt.Y("low_score_share:Q", title="share of low-score citizens", axis=alt.Axis(format="%")),
+                tooltip=["hour:O", "low_score_share:Q", "low_score_citizens:Q", "riot_alerts:Q", "peak:N"],
+            )
+            .properties(height=300),
+            key="chart-hours",
+        )
+        st.caption("Peak hours: " + ", ".join(f"{h:02d}:00" for h in sorted(peak)))
+        ui.csv_download(hours, "unrest_by_hour")
+    with right:
+        grid = in_zones.groupby(["zone", "hour"], as_index=False)[measures].sum()
+        grid["low_score_share"] = grid["low_score_citizens"] / grid["citizens_seen"].clip(lower=1)
+        st.altair_chart(
+            alt.Chart(grid)
+            .mark_rect()
+            .encode(
+                x=alt.X("hour:O", title="hour of day (UTC)"),
+                y=alt.Y("zone:N", title=None),
+                color=alt.Color("low_score_share:Q", title="low-score share", scale=alt.Scale(scheme="reds")),
+                tooltip=["zone:N", "hour:O", "low_score_share:Q", "riot_alerts:Q"],
+            )
+            .properties(height=300),
+            key="chart-heatmap",
+        )
+        ui.csv_download(grid, "unrest_by_zone_hour")
+    ui.show_sql(sql_cells)
+
+    st.header("Where?")
+    ranked = cells.groupby("zone", as_index=False)[measures].sum()
+    ranked["low_score_share"] = ranked["low_score_citizens"] / ranked["citizens_seen"].clip(lower=1)
+    ranked = ranked.sort_values(["riot_alerts", "low_score_citizens", "zone"], ascending=[False, False, True])
+    ranked["risk_rank"] = range(1, len(ranked) + 1)
+    shown = ranked[ranked["zone"].isin(zones)] if zones else ranked
+    left, right = st.columns([3, 2])
+    with left:
+        st.altair_chart(
+            alt.Chart(shown)
+            .mark_bar()
+            .encode(
+                x=alt.X("riot_alerts:Q", title="riot episodes"),
+                y=alt.Y("zone:N", sort=alt.EncodingSortField("risk_rank", order="ascending"), title=None),
+                color=alt.Color("low_score_share:Q", title="low-score share", scale=alt.Scale(scheme="reds")),
+                tooltip=["zone:N", "risk_rank:Q", "riot_alerts:Q", "low_score_share:Q", "citizens_seen:Q"],
+            )
+            .properties(height=360),
+            key="chart-zones",
+        )
+    with right:
+        ui.zone_map(
+            dict(zip(ranked["zone"], ranked["riot_alerts"].astype(float), strict=True)),
+            "riot episodes",
+            key="zone-map",
+            on_select=pick_zone,
+        )
+        st.caption("Click a zone to filter the charts to it.")
+    ui.csv_download(shown, "riskiest_zones")
+    ui.show_sql(sql_cells)
+else:
+    st.info("No unrest recorded for these dates.")
+
+# ---- the words of unrest ------------------------------------------------------------------------------
+st.header("What is said?")
+sql_words = (
+    "SELECT word, lift_rank, lift, citizens_hearing, low_citizens_hearing\n"
+    f"FROM {WORDS}\nWHERE lift_rank IS NOT NULL\nORDER BY lift_rank\nLIMIT 25"
+)
+words = read(sql_words)
+if words is not None and not words.empty:
+    st.altair_chart(
+        alt.Chart(words)
+        .mark_bar()
+        .encode(
+            x=alt.X("lift:Q", title="lift (how much likelier among low-score citizens)"),
+            y=alt.Y("word:N", sort=alt.EncodingSortField("lift_rank", order="ascending"), title=None),
+            tooltip=["word:N", "lift:Q", "citizens_hearing:Q", "low_citizens_hearing:Q"],
+        )
+        .properties(height=420),
+        key="chart-words",
+    )
+    ui.csv_download(words, "words_of_unrest")
+ui.show_sql(sql_words)
+
+engine, fallback = st.session_state.get("_engine", (None, None))
+with stamp:
+    ui.as_of(answer_states, engine, fallback)

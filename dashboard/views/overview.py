@@ -1,0 +1,133 @@
+"""Overview: the lake end to end, from the topic's end to the answers."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pandas as pd
+import psycopg2
+import streamlit as st
+from confluent_kafka import KafkaException
+
+from dashboard import lake, ui
+from lakehouse.query.engines import QUERY_ERRORS
+from lakehouse.tables import RAW_TABLES, Answer
+
+settings = ui.settings()
+st.title("Overview")
+live = ui.live_toggle()
+reports_ident = lake.reports_identifier(settings)
+PER_MINUTE = (
+    "SELECT date_trunc('minute', event_time) AS minute, count(*) AS reports\n"
+    f"FROM {reports_ident}\n"
+    "WHERE event_time >= current_timestamp - INTERVAL '1' HOUR\nGROUP BY 1\nORDER BY 1"
+)
+
+
+@st.fragment(run_every=5 if live else None)
+def body() -> None:
+    now = datetime.now(UTC)
+    try:
+        states = ui.cached_lake()
+    except QUERY_ERRORS as exc:
+        st.error(f"The catalog is unreachable: {ui.plain(exc)}")
+        return
+    by_ident = {s.identifier: s for s in states}
+    raw_ids = [spec.identifier(settings) for spec in RAW_TABLES]
+    answer_ids = [a.identifier(settings) for a in Answer]
+    ui.as_of([by_ident.get(i) for i in raw_ids], None)
+    if not states:
+        st.info("The lake is empty: start `harmony ingest` and `harmony simulate` to fill it.")
+        return
+
+    st.subheader("Tables")
+    cards = pd.DataFrame(
+        [
+            {
+                "table": s.identifier,
+                "rows": s.rows,
+                "data files": s.data_files,
+                "snapshots": s.snapshots,
+                "last commit": ui.ago(s.committed_at, now),
+                "freshness": ui.freshness(s.age_s(now))[1],
+            }
+            for s in states
+        ]
+    )
+    columns = st.columns(min(4, len(states)))
+    for i, s in enumerate(states):
+        colour, label = ui.freshness(s.age_s(now))
+        with columns[i % len(columns)], st.container(border=True):
+            st.markdown(f"**{ui.plain(s.identifier)}** :{colour}-badge[{label}]")
+            st.metric("rows", f"{s.rows:,}", border=False)
+            st.caption(
+                f"{s.snapshots} snapshots · {s.data_files} files · last commit {ui.ago(s.committed_at, now)}"
+            )
+    ui.csv_download(cards, "tables")
+
+    left, right = st.columns(2)
+    with left:
+        st.subheader("Reports per minute, last hour")
+        try:
+            per_minute, engine, fallback, _ = ui.cached_query(PER_MINUTE)
+        except QUERY_ERRORS as exc:
+            st.error(f"Query failed: {ui.plain(exc)}")
+        else:
+            if per_minute.empty:
+                st.info("No report with an event time in the last hour (a backfill writes past event times).")
+            else:
+                st.line_chart(per_minute, x="minute", y="reports", height=240)
+                ui.csv_download(per_minute, "reports_per_minute")
+            st.caption(f"answered by {engine}" + (f" ({ui.plain(fallback)})" if fallback else ""))
+        ui.show_sql(PER_MINUTE)
+    with right:
+        st.subheader("Ingest lag per partition")
+        try:
+            lag = pd.DataFrame(lake.ingest_lag(settings, by_ident.get(reports_ident)))
+        except KafkaException as exc:
+            st.error(f"Kafka is unreachable: {ui.plain(exc)}")
+        else:
+            if lag.empty:
+                st.info(f"The topic {ui.plain(settings.kafka.reports_topic)} does not exist yet.")
+            else:
+                st.bar_chart(lag, x="partition", y="lag", height=240)
+                st.caption(
+                    f"total lag {int(lag['lag'].sum()):,} reports (topic end − the lake's committed offset)"
+                )
+                ui.csv_download(lag, "ingest_lag")
+
+    left, right = st.columns(2)
+    with left:
+        st.subheader("Alerts today")
+        try:
+            today = lake.alert_counts_today(settings)
+        except psycopg2.Error as exc:
+            st.warning(f"Live alerts are unavailable: {ui.plain(str(exc).strip())}")
+        else:
+            cols = st.columns(max(1, len(today)) if today else 1)
+            if not today:
+                st.metric("alerts", 0)
+            for col, (kind, n) in zip(cols, sorted(today.items()), strict=False):
+                col.metric(kind, f"{n:,}")
+    with right:
+        st.subheader("Answers")
+        computed = [by_ident[i] for i in answer_ids if i in by_ident]
+        if not computed:
+            st.info("No answer computed yet: run `harmony analyze`.")
+        else:
+            newest = max(computed, key=lambda s: s.committed_at or now)
+            st.markdown(f"Last computed **{ui.ago(newest.committed_at, now)}** from snapshots:")
+            sources = pd.DataFrame(
+                [
+                    {
+                        "table": t,
+                        "snapshot read": snap,
+                        "current snapshot": by_ident[t].snapshot_id if t in by_ident else None,
+                    }
+                    for t, snap in sorted(newest.source_snapshots.items())
+                ]
+            )
+            st.dataframe(sources, hide_index=True)
+
+
+body()

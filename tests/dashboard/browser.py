@@ -1,0 +1,137 @@
+"""Test helpers: the dashboard served as a user runs it, and Debian's Chromium driven by Playwright."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import httpx
+from playwright.sync_api import Page, Playwright, sync_playwright
+
+from stack import debian
+from tests.commands import HARMONY
+
+# Debian's wrapper script works but prints a harmless shell error; the real binary is beside it.
+CHROMIUM = Path("/usr/lib/chromium/chromium")
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+]
+DONE = """(selector) => {
+  const app = document.querySelector('[data-testid=stApp]');
+  return !!app && app.getAttribute('data-test-connection-state') === 'CONNECTED'
+    && app.getAttribute('data-test-script-state') === 'notRunning'
+    && !document.querySelector('[data-testid=stSkeleton]')
+    && !!document.querySelector(selector);
+}"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class DashboardServer:
+    """``harmony dashboard`` on a free port with ``env``; ready when Streamlit's health check answers."""
+
+    def __init__(self, env: dict[str, str], logs: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env, self.log_path = env, logs / f"dashboard-{self.port}.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> DashboardServer:
+        with self.log_path.open("wb") as log:
+            self.proc = subprocess.Popen(
+                [HARMONY, "dashboard", "--port", str(self.port)],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"the dashboard exited: {self.log_path.read_text()[-2000:]}")
+            try:
+                if httpx.get(f"{self.url}/_stcore/health", timeout=2).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.5)
+        raise RuntimeError(f"the dashboard did not answer in 60 s: {self.log_path.read_text()[-2000:]}")
+
+    def memory_mb(self) -> float:
+        assert self.proc is not None
+        status = Path(f"/proc/{self.proc.pid}/status").read_text()
+        kb = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:"))
+        return kb / 1024
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(15)
+
+
+def ensure_chromium() -> Path:
+    """Debian's Chromium, installed from Debian's archive when missing (Playwright never downloads one)."""
+    if not CHROMIUM.exists() and shutil.which("chromium") is None:
+        debian.apt_install("chromium")
+    if not CHROMIUM.exists():
+        raise RuntimeError(f"Chromium is installed but {CHROMIUM} is missing")
+    return CHROMIUM
+
+
+class Browser:
+    """Headless Chromium; records console errors and every URL the pages request."""
+
+    def __init__(self) -> None:
+        self.console_errors: list[str] = []
+        self.requests: list[str] = []
+        self._pw: Playwright | None = None
+        self._manager: Any = None
+
+    def __enter__(self) -> Browser:
+        executable = ensure_chromium()
+        self._manager = sync_playwright()
+        self._pw = self._manager.__enter__()
+        self.browser = self._pw.chromium.launch(
+            executable_path=str(executable), headless=True, args=CHROMIUM_FLAGS
+        )
+        self.context = self.browser.new_context(viewport={"width": 1400, "height": 1000})
+        return self
+
+    def open(self, url: str) -> Page:
+        page = self.context.new_page()
+        page.on("console", lambda m: self.console_errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: self.console_errors.append(str(e)))
+        page.on("request", lambda r: self.requests.append(r.url))
+        page.goto(url)
+        return page
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.browser.close()
+        self._manager.__exit__(exc_type, exc, tb)
+
+
+def page_done(page: Page, selector: str, timeout_ms: int = 60_000) -> float:
+    """Wait until the page is done (connected, script idle, no skeleton, ``selector`` present); seconds."""
+    t0 = time.monotonic()
+    page.wait_for_function(DONE, arg=selector, timeout=timeout_ms)
+    return time.monotonic() - t0
