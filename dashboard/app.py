@@ -11,19 +11,13 @@ import streamlit as st
 
 HERE = Path(__file__).parent
 
-st.set_page_config(page_title="Harmony Lakehouse", page_icon=":material/radar:", layout="wide")
+st.set_page_config(page_title="Harmony Lakehouse", layout="wide")  # no icon: a material one is fetched
 page = st.navigation(
     [
-        st.Page(HERE / "views" / "overview.py", title="Overview", icon=":material/dashboard:", default=True),
-        st.Page(
-            HERE / "views" / "answers.py", title="Answers", icon=":material/insights:", url_path="answers"
-        ),
-        st.Page(
-            HERE / "views" / "alerts.py", title="Live alerts", icon=":material/campaign:", url_path="alerts"
-        ),
-        st.Page(
-            HERE / "views" / "explore.py", title="Explore", icon=":material/terminal:", url_path="explore"
-        ),
+        st.Page(HERE / "views" / "overview.py", title="Overview", default=True),
+        st.Page(HERE / "views" / "answers.py", title="Answers", url_path="answers"),
+        st.Page(HERE / "views" / "alerts.py", title="Live alerts", url_path="alerts"),
+        st.Page(HERE / "views" / "explore.py", title="Explore", url_path="explore"),
     ]
 )
 page.run()

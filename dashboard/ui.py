@@ -162,7 +162,7 @@ def zone_map(
         initial_view_state=pdk.ViewState(
             latitude=(CITY.lat_min + CITY.lat_max) / 2,
             longitude=(CITY.lon_min + CITY.lon_max) / 2,
-            zoom=11.3,
+            zoom=10.4,
         ),
         map_provider=None,
         tooltip={"text": "{zone}\n" + label + ": {value}"},

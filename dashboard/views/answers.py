@@ -143,7 +143,7 @@ if cells is not None and not cells.empty:
                 y=alt.Y("low_score_share:Q", title="share of low-score citizens", axis=alt.Axis(format="%")),
                 tooltip=["hour:O", "low_score_share:Q", "low_score_citizens:Q", "riot_alerts:Q", "peak:N"],
             )
-            .properties(height=300),
+            .properties(height=400),
             key="chart-hours",
         )
         st.caption("Peak hours: " + ", ".join(f"{h:02d}:00" for h in sorted(peak)))
@@ -156,11 +156,11 @@ if cells is not None and not cells.empty:
             .mark_rect()
             .encode(
                 x=alt.X("hour:O", title="hour of day (UTC)"),
-                y=alt.Y("zone:N", title=None),
+                y=alt.Y("zone:N", title=None, axis=alt.Axis(labelOverlap=False)),
                 color=alt.Color("low_score_share:Q", title="low-score share", scale=alt.Scale(scheme="reds")),
                 tooltip=["zone:N", "hour:O", "low_score_share:Q", "riot_alerts:Q"],
             )
-            .properties(height=300),
+            .properties(height=400),
             key="chart-heatmap",
         )
         ui.csv_download(grid, "unrest_by_zone_hour")
@@ -179,11 +179,16 @@ if cells is not None and not cells.empty:
             .mark_bar()
             .encode(
                 x=alt.X("riot_alerts:Q", title="riot episodes"),
-                y=alt.Y("zone:N", sort=alt.EncodingSortField("risk_rank", order="ascending"), title=None),
+                y=alt.Y(
+                    "zone:N",
+                    sort=alt.EncodingSortField("risk_rank", order="ascending"),
+                    title=None,
+                    axis=alt.Axis(labelOverlap=False),
+                ),
                 color=alt.Color("low_score_share:Q", title="low-score share", scale=alt.Scale(scheme="reds")),
                 tooltip=["zone:N", "risk_rank:Q", "riot_alerts:Q", "low_score_share:Q", "citizens_seen:Q"],
             )
-            .properties(height=360),
+            .properties(height=400),
             key="chart-zones",
         )
     with right:

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 from types import TracebackType
 from typing import Any
+from urllib.parse import urlparse
 
 import httpx
 from playwright.sync_api import Page, Playwright, sync_playwright
@@ -112,14 +113,29 @@ class Browser:
         self.browser = self._pw.chromium.launch(
             executable_path=str(executable), headless=True, args=CHROMIUM_FLAGS
         )
-        self.context = self.browser.new_context(viewport={"width": 1400, "height": 1000})
+        self.context = self.browser.new_context(viewport={"width": 1400, "height": 1800})
         return self
 
     def open(self, url: str) -> Page:
         page = self.context.new_page()
-        page.on("console", lambda m: self.console_errors.append(m.text) if m.type == "error" else None)
+        page.on(
+            "console",
+            lambda m: (
+                self.console_errors.append(m.text)
+                if m.type == "error" and not _base_path_probe(m.location.get("url", ""))
+                else None
+            ),
+        )
         page.on("pageerror", lambda e: self.console_errors.append(str(e)))
         page.on("request", lambda r: self.requests.append(r.url))
+        page.on(
+            "response",
+            lambda r: (
+                self.console_errors.append(f"HTTP {r.status} {r.url}")
+                if r.status >= 400 and not _base_path_probe(r.url)
+                else None
+            ),
+        )
         page.goto(url)
         return page
 
@@ -128,6 +144,13 @@ class Browser:
     ) -> None:
         self.browser.close()
         self._manager.__exit__(exc_type, exc, tb)
+
+
+def _base_path_probe(url: str) -> bool:
+    """Opened on a page's own path (``/answers``), Streamlit's client first asks ``/answers/_stcore/...`` in
+    case the app is served under that prefix, gets 404, then uses ``/_stcore/...``: expected, not an error."""
+    path = urlparse(url).path
+    return "/_stcore/" in path and not path.startswith("/_stcore/")
 
 
 def page_done(page: Page, selector: str, timeout_ms: int = 60_000) -> float:
