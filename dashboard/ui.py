@@ -42,6 +42,17 @@ def cached_lake() -> list[TableState]:
     return lake.lake(settings())
 
 
+@st.cache_data(ttl=5, max_entries=4, show_spinner=False)
+def cached_lag(_reports: TableState | None) -> list[dict[str, int]]:
+    """Lag for 5 s (the argument is not part of the key: the lake's state is itself cached for 5 s)."""
+    return lake.ingest_lag(settings(), _reports)
+
+
+@st.cache_data(ttl=5, max_entries=4, show_spinner=False)
+def cached_alerts_today() -> dict[str, int]:
+    return lake.alert_counts_today(settings())
+
+
 def ago(moment: datetime | None, now: datetime | None = None) -> str:
     if moment is None:
         return "never"
@@ -73,8 +84,9 @@ def as_of(tables: Sequence[TableState | None], engine: str | None, fallback: str
         for t in tables
         if t is not None and t.snapshot_id is not None and t.committed_at is not None
     ]
-    stamp = "; ".join(parts) if parts else "no snapshot yet"
-    st.caption(f"Data as of {stamp}" + (f" · answered by **{engine}**" if engine else ""))
+    stamp = f"Data as of {'; '.join(parts) if parts else 'no snapshot yet'}" if tables else ""
+    by = f"answered by **{engine}**" if engine else ""
+    st.caption(" · ".join(p for p in (stamp, by) if p))
     if fallback:
         st.warning(
             f"{plain(fallback)}: these results come from embedded DuckDB over the same Iceberg tables."

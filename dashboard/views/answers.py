@@ -100,12 +100,18 @@ if daily is not None and not daily.empty:
         alt.Chart(daily)
         .mark_bar()
         .encode(
-            x=alt.X("day:T", title=None),
+            x=alt.X("yearmonthdate(day):O", title=None, axis=alt.Axis(format="%a %d %b", labelAngle=-45)),
             y=alt.Y("low_score_citizens:Q", title="low-score citizens"),
             color=alt.Color(
                 "day type:N", scale=alt.Scale(domain=["weekday", "weekend"], range=["#4c78a8", "#e45756"])
             ),
-            tooltip=["day:T", "day type:N", "low_score_citizens:Q", "riot_alerts:Q", "citizens_seen:Q"],
+            tooltip=[
+                "yearmonthdate(day):T",
+                "day type:N",
+                "low_score_citizens:Q",
+                "riot_alerts:Q",
+                "citizens_seen:Q",
+            ],
         )
         .properties(height=240),
         key="chart-days",

@@ -83,7 +83,7 @@ def body() -> None:
     with right:
         st.subheader("Ingest lag per partition")
         try:
-            lag = pd.DataFrame(lake.ingest_lag(settings, by_ident.get(reports_ident)))
+            lag = pd.DataFrame(ui.cached_lag(by_ident.get(reports_ident)))
         except KafkaException as exc:
             st.error(f"Kafka is unreachable: {ui.plain(exc)}")
         else:
@@ -100,7 +100,7 @@ def body() -> None:
     with left:
         st.subheader("Alerts today")
         try:
-            today = lake.alert_counts_today(settings)
+            today = ui.cached_alerts_today()
         except psycopg2.Error as exc:
             st.warning(f"Live alerts are unavailable: {ui.plain(str(exc).strip())}")
         else:

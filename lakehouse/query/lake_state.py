@@ -5,6 +5,7 @@ Read from table metadata only (no data file is opened), so it is cheap enough fo
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -78,5 +79,9 @@ def lake_identifiers(settings: Settings) -> list[str]:
 
 
 def lake_state(catalog: Catalog, settings: Settings) -> list[TableState]:
-    """Every existing table of the lake, in :func:`lake_identifiers` order."""
-    return [s for i in lake_identifiers(settings) if (s := table_state(catalog, i)) is not None]
+    """Every existing table of the lake, in :func:`lake_identifiers` order (read side by side: each is a
+    catalog query and a metadata file on S3)."""
+    identifiers = lake_identifiers(settings)
+    with ThreadPoolExecutor(max_workers=len(identifiers)) as pool:
+        states = list(pool.map(lambda i: table_state(catalog, i), identifiers))
+    return [s for s in states if s is not None]
