@@ -24,14 +24,9 @@ from lakehouse.query.engines import Engine, run
 from lakehouse.query.lake_state import table_state
 from lakehouse.settings import get_settings
 from lakehouse.tables import REPORTS, Answer
-from tests.dashboard.browser import Browser, DashboardServer, page_done
+from tests.dashboard.browser import DONE_WHEN, Browser, DashboardServer, page_done
 
-PAGES = {
-    "overview": ("", "[data-testid=stMetric]"),
-    "answers": ("answers", "[data-testid=stVegaLiteChart], .vega-embed"),
-    "alerts": ("alerts", "[data-testid=stDataFrame]"),
-    "explore": ("explore", "[data-testid=stTextArea]"),
-}
+PAGES = DONE_WHEN
 
 
 def median_ms(statement: str, engine: Engine, user: str | None = None, n: int = 5) -> float:

@@ -19,9 +19,8 @@ from psycopg2 import sql
 from lakehouse.catalog import load_catalog
 from lakehouse.query import live_alerts
 from lakehouse.query.engines import Engine, Result, run
-from lakehouse.query.lake_state import TableState, lake_state, table_state
+from lakehouse.query.lake_state import TableState, lake_state
 from lakehouse.settings import Settings
-from lakehouse.tables import REPORTS
 
 
 class QueryRefused(ValueError):
@@ -138,10 +137,6 @@ def lake(settings: Settings) -> list[TableState]:
     return lake_state(load_catalog(settings), settings)
 
 
-def table(settings: Settings, identifier: str) -> TableState | None:
-    return table_state(load_catalog(settings), identifier)
-
-
 def ingest_lag(settings: Settings, reports: TableState | None) -> list[dict[str, int]]:
     """Per partition of the reports topic: its end offset, the lake's next offset, and the difference."""
     topic = settings.kafka.reports_topic
@@ -165,10 +160,6 @@ def ingest_lag(settings: Settings, reports: TableState | None) -> list[dict[str,
         return []
     finally:
         consumer.close()
-
-
-def reports_identifier(settings: Settings) -> str:
-    return REPORTS.identifier(settings)
 
 
 def alerts_since(settings: Settings, stored_after: datetime | None, limit: int = 500) -> list[dict[str, Any]]:

@@ -30,9 +30,9 @@ def settings() -> Settings:
 
 
 @st.cache_data(ttl=10, max_entries=64, show_spinner=False)
-def cached_query(statement: str, max_rows: int | None = None) -> tuple[pd.DataFrame, str, str | None, float]:
+def cached_query(statement: str) -> tuple[pd.DataFrame, str, str | None, float]:
     """A small read (an answer table, an aggregate) for 10 s: rows, engine, why not Trino, seconds."""
-    answered = lake.query(statement, settings(), max_rows=max_rows)
+    answered = lake.query(statement, settings())
     r = answered.result
     return pd.DataFrame(r.rows, columns=r.columns), r.engine.value, answered.fallback_reason, r.seconds
 

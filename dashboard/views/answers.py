@@ -24,6 +24,9 @@ BY_DAY, BY_ZONE_HOUR, WORDS = (
 )
 
 
+answered_by: dict[str, str | None] = {}  # the engine of this run's last read, for the stamp
+
+
 def read(statement: str) -> pd.DataFrame | None:
     """One answer query; an error (no answers yet, an engine down) is shown and gives None."""
     try:
@@ -32,7 +35,7 @@ def read(statement: str) -> pd.DataFrame | None:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         st.error(f"Could not read the answer: {ui.plain(first)}")
         return None
-    st.session_state["_engine"] = (engine, fallback)
+    answered_by.update(engine=engine, fallback=fallback)
     return df
 
 
@@ -232,6 +235,5 @@ if words is not None and not words.empty:
     ui.csv_download(words, "words_of_unrest")
 ui.show_sql(sql_words)
 
-engine, fallback = st.session_state.get("_engine", (None, None))
 with stamp:
-    ui.as_of(answer_states, engine, fallback)
+    ui.as_of(answer_states, answered_by.get("engine"), answered_by.get("fallback"))

@@ -9,14 +9,14 @@ import psycopg2
 import streamlit as st
 from confluent_kafka import KafkaException
 
-from dashboard import lake, ui
+from dashboard import ui
 from lakehouse.query.engines import QUERY_ERRORS
-from lakehouse.tables import RAW_TABLES, Answer
+from lakehouse.tables import RAW_TABLES, REPORTS, Answer
 
 settings = ui.settings()
 st.title("Overview")
 live = ui.live_toggle()
-reports_ident = lake.reports_identifier(settings)
+reports_ident = REPORTS.identifier(settings)
 PER_MINUTE = (
     "SELECT date_trunc('minute', event_time) AS minute, count(*) AS reports\n"
     f"FROM {reports_ident}\n"

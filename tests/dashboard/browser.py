@@ -28,6 +28,13 @@ CHROMIUM_FLAGS = [
     "--disable-sync",
     "--disable-quic",
 ]
+# Per page: its path and what it shows once done (the browser tests and benchmarks/dashboard.py).
+DONE_WHEN = {
+    "overview": ("", "[data-testid=stMetric]"),
+    "answers": ("answers", "[data-testid=stVegaLiteChart], .vega-embed"),
+    "alerts": ("alerts", "[data-testid=stDataFrame]"),
+    "explore": ("explore", "[data-testid=stTextArea]"),
+}
 DONE = """(selector) => {
   const app = document.querySelector('[data-testid=stApp]');
   return !!app && app.getAttribute('data-test-connection-state') === 'CONNECTED'

@@ -18,16 +18,11 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from lakehouse.city import CITY
 from lakehouse.schemas import Citizen, DroneHealth, DroneReport, Position
 from tests.commands import HARMONY
-from tests.dashboard.browser import Browser, DashboardServer, page_done
+from tests.dashboard.browser import DONE_WHEN, Browser, DashboardServer, page_done
 from tests.seeded import SeededLake
 
 SHOTS = Path(__file__).parents[2] / ".harmony" / "screenshots"
-EXPECTED = {  # what each page must show once done
-    "": "[data-testid=stMetric]",
-    "answers": "[data-testid=stVegaLiteChart], .vega-embed",
-    "alerts": "[data-testid=stDataFrame]",
-    "explore": "[data-testid=stTextArea]",
-}
+EXPECTED = {path: selector for path, selector in DONE_WHEN.values()}  # path -> done when shown
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,6 @@ script runs for real, without a browser)."""
 
 from __future__ import annotations
 
-import socket
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -17,6 +16,7 @@ from lakehouse.query.engines import Engine, run
 from lakehouse.schemas import Alert, AlertKind, Severity
 from lakehouse.settings import get_settings
 from lakehouse.tables import Answer
+from tests.dashboard.browser import free_port
 from tests.dashboard.conftest import PAGES
 from tests.seeded import SeededLake
 
@@ -25,12 +25,6 @@ OpenPage = Callable[..., AppTest]
 
 def texts(elements: object) -> str:
     return "\n".join(str(getattr(e, "value", "")) for e in elements)  # type: ignore[attr-defined]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.mark.parametrize("page", list(PAGES))
