@@ -14,6 +14,7 @@ from typing import Any
 
 import trino.exceptions
 from confluent_kafka import Consumer, KafkaException, TopicPartition
+from confluent_kafka.admin import AdminClient
 from psycopg2 import sql
 
 from lakehouse.catalog import load_catalog
@@ -160,6 +161,17 @@ def ingest_lag(settings: Settings, reports: TableState | None) -> list[dict[str,
         return []
     finally:
         consumer.close()
+
+
+def alerting_members(settings: Settings, timeout_s: float = 5) -> dict[str, int]:
+    """Running members of the alerting processors' consumer groups (rules, delivery), from the broker.
+
+    The broker drops a member that stopped (at once) or died (after its session timeout): zero members
+    means that stage is not running, whether or not the city is calm."""
+    groups = [settings.alerting.consumer_group, settings.alerting.delivery_group]
+    admin = AdminClient({"bootstrap.servers": settings.kafka.bootstrap_servers})
+    described = admin.describe_consumer_groups(groups, request_timeout=timeout_s)
+    return {group: len(described[group].result(timeout_s).members) for group in groups}
 
 
 def alerts_since(settings: Settings, stored_after: datetime | None, limit: int = 500) -> list[dict[str, Any]]:

@@ -13,9 +13,11 @@ import pydeck as pdk
 import streamlit as st
 
 from dashboard import lake
+from dashboard.revalidate import Revalidating
 from lakehouse.city import CITY
 from lakehouse.query.lake_state import TableState
 from lakehouse.settings import Settings, get_settings
+from lakehouse.tables import REPORTS
 
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~<$:])")
 
@@ -29,28 +31,66 @@ def settings() -> Settings:
     return get_settings()
 
 
-@st.cache_data(ttl=10, max_entries=64, show_spinner=False)
-def cached_query(statement: str) -> tuple[pd.DataFrame, str, str | None, float]:
-    """A small read (an answer table, an aggregate) for 10 s: rows, engine, why not Trino, seconds."""
-    answered = lake.query(statement, settings())
+class _Reads:
+    """The server's shared reads, one per kind, each served stale-while-revalidate (see ``revalidate``)."""
+
+    def __init__(self) -> None:
+        self.query = Revalidating(_answer, ttl_s=10)
+        self.lake: Revalidating[Settings, list[TableState]] = Revalidating(lake.lake, ttl_s=5, max_entries=4)
+        self.lag = Revalidating(self._lag, ttl_s=5, max_entries=4)
+        self.alerts_today: Revalidating[Settings, dict[str, int]] = Revalidating(
+            lake.alert_counts_today, ttl_s=5, max_entries=4
+        )
+        self.alerting: Revalidating[Settings, dict[str, int]] = Revalidating(
+            lake.alerting_members, ttl_s=2, max_stale_s=10, max_entries=4
+        )
+
+    def _lag(self, s: Settings) -> list[dict[str, int]]:
+        reports = REPORTS.identifier(s)
+        return lake.ingest_lag(s, next((t for t in self.lake.get(s) if t.identifier == reports), None))
+
+
+@st.cache_resource
+def _reads() -> _Reads:
+    return _Reads()
+
+
+def _answer(key: tuple[Settings, str]) -> tuple[pd.DataFrame, str, str | None, float]:
+    answered = lake.query(key[1], key[0])
     r = answered.result
     return pd.DataFrame(r.rows, columns=r.columns), r.engine.value, answered.fallback_reason, r.seconds
 
 
-@st.cache_data(ttl=5, max_entries=4, show_spinner=False)
+def cached_query(statement: str) -> tuple[pd.DataFrame, str, str | None, float]:
+    """A small read (an answer table, an aggregate): rows (a copy the page may change), engine, why not
+    Trino, seconds."""
+    df, engine, fallback, seconds = _reads().query.get((settings(), statement))
+    return df.copy(), engine, fallback, seconds
+
+
 def cached_lake() -> list[TableState]:
-    return lake.lake(settings())
+    return _reads().lake.get(settings())
 
 
-@st.cache_data(ttl=5, max_entries=4, show_spinner=False)
-def cached_lag(_reports: TableState | None) -> list[dict[str, int]]:
-    """Lag for 5 s (the argument is not part of the key: the lake's state is itself cached for 5 s)."""
-    return lake.ingest_lag(settings(), _reports)
+def cached_lag() -> list[dict[str, int]]:
+    """Per partition of the reports topic: the topic's end, the lake's offset and the lag."""
+    return _reads().lag.get(settings())
 
 
-@st.cache_data(ttl=5, max_entries=4, show_spinner=False)
 def cached_alerts_today() -> dict[str, int]:
-    return lake.alert_counts_today(settings())
+    return _reads().alerts_today.get(settings())
+
+
+def cached_alerting_members() -> dict[str, int]:
+    """Running members per alerting consumer group (rules, delivery)."""
+    return _reads().alerting.get(settings())
+
+
+def clear_caches() -> None:
+    """Forget every shared read (tests that point the settings elsewhere)."""
+    reads = _reads()
+    for cache in (reads.query, reads.lake, reads.lag, reads.alerts_today, reads.alerting):
+        cache.clear()
 
 
 def ago(moment: datetime | None, now: datetime | None = None) -> str:

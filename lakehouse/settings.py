@@ -157,7 +157,6 @@ class DashboardSettings(_Frozen):
     max_rows: int = Field(default=1000, ge=1)
     query_timeout_s: int = Field(default=20, ge=1)
     refresh_s: float = Field(default=2.0, gt=0)
-    alerting_quiet_s: float = Field(default=30.0, gt=0)
 
     @property
     def url(self) -> str:

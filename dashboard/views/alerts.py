@@ -8,6 +8,7 @@ from typing import Any
 import pandas as pd
 import psycopg2
 import streamlit as st
+from confluent_kafka import KafkaException
 
 from dashboard import lake, ui
 from lakehouse.city import CITY
@@ -64,12 +65,18 @@ def body() -> None:
                 icon=":material/campaign:",
             )
     last = max((r["stored_at"] for r in known.values()), default=None)
-    quiet = settings.dashboard.alerting_quiet_s
-    if last is None or (now - last).total_seconds() > quiet:
-        st.warning(
-            f"No alert written for {ui.ago(last, now) if last else 'ever'}: the alerting processors may be "
-            f"down (or the city has been calm for more than {quiet:.0f} s)."
-        )
+    try:
+        members = ui.cached_alerting_members()
+    except KafkaException as exc:
+        st.warning(f"Kafka is unreachable, the alerting processors cannot be checked: {ui.plain(exc)}")
+    else:
+        stopped = [group for group, n in members.items() if n == 0]
+        if stopped:
+            st.warning(
+                "The alerting processors are not running (no live member in "
+                + ", ".join(ui.plain(g) for g in stopped)
+                + f"): no new alert will appear. Last alert stored {ui.ago(last, now)}."
+            )
     rows = [
         r
         for r in known.values()

@@ -39,12 +39,16 @@ def read(statement: str) -> pd.DataFrame | None:
     return df
 
 
-span = read(f"SELECT min(day) AS first_day, max(day) AS last_day FROM {BY_DAY}")  # noqa: S608
-if span is None or span.empty or pd.isna(span.iloc[0]["first_day"]):
+# The answer tables are small (a row per day; per day x zone x hour): each is read whole, once for every
+# filter, and the filters select and sum it here, so no filter value ever reaches SQL.
+sql_days = f"SELECT day, citizens_seen, low_score_citizens, riot_alerts\nFROM {BY_DAY}\nORDER BY day"
+all_days = read(sql_days)
+if all_days is None or all_days.empty:
     st.info("No answers yet: run `harmony analyze` once the lake holds reports.")
     st.stop()
-first_day: date = pd.Timestamp(span.iloc[0]["first_day"]).date()
-last_day: date = pd.Timestamp(span.iloc[0]["last_day"]).date()
+all_days["day"] = pd.to_datetime(all_days["day"])
+first_day: date = all_days["day"].min().date()
+last_day: date = all_days["day"].max().date()
 
 
 def pick_zone() -> None:
@@ -76,13 +80,8 @@ answer_states = [s for s in tables if s.identifier in (BY_DAY, BY_ZONE_HOUR, WOR
 
 # ---- weekday vs weekend --------------------------------------------------------------------------------
 st.header("Is unrest worse at weekends?")
-sql_days = (
-    f"SELECT day, citizens_seen, low_score_citizens, riot_alerts\nFROM {BY_DAY}\n"
-    f"WHERE day BETWEEN DATE '{start:%Y-%m-%d}' AND DATE '{end:%Y-%m-%d}'\nORDER BY day"
-)
-daily = read(sql_days)
-if daily is not None and not daily.empty:
-    daily["day"] = pd.to_datetime(daily["day"])
+daily = all_days[all_days["day"].between(pd.Timestamp(start), pd.Timestamp(end))].copy()
+if not daily.empty:
     daily["weekend"] = daily["day"].dt.dayofweek >= 5
     daily["day type"] = daily["weekend"].map({True: "weekend", False: "weekday"})
     if day_type != "all":
@@ -125,13 +124,12 @@ else:
 ui.show_sql(sql_days)
 
 # ---- the day × zone × hour grain: hours, heatmap and zones, under every filter ----------------------------
-sql_cells = (
-    "SELECT day, zone, hour, citizens_seen, low_score_citizens, riot_alerts\n"
-    f"FROM {BY_ZONE_HOUR}\nWHERE day BETWEEN DATE '{start:%Y-%m-%d}' AND DATE '{end:%Y-%m-%d}'"
-)
+sql_cells = f"SELECT day, zone, hour, citizens_seen, low_score_citizens, riot_alerts\nFROM {BY_ZONE_HOUR}"
 cells = read(sql_cells)
-if cells is not None and not cells.empty:
+if cells is not None:
     cells["day"] = pd.to_datetime(cells["day"])
+    cells = cells[cells["day"].between(pd.Timestamp(start), pd.Timestamp(end))]
+if cells is not None and not cells.empty:
     if day_type != "all":
         cells = cells[(cells["day"].dt.dayofweek >= 5) == (day_type == "weekends")]
     in_zones = cells[cells["zone"].isin(zones)] if zones else cells

@@ -83,7 +83,7 @@ def body() -> None:
     with right:
         st.subheader("Ingest lag per partition")
         try:
-            lag = pd.DataFrame(ui.cached_lag(by_ident.get(reports_ident)))
+            lag = pd.DataFrame(ui.cached_lag())
         except KafkaException as exc:
             st.error(f"Kafka is unreachable: {ui.plain(exc)}")
         else:

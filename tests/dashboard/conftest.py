@@ -6,9 +6,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from dashboard import ui
 from lakehouse.settings import get_settings
 from tests.seeded import SeededLake
 
@@ -33,7 +33,7 @@ def use_env(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> None:
         if name.startswith("HARMONY_"):
             monkeypatch.setenv(name, value)
     get_settings.cache_clear()
-    st.cache_data.clear()
+    ui.clear_caches()
 
 
 @pytest.fixture()
@@ -45,7 +45,7 @@ def open_page(analysed_lake: SeededLake, monkeypatch: pytest.MonkeyPatch) -> Ite
         for name, value in env.items():
             monkeypatch.setenv(name, value)
         get_settings.cache_clear()
-        st.cache_data.clear()
+        ui.clear_caches()
         at = AppTest.from_file(APP, default_timeout=90)
         for key, value in (params or {}).items():
             at.query_params[key] = value
@@ -56,4 +56,4 @@ def open_page(analysed_lake: SeededLake, monkeypatch: pytest.MonkeyPatch) -> Ite
 
     yield open_
     get_settings.cache_clear()
-    st.cache_data.clear()
+    ui.clear_caches()

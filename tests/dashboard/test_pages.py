@@ -3,11 +3,13 @@ script runs for real, without a browser)."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
+from confluent_kafka import Consumer
 from streamlit.testing.v1 import AppTest
 
 from dashboard import ui
@@ -160,3 +162,39 @@ def test_live_alerts_show_new_riots_escaped(open_page: OpenPage, analysed_lake: 
     assert "<script>" not in toasts.replace("\\<script\\>", "")
     table = at.dataframe[0].value
     assert table.iloc[0]["reason"] == hostile, "the table shows the text as it is"
+
+
+def test_live_alerts_warn_while_the_alerting_processors_are_not_running(open_page: OpenPage) -> None:
+    """The banner follows the broker's view of the two alerting groups, not how calm the city is."""
+    group = f"absent-{uuid.uuid4().hex[:6]}"
+    at = open_page("alerts", HARMONY_ALERTING__CONSUMER_GROUP=group)
+    settings = get_settings()
+    assert "alerting processors are not running" in texts(at.warning)
+    assert ui.plain(group) in texts(at.warning)
+    assert settings.alerting.consumer_group == group  # the consumers below join groups of this test only
+    members = [
+        Consumer(
+            {
+                "bootstrap.servers": settings.kafka.bootstrap_servers,
+                "group.id": g,
+                "session.timeout.ms": 6000,
+                "enable.auto.commit": False,
+            }
+        )
+        for g in (settings.alerting.consumer_group, settings.alerting.delivery_group)
+    ]
+    try:
+        for consumer, topic in zip(
+            members, (settings.kafka.reports_topic, settings.kafka.alerts_topic), strict=True
+        ):
+            consumer.subscribe([topic])
+            deadline = time.monotonic() + 30
+            while not consumer.assignment() and time.monotonic() < deadline:
+                consumer.poll(0.2)
+            assert consumer.assignment(), f"joined {topic}'s group"
+        ui.clear_caches()
+        at.run()
+        assert "not running" not in texts(at.warning)
+    finally:
+        for consumer in members:
+            consumer.close()
