@@ -10,7 +10,7 @@ import psycopg2
 import streamlit as st
 from confluent_kafka import KafkaException
 
-from dashboard import lake, ui
+from dashboard import lake, panels, ui
 from lakehouse.city import CITY
 from lakehouse.schemas import AlertKind, Severity
 
@@ -75,7 +75,7 @@ def body() -> None:
             st.warning(
                 "The alerting processors are not running (no live member in "
                 + ", ".join(ui.plain(g) for g in stopped)
-                + f"): no new alert will appear. Last alert stored {ui.ago(last, now)}."
+                + f"): no new alert will appear. Last alert stored {panels.ago(last, now)}."
             )
     rows = [
         r

@@ -9,7 +9,7 @@ import psycopg2
 import streamlit as st
 from confluent_kafka import KafkaException
 
-from dashboard import ui
+from dashboard import panels, ui
 from lakehouse.query.engines import QUERY_ERRORS
 from lakehouse.tables import RAW_TABLES, REPORTS, Answer
 
@@ -48,21 +48,13 @@ def body() -> None:
                 "rows": s.rows,
                 "data files": s.data_files,
                 "snapshots": s.snapshots,
-                "last commit": ui.ago(s.committed_at, now),
-                "freshness": ui.freshness(s.age_s(now))[1],
+                "last commit": panels.ago(s.committed_at, now),
+                "freshness": panels.freshness(s.age_s(now))[1],
             }
             for s in states
         ]
     )
-    columns = st.columns(min(4, len(states)))
-    for i, s in enumerate(states):
-        colour, label = ui.freshness(s.age_s(now))
-        with columns[i % len(columns)], st.container(border=True):
-            st.markdown(f"**{ui.plain(s.identifier)}** :{colour}-badge[{label}]")
-            st.metric("rows", f"{s.rows:,}", border=False)
-            st.caption(
-                f"{s.snapshots} snapshots · {s.data_files} files · last commit {ui.ago(s.committed_at, now)}"
-            )
+    st.html(panels.cards(states, now))
     ui.csv_download(cards, "tables")
 
     left, right = st.columns(2)
@@ -76,7 +68,15 @@ def body() -> None:
             if per_minute.empty:
                 st.info("No report with an event time in the last hour (a backfill writes past event times).")
             else:
-                st.line_chart(per_minute, x="minute", y="reports", height=240)
+                st.html(
+                    panels.bars(
+                        [
+                            (f"{m:%H:%M}", float(n))
+                            for m, n in zip(per_minute["minute"], per_minute["reports"], strict=True)
+                        ],
+                        "reports",
+                    )
+                )
                 ui.csv_download(per_minute, "reports_per_minute")
             st.caption(f"answered by {engine}" + (f" ({ui.plain(fallback)})" if fallback else ""))
         ui.show_sql(PER_MINUTE)
@@ -90,7 +90,13 @@ def body() -> None:
             if lag.empty:
                 st.info(f"The topic {ui.plain(settings.kafka.reports_topic)} does not exist yet.")
             else:
-                st.bar_chart(lag, x="partition", y="lag", height=240)
+                st.html(
+                    panels.bars(
+                        [(f"p{p}", float(n)) for p, n in zip(lag["partition"], lag["lag"], strict=True)],
+                        "reports behind",
+                        colour="#e45756",
+                    )
+                )
                 st.caption(
                     f"total lag {int(lag['lag'].sum()):,} reports (topic end − the lake's committed offset)"
                 )
@@ -116,18 +122,16 @@ def body() -> None:
             st.info("No answer computed yet: run `harmony analyze`.")
         else:
             newest = max(computed, key=lambda s: s.committed_at or now)
-            st.markdown(f"Last computed **{ui.ago(newest.committed_at, now)}** from snapshots:")
-            sources = pd.DataFrame(
-                [
-                    {
-                        "table": t,
-                        "snapshot read": snap,
-                        "current snapshot": by_ident[t].snapshot_id if t in by_ident else None,
-                    }
-                    for t, snap in sorted(newest.source_snapshots.items())
-                ]
+            st.html(
+                f"<p>Last computed <b>{panels.ago(newest.committed_at, now)}</b> from snapshots:</p>"
+                + panels.table(
+                    ["table", "snapshot read", "current snapshot"],
+                    [
+                        (t, snap, by_ident[t].snapshot_id if t in by_ident else None)
+                        for t, snap in sorted(newest.source_snapshots.items())
+                    ],
+                )
             )
-            st.dataframe(sources, hide_index=True)
 
 
 body()

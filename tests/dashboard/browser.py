@@ -1,4 +1,5 @@
-"""Test helpers: the dashboard served as a user runs it, and Debian's Chromium driven by Playwright."""
+"""Test helpers: the dashboard served as a user runs it, Debian's Chromium driven by Playwright, and the
+reports of a riot to watch it reach the page (the browser tests and ``benchmarks/``)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import shutil
 import socket
 import subprocess
 import time
+import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -14,6 +17,8 @@ from urllib.parse import urlparse
 import httpx
 from playwright.sync_api import Page, Playwright, sync_playwright
 
+from lakehouse.city import CITY
+from lakehouse.schemas import Citizen, DroneHealth, DroneReport, Position
 from stack import debian
 from tests.commands import HARMONY
 
@@ -165,3 +170,23 @@ def page_done(page: Page, selector: str, timeout_ms: int = 60_000) -> float:
     t0 = time.monotonic()
     page.wait_for_function(DONE, arg=selector, timeout=timeout_ms)
     return time.monotonic() - t0
+
+
+def riot_reports(zone: str, n: int = 14) -> list[DroneReport]:
+    """``n`` reports from one zone, now, each with one distinct citizen far below the harmony threshold."""
+    z = next(z for z in CITY.zones if z.name == zone)
+    token = uuid.uuid4().hex[:6]
+    now = datetime.now(UTC)
+    return [
+        DroneReport(
+            report_id=f"browser-{token}-{i}",
+            drone_id=f"drone-browser-{i % 3}",
+            event_time=now,
+            position=Position(lat=z.centre[0], lon=z.centre[1], altitude_m=80.0),
+            zone=zone,
+            health=DroneHealth(battery_pct=80.0, motor_temp_c=40.0, signal_dbm=-60.0, firmware="1.0"),
+            citizens=[Citizen(citizen_id=f"cit-{token}-{i}", name=f"Citizen {i}", harmony_score=3.0)],
+            words=["riot"],
+        )
+        for i in range(n)
+    ]

@@ -7,7 +7,6 @@ import subprocess
 import time
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
@@ -16,9 +15,10 @@ from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from lakehouse.city import CITY
-from lakehouse.schemas import Citizen, DroneHealth, DroneReport, Position
+from lakehouse.query.engines import Engine, run
+from lakehouse.settings import Settings
 from tests.commands import HARMONY
-from tests.dashboard.browser import DONE_WHEN, Browser, DashboardServer, page_done
+from tests.dashboard.browser import DONE_WHEN, Browser, DashboardServer, page_done, riot_reports
 from tests.seeded import SeededLake
 
 SHOTS = Path(__file__).parents[2] / ".harmony" / "screenshots"
@@ -58,32 +58,13 @@ def test_each_page_reaches_done_with_no_error(server: DashboardServer, browser: 
 def test_a_deep_link_restores_the_filters_and_a_change_rewrites_the_url(
     server: DashboardServer, browser: Browser
 ) -> None:
-    page = browser.open(f"{server.url}/answers?daytype=weekends&live=false")
+    page = browser.open(f"{server.url}/answers?daytype=weekends&question=Hours+and+zones&live=false")
     page_done(page, EXPECTED["answers"])
-    assert page.get_by_role("radio", name="weekends").get_attribute("aria-checked") == "true"
-    page.get_by_role("radio", name="weekdays").click()
+    assert page.get_by_role("radio", name="weekends", exact=True).get_attribute("aria-checked") == "true"
+    assert page.get_by_role("radio", name="Hours and zones").get_attribute("aria-checked") == "true"
+    page.get_by_role("radio", name="weekdays", exact=True).click()
     page.wait_for_function("() => location.search.includes('daytype=weekdays')", timeout=15_000)
     page.close()
-
-
-def riot_reports(zone: str, n: int = 14) -> list[DroneReport]:
-    """``n`` reports from one zone, now, each with one distinct citizen far below the harmony threshold."""
-    z = next(z for z in CITY.zones if z.name == zone)
-    token = uuid.uuid4().hex[:6]
-    now = datetime.now(UTC)
-    return [
-        DroneReport(
-            report_id=f"browser-{token}-{i}",
-            drone_id=f"drone-browser-{i % 3}",
-            event_time=now,
-            position=Position(lat=z.centre[0], lon=z.centre[1], altitude_m=80.0),
-            zone=zone,
-            health=DroneHealth(battery_pct=80.0, motor_temp_c=40.0, signal_dbm=-60.0, firmware="1.0"),
-            citizens=[Citizen(citizen_id=f"cit-{token}-{i}", name=f"Citizen {i}", harmony_score=3.0)],
-            words=["riot"],
-        )
-        for i in range(n)
-    ]
 
 
 def test_a_riot_in_the_stream_appears_on_the_live_page(
@@ -151,4 +132,55 @@ def test_explore_refuses_a_drop_in_the_browser(server: DashboardServer, browser:
     area.press("Control+Enter")
     page.get_by_role("button", name="Run").click()
     page.locator("[data-testid=stAlertContentError]", has_text="DROP is not allowed").wait_for(timeout=15_000)
+    page.close()
+
+
+def endless(token: str) -> str:
+    """A read that would run for hours (10^12 rows), marked with ``token`` to find it on Trino."""
+    return (
+        f"SELECT count(*) AS n, '{token}' AS mark FROM UNNEST(sequence(1, 10000)) a(x)\n"
+        "CROSS JOIN UNNEST(sequence(1, 10000)) b(y) CROSS JOIN UNNEST(sequence(1, 10000)) c(z)"
+    )
+
+
+def trino_state(settings: Settings, token: str) -> list[tuple[object, ...]]:
+    """The dashboard user's queries carrying ``token``, as Trino itself reports them (admin's view)."""
+    return run(
+        "SELECT state, error_code FROM system.runtime.queries "
+        f"WHERE \"user\" = '{settings.dashboard.trino_user}' AND query LIKE '%''{token}''%' "
+        "AND query NOT LIKE '%system.runtime%'",
+        settings,
+        Engine.TRINO,
+    ).rows
+
+
+def test_explore_cancels_a_query_on_trino_and_the_server_times_out_a_slow_one(
+    server: DashboardServer, browser: Browser, analysed_lake: SeededLake
+) -> None:
+    page = browser.open(f"{server.url}/explore")
+    page_done(page, EXPECTED["explore"])
+    area = page.locator("[data-testid=stTextArea] textarea")
+    token = uuid.uuid4().hex[:8]
+    area.fill(endless(token))
+    area.press("Control+Enter")
+    page.get_by_role("button", name="Run").click()
+    page.locator("[data-testid=stAlertContentInfo]", has_text="Running for").wait_for(timeout=15_000)
+    page.get_by_role("button", name="Cancel").click()
+    page.locator("[data-testid=stAlertContentInfo]", has_text="was cancelled").wait_for(timeout=15_000)
+    deadline = time.monotonic() + 15
+    while (states := trino_state(analysed_lake.settings, token)) != [("FAILED", "USER_CANCELED")]:
+        assert time.monotonic() < deadline, f"Trino did not cancel the query: {states}"
+        time.sleep(0.5)
+
+    token = uuid.uuid4().hex[:8]
+    area.fill(endless(token))
+    area.press("Control+Enter")
+    started = time.monotonic()
+    page.get_by_role("button", name="Run").click()
+    limit = analysed_lake.settings.dashboard.query_timeout_s
+    page.locator(
+        "[data-testid=stAlertContentError]", has_text=f"ran past {limit} s and was stopped"
+    ).wait_for(timeout=(limit + 40) * 1000)
+    assert time.monotonic() - started >= limit
+    assert trino_state(analysed_lake.settings, token) == [("FAILED", "EXCEEDED_TIME_LIMIT")]
     page.close()
