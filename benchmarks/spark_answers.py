@@ -88,7 +88,9 @@ def main() -> None:
         runs = maintain(spark, settings)
         spark.stop()
     finally:
-        if not args.keep:
+        if args.keep:
+            print("kept: " + " ".join(f"{k}={v}" for k, v in env.items() if k.startswith("HARMONY_")))
+        else:
             admin.delete_topics([settings.kafka.reports_topic])[settings.kafka.reports_topic].result(15)
             for ns in (settings.catalog.raw_namespace, settings.catalog.answers_namespace):
                 purge_namespace(catalog, ns)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import subprocess
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -35,7 +35,8 @@ def dashboard(
     d = get_settings().dashboard
     port, host = port or d.port, host or d.host
     typer.echo(f"dashboard on http://{host}:{port}  (Ctrl-C stops it)")
-    try:
-        raise SystemExit(subprocess.call(command(port, host)))
-    except KeyboardInterrupt:
-        raise SystemExit(0) from None
+    sys.stdout.flush()
+    # Become the server (not its parent): a stop signal reaches Streamlit itself, and no orphan is left
+    # serving when whoever started `harmony dashboard` stops it.
+    argv = command(port, host)
+    os.execv(argv[0], argv)  # noqa: S606 (our own interpreter and arguments)

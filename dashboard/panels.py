@@ -95,6 +95,16 @@ def bars(rows: Sequence[tuple[str, float]], unit: str, colour: str = "#4c78a8", 
     )
 
 
+def stats(values: dict[str, int]) -> str:
+    """A row of labelled counts (zero counts shown as 0, not left out)."""
+    cells = "".join(
+        f"<div style='{_CARD}'><div style='{_MUTED}'>{escape(label)}</div>"
+        f"<div style='font-size:1.8em'>{n:,}</div></div>"
+        for label, n in values.items()
+    )
+    return f"<div class='harmony-stats' style='display:flex;gap:.6rem;flex-wrap:wrap'>{cells}</div>"
+
+
 def table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     """A small table of plain values."""
     th = "".join(f"<th style='text-align:left;padding:.2rem .4rem'>{escape(h)}</th>" for h in header)

@@ -11,6 +11,7 @@ from confluent_kafka import KafkaException
 
 from dashboard import panels, ui
 from lakehouse.query.engines import QUERY_ERRORS
+from lakehouse.schemas import AlertKind
 from lakehouse.tables import RAW_TABLES, REPORTS, Answer
 
 settings = ui.settings()
@@ -110,11 +111,7 @@ def body() -> None:
         except psycopg2.Error as exc:
             st.warning(f"Live alerts are unavailable: {ui.plain(str(exc).strip())}")
         else:
-            cols = st.columns(max(1, len(today)) if today else 1)
-            if not today:
-                st.metric("alerts", 0)
-            for col, (kind, n) in zip(cols, sorted(today.items()), strict=False):
-                col.metric(kind, f"{n:,}")
+            st.html(panels.stats({kind.value: today.get(kind.value, 0) for kind in AlertKind}))
     with right:
         st.subheader("Answers")
         computed = [by_ident[i] for i in answer_ids if i in by_ident]

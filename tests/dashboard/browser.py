@@ -35,7 +35,7 @@ CHROMIUM_FLAGS = [
 ]
 # Per page: its path and what it shows once done (the browser tests and benchmarks/dashboard.py).
 DONE_WHEN = {
-    "overview": ("", "[data-testid=stMetric]"),
+    "overview": ("", ".harmony-cards"),
     "answers": ("answers", "[data-testid=stVegaLiteChart], .vega-embed"),
     "alerts": ("alerts", "[data-testid=stDataFrame]"),
     "explore": ("explore", "[data-testid=stTextArea]"),

@@ -9,16 +9,26 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import orjson
 import pytest
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
+from playwright.sync_api import Page
 
 from lakehouse.city import CITY
 from lakehouse.query.engines import Engine, run
 from lakehouse.settings import Settings
+from lakehouse.tables import Answer
 from tests.commands import HARMONY
-from tests.dashboard.browser import DONE_WHEN, Browser, DashboardServer, page_done, riot_reports
+from tests.dashboard.browser import (
+    DONE_WHEN,
+    Browser,
+    DashboardServer,
+    free_port,
+    page_done,
+    riot_reports,
+)
 from tests.seeded import SeededLake
 
 SHOTS = Path(__file__).parents[2] / ".harmony" / "screenshots"
@@ -124,15 +134,47 @@ def test_pausing_stops_the_refresh(server: DashboardServer, browser: Browser) ->
     page.close()
 
 
-def test_explore_refuses_a_drop_in_the_browser(server: DashboardServer, browser: Browser) -> None:
-    page = browser.open(f"{server.url}/explore")
-    page_done(page, EXPECTED["explore"])
+def run_sql(page: Page, statement: str) -> None:
     area = page.locator("[data-testid=stTextArea] textarea")
-    area.fill("DROP TABLE raw.reports")
+    area.fill(statement)
     area.press("Control+Enter")
     page.get_by_role("button", name="Run").click()
+
+
+def test_explore_refuses_writes_and_several_statements_and_caps_rows(
+    server: DashboardServer, browser: Browser, analysed_lake: SeededLake
+) -> None:
+    page = browser.open(f"{server.url}/explore")
+    page_done(page, EXPECTED["explore"])
+    run_sql(page, "DROP TABLE raw.reports")
     page.locator("[data-testid=stAlertContentError]", has_text="DROP is not allowed").wait_for(timeout=15_000)
+    run_sql(page, "SELECT 1; SELECT 2")
+    page.locator("[data-testid=stAlertContentError]", has_text="one statement at a time").wait_for(
+        timeout=15_000
+    )
+    raw = analysed_lake.settings.catalog.raw_namespace
+    run_sql(page, f"SELECT * FROM {raw}.citizen_observations")
+    limit = analysed_lake.settings.dashboard.max_rows
+    page.locator("[data-testid=stAlertContentWarning]", has_text=f"Only the first {limit:,} rows").wait_for(
+        timeout=30_000
+    )
+    assert page.locator("[data-testid=stCaptionContainer]", has_text=f"{limit:,} rows in").count() == 1
     page.close()
+
+
+def test_explore_answers_from_duckdb_with_a_banner_when_trino_is_down(
+    browser: Browser, analysed_lake: SeededLake
+) -> None:
+    env = {**analysed_lake.env, "HARMONY_TRINO__PORT": str(free_port())}
+    with DashboardServer(env, analysed_lake.tmp) as down:
+        page = browser.open(f"{down.url}/explore")
+        page_done(page, EXPECTED["explore"])
+        run_sql(page, f"SELECT count(*) AS n FROM {Answer.BY_ZONE.identifier(analysed_lake.settings)}")
+        page.locator("[data-testid=stAlertContentWarning]", has_text="embedded DuckDB").wait_for(
+            timeout=60_000
+        )
+        assert page.locator("[data-testid=stCaptionContainer]", has_text="answered by").first.inner_text()
+        page.close()
 
 
 def endless(token: str) -> str:
@@ -159,11 +201,8 @@ def test_explore_cancels_a_query_on_trino_and_the_server_times_out_a_slow_one(
 ) -> None:
     page = browser.open(f"{server.url}/explore")
     page_done(page, EXPECTED["explore"])
-    area = page.locator("[data-testid=stTextArea] textarea")
     token = uuid.uuid4().hex[:8]
-    area.fill(endless(token))
-    area.press("Control+Enter")
-    page.get_by_role("button", name="Run").click()
+    run_sql(page, endless(token))
     page.locator("[data-testid=stAlertContentInfo]", has_text="Running for").wait_for(timeout=15_000)
     page.get_by_role("button", name="Cancel").click()
     page.locator("[data-testid=stAlertContentInfo]", has_text="was cancelled").wait_for(timeout=15_000)
@@ -173,10 +212,8 @@ def test_explore_cancels_a_query_on_trino_and_the_server_times_out_a_slow_one(
         time.sleep(0.5)
 
     token = uuid.uuid4().hex[:8]
-    area.fill(endless(token))
-    area.press("Control+Enter")
     started = time.monotonic()
-    page.get_by_role("button", name="Run").click()
+    run_sql(page, endless(token))
     limit = analysed_lake.settings.dashboard.query_timeout_s
     page.locator(
         "[data-testid=stAlertContentError]", has_text=f"ran past {limit} s and was stopped"
@@ -184,3 +221,11 @@ def test_explore_cancels_a_query_on_trino_and_the_server_times_out_a_slow_one(
     assert time.monotonic() - started >= limit
     assert trino_state(analysed_lake.settings, token) == [("FAILED", "EXCEEDED_TIME_LIMIT")]
     page.close()
+
+
+def test_stopping_harmony_dashboard_stops_its_server(analysed_lake: SeededLake) -> None:
+    """SIGTERM to `harmony dashboard` stops the server itself: no orphan goes on serving the port."""
+    with DashboardServer(analysed_lake.env, analysed_lake.tmp) as served:
+        assert httpx.get(f"{served.url}/_stcore/health", timeout=5).status_code == 200
+    with pytest.raises(httpx.HTTPError):
+        httpx.get(f"{served.url}/_stcore/health", timeout=2)

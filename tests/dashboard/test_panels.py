@@ -54,3 +54,9 @@ def test_freshness_and_ago_wording() -> None:
     now = datetime.now(UTC)
     assert panels.ago(now - timedelta(seconds=30), now) == "30 s ago"
     assert panels.ago(None) == "never"
+
+
+def test_stats_show_every_kind_escaped() -> None:
+    html = panels.stats({"riot": 0, HOSTILE: 1200})
+    assert "riot" in html and ">0<" in html and "1,200" in html
+    assert "<script>" not in html
