@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import Annotated
 
 import typer
@@ -36,6 +37,7 @@ def run(
         return
     if stream not in STREAMS:
         raise typer.BadParameter(f"unknown stream {stream!r}; choose from {', '.join(STREAMS)}")
+    from quixstreams.checkpointing.exceptions import CheckpointConsumerCommitError
     from quixstreams.sinks.base import SinkBackpressureError
 
     from ingest.app import build
@@ -68,17 +70,38 @@ def run(
         kwargs["count"] = count
     if timeout is not None:
         kwargs["timeout"] = timeout
-    try:
-        ingest.app.run(**kwargs)  # type: ignore[arg-type]
-        ingest.sink.flush()
-    except SinkBackpressureError:
-        console.print(f"ingest[{stream}]: a server is away; the last batch stays on Kafka for the next run")
-    except LostOffsetsError as exc:
-        console.print(f"[red]ingest[{stream}]: {escape(str(exc))}[/]")
-        raise typer.Exit(1) from None
+    landed = commits = dead_lettered = 0
+    backoff_s = 1.0
+    while True:
+        try:
+            ingest.app.run(**kwargs)  # type: ignore[arg-type]
+            ingest.sink.flush()
+        except SinkBackpressureError:
+            console.print(
+                f"ingest[{stream}]: a server is away; the last batch stays on Kafka for the next run"
+            )
+        except CheckpointConsumerCommitError as exc:
+            # The broker went away between the lake's commit and Kafka's. The lake's offsets are the
+            # truth (the next assignment starts from them), so nothing is lost or landed twice: start a
+            # new consumer once the broker is back instead of exiting.
+            landed, commits = landed + ingest.sink.landed_rows, commits + ingest.sink.commits
+            dead_lettered += ingest.sink.dead_lettered
+            console.print(
+                f"ingest[{stream}]: the broker is away ({escape(str(exc.args[0] if exc.args else exc))}); "
+                f"the lake holds the batch, Kafka's offsets were not committed; resuming in {backoff_s:.0f}s"
+            )
+            time.sleep(backoff_s)
+            backoff_s = min(30.0, backoff_s * 2)
+            ingest = build(settings, STREAMS[stream], options)
+            continue
+        except LostOffsetsError as exc:
+            console.print(f"[red]ingest[{stream}]: {escape(str(exc))}[/]")
+            raise typer.Exit(1) from None
+        break
+    landed, commits = landed + ingest.sink.landed_rows, commits + ingest.sink.commits
+    dead_lettered += ingest.sink.dead_lettered
     console.print(
-        f"ingest[{stream}]: landed {ingest.sink.landed_rows:,} rows in {ingest.sink.commits} commits, "
-        f"dead-lettered {ingest.sink.dead_lettered:,}"
+        f"ingest[{stream}]: landed {landed:,} rows in {commits} commits, dead-lettered {dead_lettered:,}"
     )
 
 

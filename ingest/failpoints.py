@@ -18,6 +18,10 @@ for _spec in filter(None, os.environ.get("HARMONY_FAILPOINTS", "").split(",")):
 _PASSES: Counter[str] = Counter()
 
 
+def armed(name: str) -> bool:
+    return name in _ARMED
+
+
 def failpoint(name: str) -> None:
     """Die here (SIGKILL) if the environment armed ``name`` and this is its N-th pass."""
     if name not in _ARMED:

@@ -22,6 +22,7 @@ import random
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 from uuid import UUID, uuid4
 
 import orjson
@@ -37,7 +38,7 @@ from pyiceberg.table.snapshots import Snapshot
 from pyiceberg.table.update import TableUpdate, update_table_metadata
 from pyiceberg.table.update.snapshot import ExpireSnapshots
 
-from ingest.failpoints import failpoint
+from ingest.failpoints import armed, failpoint
 from lakehouse.derive import arrow_parse_schema
 from lakehouse.tables import KAFKA_OFFSETS_PROPERTY_PREFIX, TableSpec
 
@@ -181,6 +182,10 @@ class ExactlyOnceWriter:
     config: WriterConfig = field(default_factory=WriterConfig)
     on_commit: Callable[[CommitResult], None] | None = None
     _tables: dict[str, Table] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        if armed("ingest.after_metadata_file"):
+            _fail_after_metadata_file(self.catalog)
 
     def write_files(self, spec: TableSpec, rows: pa.Table) -> list[DataFile]:
         """Write ``rows`` as data files of ``spec``'s table ahead of the commit that will add them
@@ -365,3 +370,18 @@ def _expirable(table: Table, config: WriterConfig) -> list[int]:
     current = table.current_snapshot()
     keep = {current.snapshot_id} if current is not None else set()
     return [s.snapshot_id for s in snapshots[:excess] if s.snapshot_id not in keep]
+
+
+def _fail_after_metadata_file(catalog: Catalog) -> None:
+    """Arm the failpoint between step 5's metadata file and its catalog swap (tests only).
+
+    The catalog writes the file and swaps in one call, so the failpoint wraps its ``_write_metadata``:
+    a private hook of pyiceberg's catalogs (pinned in pyproject; the reliability suite checks that a crash
+    here leaves the new metadata file on S3 and the catalog on the old one)."""
+    write = catalog._write_metadata  # type: ignore[attr-defined]
+
+    def write_then_fail(*args: Any, **kwargs: Any) -> None:
+        write(*args, **kwargs)
+        failpoint("ingest.after_metadata_file")
+
+    catalog._write_metadata = write_then_fail  # type: ignore[attr-defined]

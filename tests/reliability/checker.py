@@ -1,0 +1,199 @@
+"""The reliability suite's one checker: after a fault, is the lake exactly the source topic?
+
+Ground truth is the topic read back (not what the harness meant to send) and the dead-letter topic. Each
+``check_*`` raises ``AssertionError`` naming the broken invariant; :func:`check_lake` runs them all and
+returns what it counted (orphan files are reported, not an error: ``harmony lake maintain`` removes them).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from urllib.parse import urlparse
+
+import orjson
+import pyarrow.compute as pc
+from confluent_kafka import Consumer, TopicPartition
+from pyarrow import fs as pafs
+from pyiceberg.table import Table
+
+from ingest.writer import committed_offsets, snapshot_offsets
+from lakehouse.catalog import load_catalog
+from lakehouse.settings import Settings
+from lakehouse.storage import s3_filesystem
+from tests.dead_letter_reader import dead_letters_from
+
+
+@dataclass(frozen=True)
+class Message:
+    offset: int
+    report_id: str | None  # None: not a report (it must be a dead letter)
+    citizens: int
+
+
+@dataclass
+class Source:
+    """The source topic as it is: per partition, its messages in offset order, and the dead-lettered ones."""
+
+    messages: dict[int, list[Message]]
+    ends: dict[int, int]
+    dead: set[tuple[int, int]]
+
+    def valid(self, partition: int, start: int, end: int) -> list[Message]:
+        return [
+            m
+            for m in self.messages.get(partition, [])
+            if start <= m.offset < end and (partition, m.offset) not in self.dead
+        ]
+
+
+@dataclass
+class Checked:
+    reports: int
+    observations: int
+    dead_letters: int
+    orphan_files: dict[str, int] = field(default_factory=dict)
+
+
+def read_source(settings: Settings, topic: str, timeout_s: float = 120) -> Source:
+    consumer = Consumer(
+        {
+            "bootstrap.servers": settings.kafka.bootstrap_servers,
+            "group.id": f"checker-{uuid.uuid4().hex}",
+            "enable.auto.commit": False,
+        }
+    )
+    try:
+        meta = consumer.list_topics(topic, timeout=10).topics[topic]
+        ends = {
+            p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+            for p in meta.partitions
+        }
+        consumer.assign([TopicPartition(topic, p, 0) for p in ends])
+        messages: dict[int, list[Message]] = {p: [] for p in ends}
+        remaining = sum(ends.values())
+        deadline = time.monotonic() + timeout_s
+        while remaining > 0:
+            assert time.monotonic() < deadline, f"could not read {topic} back in {timeout_s} s"
+            for msg in consumer.consume(10_000, 1.0):
+                if msg.error() or msg.offset() >= ends[msg.partition()]:
+                    continue
+                try:
+                    doc = orjson.loads(msg.value() or b"")
+                    report_id = str(doc["report_id"]) if isinstance(doc, dict) else None
+                    citizens = len(doc.get("citizens") or []) if isinstance(doc, dict) else 0
+                except (orjson.JSONDecodeError, KeyError, TypeError):
+                    report_id, citizens = None, 0
+                messages[msg.partition()].append(Message(msg.offset(), report_id, citizens))
+                remaining -= 1
+    finally:
+        consumer.close()
+    dead = set()
+    for record, _headers in dead_letters_from(settings, topic):
+        _topic, partition, offset = str(record["source"]).rsplit("/", 2)
+        dead.add((int(partition), int(offset)))
+    return Source(messages, ends, dead)
+
+
+def check_contents(source: Source, reports: Table, observations: Table) -> tuple[int, int]:
+    """Invariants 1, 2 and 4: every table scans whole; its report ids are exactly the source's valid
+    messages, none twice; the observations are exactly the citizens inside those reports."""
+    expected = Counter(
+        m.report_id
+        for p in source.ends
+        for m in source.valid(p, 0, source.ends[p])
+        if m.report_id is not None
+    )
+    landed = Counter(reports.scan(selected_fields=("report_id",)).to_arrow().column("report_id").to_pylist())
+    twice = [r for r, n in landed.items() if n > 1]
+    assert not twice, f"{len(twice)} report ids landed twice, e.g. {twice[:3]}"
+    missing, extra = expected - landed, landed - expected
+    assert not missing and not extra, (
+        f"{sum(missing.values())} reports of the topic are not in the lake (e.g. {list(missing)[:3]}); "
+        f"{sum(extra.values())} in the lake are not in the topic"
+    )
+    obs = observations.scan(selected_fields=("report_id",)).to_arrow().column("report_id")
+    per_report = Counter(obs.to_pylist())
+    citizens = {m.report_id: m.citizens for p in source.ends for m in source.valid(p, 0, source.ends[p])}
+    wrong = {r: (per_report.get(r, 0), n) for r, n in citizens.items() if per_report.get(r, 0) != n}
+    assert not wrong, (
+        f"{len(wrong)} reports whose observations differ from their citizens, e.g. {list(wrong.items())[:3]}"
+    )
+    assert len(obs) == sum(citizens.values()), "observations of reports that are not in the lake"
+    return sum(landed.values()), len(obs)
+
+
+def check_snapshot_chain(source: Source, table: Table, topic: str, rows_of: str) -> None:
+    """Invariant 3: along the table's snapshots, the committed offsets never go backwards, and each
+    ingest snapshot adds exactly the rows of the valid messages between its parent's offsets and its own
+    (``rows_of``: "reports" counts one per message, "citizens" the citizens inside)."""
+    chain = []
+    snapshot = table.current_snapshot()
+    while snapshot is not None:
+        chain.append(snapshot)
+        snapshot = table.snapshot_by_id(snapshot.parent_snapshot_id) if snapshot.parent_snapshot_id else None
+    before: dict[int, int] = {}
+    for snap in reversed(chain):
+        offsets = snapshot_offsets(snap, topic)
+        if offsets is None:  # not an ingest commit (compaction, expiry)
+            continue
+        back = {p: (before[p], o) for p, o in offsets.items() if o < before.get(p, 0)}
+        assert not back, f"snapshot {snap.snapshot_id} moved offsets backwards: {back}"
+        added = int((snap.summary.additional_properties if snap.summary else {}).get("added-records", 0))
+        messages = [m for p, o in offsets.items() for m in source.valid(p, before.get(p, 0), o)]
+        want = len(messages) if rows_of == "reports" else sum(m.citizens for m in messages)
+        assert added == want, f"snapshot {snap.snapshot_id} added {added} rows for {want} between its offsets"
+        before = {**before, **offsets}
+
+
+def check_caught_up(settings: Settings, source: Source, tables: list[Table], topic: str, group: str) -> None:
+    """Invariant 5: every table's offsets reached the topic's end, and the consumer group's committed
+    offsets are never ahead of the lake's."""
+    for table in tables:
+        landed = committed_offsets(table, topic)
+        behind = {p: (landed.get(p, 0), end) for p, end in source.ends.items() if landed.get(p, 0) != end}
+        assert not behind, f"{'.'.join(table.name())} is not at the topic's end: {behind}"
+    consumer = Consumer({"bootstrap.servers": settings.kafka.bootstrap_servers, "group.id": group})
+    try:
+        committed = consumer.committed([TopicPartition(topic, p) for p in source.ends], timeout=10)
+    finally:
+        consumer.close()
+    lake = min((committed_offsets(t, topic) for t in tables), key=lambda o: sum(o.values()))
+    ahead = {tp.partition: tp.offset for tp in committed if tp.offset > lake.get(tp.partition, 0)}
+    assert not ahead, f"the consumer group committed past the lake: {ahead} (lake {lake})"
+
+
+def orphan_files(settings: Settings, table: Table) -> int:
+    """Invariant 7 (a count, not an error): files under the table's data folder that no snapshot refers to."""
+    referenced = set(
+        pc.unique(table.inspect.all_files().column("file_path")).to_pylist() if table.snapshots() else []
+    )
+    location = urlparse(table.location())
+    fs = s3_filesystem(settings)
+    infos = fs.get_file_info(pafs.FileSelector(f"{location.netloc}{location.path}/data", recursive=True))
+    return sum(1 for i in infos if i.is_file and f"s3://{i.path}" not in referenced)
+
+
+def check_lake(settings: Settings, topic: str, namespace: str, group: str) -> Checked:
+    """Every invariant of the lake against the topic (1-5, 7); the caller checks the processes (8)."""
+    source = read_source(settings, topic)
+    catalog = load_catalog(settings)
+    reports = catalog.load_table(f"{namespace}.reports")
+    observations = catalog.load_table(f"{namespace}.citizen_observations")
+    n_reports, n_obs = check_contents(source, reports, observations)
+    check_snapshot_chain(source, reports, topic, "reports")
+    check_snapshot_chain(source, observations, topic, "citizens")
+    check_caught_up(settings, source, [reports, observations], topic, group)
+    return Checked(
+        n_reports,
+        n_obs,
+        len(source.dead),
+        {".".join(t.name()): orphan_files(settings, t) for t in (reports, observations)},
+    )
+
+
+def no_tracebacks(log: str) -> None:
+    """Invariant 8, the log's half: a processor that rode out a fault printed no traceback."""
+    assert "Traceback (most recent call last)" not in log, log[log.index("Traceback") - 2000 :][:4000]
