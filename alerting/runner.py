@@ -17,9 +17,11 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from confluent_kafka import Consumer, TopicPartition
+from quixstreams.checkpointing.exceptions import CheckpointConsumerCommitError
 
 from alerting import app as rules_app
 from alerting import delivery
@@ -52,24 +54,59 @@ class Outcome:
     undelivered: int = 0
 
 
+def resuming(what: str, run_once: Callable[[], None]) -> None:
+    """Call ``run_once`` (which builds a new Quix app and runs it) again when the broker went away in the
+    middle of a checkpoint, instead of exiting: the offsets were not committed, so the new consumer
+    replays from the last committed checkpoint, which at-least-once processing with idempotent sinks and
+    a changelogged state makes harmless. One log line per attempt, backing off to 30 s."""
+    backoff_s = 1.0
+    while True:
+        try:
+            run_once()
+            return
+        except CheckpointConsumerCommitError as exc:
+            logger.warning(
+                "%s: the broker is away (%s); the last checkpoint will be replayed; resuming in %.0fs",
+                what, exc.args[0] if exc.args else exc, backoff_s,
+            )  # fmt: skip
+            time.sleep(backoff_s)
+            backoff_s = min(30.0, backoff_s * 2)
+
+
 def run_rules(settings: Settings, options: AlertingSettings, limits: Limits) -> Outcome:
-    rules = rules_app.build(settings, options)
-    try:
-        rules.app.run(**limits.kwargs())  # type: ignore[arg-type]
-    finally:
-        rules.dead_letters.flush()
-    return Outcome(alerts=rules.step.raised, dead_lettered=rules.dead_letters.count)
+    totals = Outcome()
+
+    def once() -> None:
+        nonlocal totals
+        rules = rules_app.build(settings, options)
+        try:
+            rules.app.run(**limits.kwargs())  # type: ignore[arg-type]
+        finally:
+            rules.dead_letters.flush()
+            totals = Outcome(
+                totals.alerts + rules.step.raised, totals.dead_lettered + rules.dead_letters.count
+            )
+
+    resuming("rules", once)
+    return totals
 
 
 def run_delivery(
     settings: Settings, options: AlertingSettings, console: bool, riots_only: bool, limits: Limits
 ) -> Outcome:
-    worker = delivery.build(settings, options, console=console, riots_only=riots_only)
-    try:
-        worker.app.run(**limits.kwargs())  # type: ignore[arg-type]
-    finally:
-        worker.close()
-    return Outcome(dead_lettered=worker.dead_letters.count)
+    dead_lettered = 0
+
+    def once() -> None:
+        nonlocal dead_lettered
+        worker = delivery.build(settings, options, console=console, riots_only=riots_only)
+        try:
+            worker.app.run(**limits.kwargs())  # type: ignore[arg-type]
+        finally:
+            worker.close()
+            dead_lettered += worker.dead_letters.count
+
+    resuming("delivery", once)
+    return Outcome(dead_lettered=dead_lettered)
 
 
 def _delivery_child(
@@ -124,7 +161,8 @@ def run_both(
         name="harmony-alert-delivery",
     )
     child.start()
-    rules = rules_app.build(settings, options)
+    current = [rules_app.build(settings, options)]  # the rules app running now (rebuilt by `resuming`)
+    raised = dead_lettered = 0
     stopping = threading.Event()
 
     def watch() -> None:
@@ -134,11 +172,23 @@ def run_both(
         if not stopping.is_set():
             logger.error("the delivery worker exited (code %s); stopping the rules worker", child.exitcode)
         while not stopping.wait(0.5):
-            rules.app.stop()
+            current[0].app.stop()
 
     threading.Thread(target=watch, name="watch-delivery", daemon=True).start()
+
+    def once() -> None:
+        nonlocal raised, dead_lettered
+        rules = current[0]
+        try:
+            rules.app.run(**limits.kwargs())  # type: ignore[arg-type]
+        except CheckpointConsumerCommitError:
+            raised, dead_lettered = raised + rules.step.raised, dead_lettered + rules.dead_letters.count
+            rules.dead_letters.flush()
+            current[0] = rules_app.build(settings, options)
+            raise
+
     try:
-        rules.app.run(**limits.kwargs())  # type: ignore[arg-type]
+        resuming("rules", once)
         stopping.set()
         if not child.is_alive():
             raise DeliveryFailed(
@@ -152,10 +202,10 @@ def run_both(
             left = undelivered(settings, options)
         if left:
             logger.warning("delivery stopped with %d alerts not yet delivered; they stay on the topic", left)
-        return Outcome(rules.step.raised, rules.dead_letters.count, left)
+        return Outcome(raised + current[0].step.raised, dead_lettered + current[0].dead_letters.count, left)
     finally:
         stopping.set()
-        rules.dead_letters.flush()
+        current[0].dead_letters.flush()
         if child.is_alive():
             child.terminate()
             child.join(30)

@@ -8,7 +8,6 @@ import subprocess
 import threading
 import time
 from collections import Counter
-from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import orjson
@@ -22,30 +21,10 @@ from stack.services.postgres import Postgres
 from tests.alerting.conftest import AlertLane, alive, children
 from tests.commands import HARMONY
 from tests.dead_letter_reader import dead_letters_from
+from tests.reliability.checker import match
 
 # One day, two drones per zone, plenty of riots: the density the riot rule is tuned for.
 BACKFILL = ("--start", "2026-09-05", "--days", "1", "--drones", "32", "--riots-per-day", "8", "--seed", "11")
-
-
-def _at(text: object) -> datetime:
-    return datetime.fromisoformat(str(text))
-
-
-def match(truth: list[dict[str, object]], riots: list[Alert]) -> tuple[dict[str, set[str]], list[Alert]]:
-    """Riot alert ids per ground-truth episode, and the riot alerts that match no episode."""
-    found: dict[str, set[str]] = {str(e["episode_id"]): set() for e in truth}
-    stray = []
-    for alert in riots:
-        hits = [
-            e for e in truth
-            if e["zone"] == alert.zone
-            and _at(e["start"]) <= alert.event_time <= _at(e["end"])
-        ]  # fmt: skip
-        for e in hits:
-            found[str(e["episode_id"])].add(alert.alert_id)
-        if not hits:
-            stray.append(alert)
-    return found, stray
 
 
 def test_riots_found_against_ground_truth_and_sinks_agree(alert_lane: AlertLane) -> None:

@@ -11,6 +11,7 @@ import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime
 from urllib.parse import urlparse
 
 import orjson
@@ -21,6 +22,7 @@ from pyiceberg.table import Table
 
 from ingest.writer import committed_offsets, snapshot_offsets
 from lakehouse.catalog import load_catalog
+from lakehouse.schemas import Alert
 from lakehouse.settings import Settings
 from lakehouse.storage import s3_filesystem
 from tests.dead_letter_reader import dead_letters_from
@@ -192,6 +194,28 @@ def check_lake(settings: Settings, topic: str, namespace: str, group: str) -> Ch
         len(source.dead),
         {".".join(t.name()): orphan_files(settings, t) for t in (reports, observations)},
     )
+
+
+def _at(text: object) -> datetime:
+    return datetime.fromisoformat(str(text))
+
+
+def match(truth: list[dict[str, object]], riots: list[Alert]) -> tuple[dict[str, set[str]], list[Alert]]:
+    """Invariant 6's matching: riot alert ids per ground-truth episode (same zone, event time within the
+    episode), and the riot alerts that match no episode."""
+    found: dict[str, set[str]] = {str(e["episode_id"]): set() for e in truth}
+    stray = []
+    for alert in riots:
+        hits = [
+            e for e in truth
+            if e["zone"] == alert.zone
+            and _at(e["start"]) <= alert.event_time <= _at(e["end"])
+        ]  # fmt: skip
+        for e in hits:
+            found[str(e["episode_id"])].add(alert.alert_id)
+        if not hits:
+            stray.append(alert)
+    return found, stray
 
 
 def no_tracebacks(log: str) -> None:

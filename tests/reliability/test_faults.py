@@ -10,13 +10,15 @@ import time
 
 import pytest
 
+from lakehouse.schemas import AlertKind
 from stack import manager
 from stack.services.base import Service
 from stack.services.kafka import Kafka
 from stack.services.minio import MinIO
-from tests.alerting.conftest import alive
+from tests.alerting.conftest import AlertLane, alive
+from tests.commands import HARMONY
 from tests.ingest.conftest import Lane
-from tests.reliability.checker import check_lake, no_tracebacks
+from tests.reliability.checker import check_lake, match, no_tracebacks
 
 PRODUCED = 40_000
 RATE = "5000"
@@ -92,3 +94,46 @@ def test_minio_frozen_for_15_s_mid_upload(lane: Lane) -> None:
         os.kill(pid, signal.SIGCONT)
     assert sim.wait(120) == 0
     finish(lane, "w", worker)
+
+
+def test_alerting_rides_out_a_broker_restart_and_alerts_each_riot_once(alert_lane: AlertLane) -> None:
+    """Rules and delivery running, riots in the stream, the broker killed (-9) and restarted: the processes
+    stay up with no traceback, no riot episode gets two alert ids, and `live_alerts` holds exactly the
+    alerts on the topic, once each."""
+    proc = alert_lane.alerting()
+    sim = subprocess.Popen(
+        [
+            *(HARMONY, "simulate", "--rate", "2000", "--count", "40000", "--riots-per-day", "2000"),
+            *("--seed", "23", "--ground-truth", str(alert_lane.truth_path)),
+        ],
+        env=alert_lane.env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    alert_lane.procs.append(sim)
+    time.sleep(7)
+    server = Kafka(alert_lane.settings)
+    pid = server.running_pid()
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+    while alive(pid):
+        time.sleep(0.1)
+    time.sleep(5)
+    manager.up(alert_lane.settings)
+    assert sim.wait(180) == 0
+    time.sleep(8)
+    assert proc.poll() is None, (
+        f"harmony alert stopped when the broker restarted:\n{alert_lane.log()[-3000:]}"
+    )
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(120) == 0, alert_lane.log()[-3000:]
+    no_tracebacks(alert_lane.log())
+    alerts = alert_lane.topic_alerts()
+    riots = [a for a in alerts if a.kind == AlertKind.RIOT]
+    assert riots, "riots were alerted"
+    found, _stray = match(alert_lane.truth(), riots)
+    twice = {episode: ids for episode, ids in found.items() if len(ids) > 1}
+    assert not twice, f"episodes alerted under two ids: {twice}"
+    rows = alert_lane.table_rows()
+    assert len(rows) == len({r[0] for r in rows}), "one row per alert"
+    assert {r[0] for r in rows} == {a.alert_id for a in alerts}, "every alert on the topic is in live_alerts"
