@@ -16,6 +16,7 @@ from stack.services.postgres import Postgres
 from tests.alerting.conftest import alive
 from tests.ingest.conftest import Lane
 from tests.ingest.test_exactly_once import assert_exact
+from tests.reliability.checker import check_lake, no_tracebacks
 
 
 @pytest.mark.parametrize(("service", "kill"), [(MinIO, signal.SIGKILL), (Postgres, signal.SIGQUIT)])
@@ -39,5 +40,6 @@ def test_worker_rides_out_a_server_outage(lane: Lane, service: type[Service], ki
     assert worker.wait(60) == 0
     log = lane.log("w")
     assert "a server is unreachable" in log and "landing resumed" in log
-    assert "Traceback" not in log
+    no_tracebacks(log)
     assert_exact(lane, produced)
+    assert check_lake(lane.settings, lane.topic, lane.namespace, lane.group).reports == produced

@@ -137,3 +137,29 @@ def test_alerting_rides_out_a_broker_restart_and_alerts_each_riot_once(alert_lan
     rows = alert_lane.table_rows()
     assert len(rows) == len({r[0] for r in rows}), "one row per alert"
     assert {r[0] for r in rows} == {a.alert_id for a in alerts}, "every alert on the topic is in live_alerts"
+
+
+def test_lake_maintenance_running_while_ingest_commits(lane: Lane) -> None:
+    """`harmony lake maintain` (compaction, expiry, orphan removal, manifest rewrite on Spark) commits on
+    the same tables while the worker appends: each side retries on the other's commit, nothing is lost."""
+    produced = 180_000  # 72 s of stream: Spark's start and the maintenance fit inside it
+    worker = lane.worker("w")
+    sim = lane.simulate("--count", str(produced), "--rate", "2500", "--seed", "29")
+    time.sleep(6)
+    maintain = subprocess.run(
+        [HARMONY, "lake", "maintain", "--master", "local[2]"],
+        env=lane.env,
+        capture_output=True,
+        timeout=600,
+        check=False,
+    )
+    assert maintain.returncode == 0, maintain.stdout.decode()[-2000:] + maintain.stderr.decode()[-3000:]
+    assert sim.poll() is None, "maintenance overlapped the stream (produce for longer otherwise)"
+    assert sim.wait(180) == 0
+    lane.wait_landed(produced)
+    assert worker.poll() is None, lane.log("w")[-3000:]
+    worker.terminate()
+    assert worker.wait(60) == 0
+    no_tracebacks(lane.log("w"))
+    checked = check_lake(lane.settings, lane.topic, lane.namespace, lane.group)
+    assert checked.reports == produced
