@@ -3,6 +3,10 @@
 ``HARMONY_FAILPOINTS=ingest.after_catalog_swap`` (comma-separated names, each optionally ``name@N`` to
 crash on its N-th pass) makes the process kill itself with SIGKILL there, as a power cut would: no
 ``finally`` blocks, no flushes. Unset, a failpoint costs one dictionary lookup.
+
+The steps, in the order of the commit protocol: ``ingest.before_data_files``, ``ingest.after_data_files``,
+``ingest.after_metadata_file``, ``ingest.after_catalog_swap`` (``ingest/writer.py``),
+``ingest.before_kafka_commit`` (``ingest/sink.py``).
 """
 
 from __future__ import annotations
