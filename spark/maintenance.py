@@ -7,10 +7,12 @@ which neither compaction nor expiry touches (``ingest.writer.committed_offsets``
 
 from __future__ import annotations
 
+import logging
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from pyspark.sql import SparkSession
+from pyspark.sql import Row, SparkSession
 
 from lakehouse.settings import Settings
 from lakehouse.tables import RAW_TABLES
@@ -19,6 +21,7 @@ from lakehouse.tables import RAW_TABLES
 # orphan removal only touches files older than this, so an in-flight ingest commit is never harmed.
 RETAIN_LAST = 20
 ORPHAN_AGE_HOURS = 24
+logger = logging.getLogger("harmony.spark")
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,27 @@ def _files_and_rows(spark: SparkSession, ident: str) -> tuple[int, int]:
     return int(row["files"]), int(row["rows"])
 
 
+# A concurrent ingest commit that merges manifests removes the very manifests a rewrite was replacing;
+# Iceberg then refuses the rewrite (ValidationException), which is only worth doing again on the new state.
+CONFLICTS = ("ValidationException", "CommitFailedException")
+MANIFEST_ATTEMPTS = 5
+
+
+def _rewrite_manifests(spark: SparkSession, cat: str, short: str) -> Row | None:
+    """``rewrite_manifests``, started again on the table's new state when a concurrent commit got there
+    first; after ``MANIFEST_ATTEMPTS`` conflicts it is left for the next run (it is only an optimisation)."""
+    for attempt in range(1, MANIFEST_ATTEMPTS + 1):
+        try:
+            return spark.sql(f"CALL {cat}.system.rewrite_manifests(table => '{short}')").first()
+        except Exception as exc:
+            if not any(name in str(exc) for name in CONFLICTS):
+                raise
+            logger.warning("%s: manifests changed under the rewrite (try %d); trying again", short, attempt)
+            time.sleep(0.5 * attempt)
+    logger.warning("%s: manifests left as they are: every rewrite met a concurrent commit", short)
+    return None
+
+
 def maintain(
     spark: SparkSession, settings: Settings, orphan_age_hours: float = ORPHAN_AGE_HOURS
 ) -> list[MaintenanceRun]:
@@ -58,7 +82,7 @@ def maintain(
             "options => map('min-input-files', '2', 'partial-progress.enabled', 'true'))"
         ).first()
         # Streaming appends merge their small manifests only up to 128 KiB each; this packs them all.
-        manifests = spark.sql(f"CALL {cat}.system.rewrite_manifests(table => '{short}')").first()
+        manifests = _rewrite_manifests(spark, cat, short)
         # Procedure arguments must be literals: timestamps are computed here (the session is UTC).
         now = datetime.now(UTC)
         spark.sql(

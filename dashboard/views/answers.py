@@ -196,9 +196,7 @@ def when_and_where() -> None:
                 .encode(
                     x=alt.X("hour:O", title="hour of day (UTC)"),
                     y=alt.Y("zone:N", title=None, axis=alt.Axis(labelOverlap=False)),
-                    color=alt.Color(
-                        "low_score_share:Q", title="low-score share", scale=alt.Scale(scheme="reds")
-                    ),
+                    color=SHARE,
                     tooltip=["zone:N", "hour:O", "low_score_share:Q", "riot_alerts:Q"],
                 )
                 .properties(height=400),
@@ -228,9 +226,7 @@ def when_and_where() -> None:
                         title=None,
                         axis=alt.Axis(labelOverlap=False),
                     ),
-                    color=alt.Color(
-                        "low_score_share:Q", title="low-score share", scale=alt.Scale(scheme="reds")
-                    ),
+                    color=SHARE,
                     tooltip=[
                         "zone:N",
                         "risk_rank:Q",

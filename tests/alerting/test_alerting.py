@@ -16,12 +16,12 @@ from confluent_kafka import Producer
 from lakehouse.dead_letters import HEADER_ORIGINAL, HEADER_REASON
 from lakehouse.query import trino_sql
 from lakehouse.schemas import Alert, AlertKind
-from stack import manager
 from stack.services.postgres import Postgres
 from tests.alerting.conftest import AlertLane, alive, children
 from tests.commands import HARMONY
 from tests.dead_letter_reader import dead_letters_from
 from tests.reliability.checker import match
+from tests.reliability.faults import stop_and_restart
 
 # One day, two drones per zone, plenty of riots: the density the riot rule is tuned for.
 BACKFILL = ("--start", "2026-09-05", "--days", "1", "--drones", "32", "--riots-per-day", "8", "--seed", "11")
@@ -164,14 +164,8 @@ def test_a_postgres_crash_mid_riot_loses_no_alert_and_stops_nothing(alert_lane: 
     )
     alert_lane.procs.append(sim)
     time.sleep(7)
-    postgres = Postgres(alert_lane.settings)
-    pid = postgres.running_pid()
-    assert pid is not None
-    os.kill(pid, signal.SIGQUIT)  # PostgreSQL's immediate shutdown: no checkpoint, clients cut
-    while alive(pid):
-        time.sleep(0.1)
-    time.sleep(5)  # alerts keep coming while it is away
-    manager.up(alert_lane.settings)  # back on the same port and data
+    # PostgreSQL's immediate shutdown (no checkpoint, clients cut); alerts keep coming while it is away.
+    stop_and_restart(alert_lane.settings, Postgres, signal.SIGQUIT, down_s=5)
     assert sim.wait(120) == 0
     time.sleep(5)
     assert proc.poll() is None, f"harmony alert stopped during the outage:\n{alert_lane.log()[-3000:]}"

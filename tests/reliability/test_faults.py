@@ -11,14 +11,13 @@ import time
 import pytest
 
 from lakehouse.schemas import AlertKind
-from stack import manager
-from stack.services.base import Service
 from stack.services.kafka import Kafka
 from stack.services.minio import MinIO
-from tests.alerting.conftest import AlertLane, alive
+from tests.alerting.conftest import AlertLane
 from tests.commands import HARMONY
 from tests.ingest.conftest import Lane
 from tests.reliability.checker import check_lake, match, no_tracebacks
+from tests.reliability.faults import stop_and_restart
 
 PRODUCED = 40_000
 RATE = "5000"
@@ -58,25 +57,12 @@ def test_a_worker_killed_at_each_step_of_the_commit_protocol(lane: Lane, step: s
     finish(lane, "w", worker)
 
 
-def stop_and_restart(lane: Lane, service: type[Service], sig: signal.Signals, down_s: float) -> None:
-    server = service(lane.settings)
-    pid = server.running_pid()
-    assert pid is not None, f"{service.__name__} is not running"
-    os.kill(pid, sig)
-    deadline = time.monotonic() + 60
-    while alive(pid):
-        assert time.monotonic() < deadline, f"{service.__name__} did not stop on {sig.name}"
-        time.sleep(0.1)
-    time.sleep(down_s)
-    manager.up(lane.settings)
-
-
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm", "kill-9"])
 def test_the_broker_stopped_and_restarted_mid_stream(lane: Lane, sig: signal.Signals) -> None:
     worker = lane.worker("w")
     sim = lane.simulate("--count", str(PRODUCED), "--rate", RATE, "--seed", "17")
     time.sleep(4)
-    stop_and_restart(lane, Kafka, sig, down_s=5)
+    stop_and_restart(lane.settings, Kafka, sig, down_s=5)
     assert sim.wait(180) == 0, "the simulator rides out the broker's restart too"
     finish(lane, "w", worker)
 
@@ -112,14 +98,7 @@ def test_alerting_rides_out_a_broker_restart_and_alerts_each_riot_once(alert_lan
     )
     alert_lane.procs.append(sim)
     time.sleep(7)
-    server = Kafka(alert_lane.settings)
-    pid = server.running_pid()
-    assert pid is not None
-    os.kill(pid, signal.SIGKILL)
-    while alive(pid):
-        time.sleep(0.1)
-    time.sleep(5)
-    manager.up(alert_lane.settings)
+    stop_and_restart(alert_lane.settings, Kafka, signal.SIGKILL, down_s=5)
     assert sim.wait(180) == 0
     time.sleep(8)
     assert proc.poll() is None, (
@@ -153,7 +132,8 @@ def test_lake_maintenance_running_while_ingest_commits(lane: Lane) -> None:
         timeout=600,
         check=False,
     )
-    assert maintain.returncode == 0, maintain.stdout.decode()[-2000:] + maintain.stderr.decode()[-3000:]
+    (lane.tmp / "maintain.log").write_bytes(maintain.stdout + maintain.stderr)
+    assert maintain.returncode == 0, _spark_error(maintain.stdout + maintain.stderr)
     assert sim.poll() is None, "maintenance overlapped the stream (produce for longer otherwise)"
     assert sim.wait(180) == 0
     lane.wait_landed(produced)
@@ -163,3 +143,11 @@ def test_lake_maintenance_running_while_ingest_commits(lane: Lane) -> None:
     no_tracebacks(lane.log("w"))
     checked = check_lake(lane.settings, lane.topic, lane.namespace, lane.group)
     assert checked.reports == produced
+
+
+def _spark_error(output: bytes) -> str:
+    """The lines of a Spark failure that say why (its Java stack frames left out)."""
+    lines = [
+        line for line in output.decode(errors="replace").splitlines() if not line.strip().startswith("at ")
+    ]
+    return "\n".join(lines[-60:])
