@@ -73,6 +73,17 @@ class AlertLane:
         )
         assert out.returncode == 0, out.stderr.decode()[-2000:]
 
+    def simulate(self, *args: str) -> subprocess.Popen[bytes]:
+        """The simulator producing in the background (live mode), its ground truth kept; stopped with the lane."""
+        proc = subprocess.Popen(
+            [HARMONY, "simulate", "--ground-truth", str(self.truth_path), *args],
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        self.procs.append(proc)
+        return proc
+
     def alerting(
         self, *args: str, name: str = "alert", env: dict[str, str] | None = None
     ) -> subprocess.Popen[bytes]:

@@ -156,13 +156,7 @@ def test_a_postgres_crash_mid_riot_loses_no_alert_and_stops_nothing(alert_lane: 
     the delivery worker parks alerts, the rules worker never stops, and once PostgreSQL is back every
     alert on the topic is in `live_alerts` exactly once."""
     proc = alert_lane.alerting()
-    sim = subprocess.Popen(
-        [HARMONY, "simulate", "--rate", "2000", "--count", "40000", "--riots-per-day", "2000", "--seed", "3"],
-        env=alert_lane.env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    alert_lane.procs.append(sim)
+    sim = alert_lane.simulate("--rate", "2000", "--count", "40000", "--riots-per-day", "2000", "--seed", "3")
     time.sleep(7)
     # PostgreSQL's immediate shutdown (no checkpoint, clients cut); alerts keep coming while it is away.
     stop_and_restart(alert_lane.settings, Postgres, signal.SIGQUIT, down_s=5)

@@ -32,10 +32,10 @@ STEPS = [
 ]
 
 
-def finish(lane: Lane, worker_name: str, worker: subprocess.Popen[bytes]) -> None:
+def finish(lane: Lane, worker_name: str, worker: subprocess.Popen[bytes], produced: int = PRODUCED) -> None:
     """Wait until the lake holds the whole topic, stop the worker cleanly, run the checker."""
     try:
-        lane.wait_landed(PRODUCED)
+        lane.wait_landed(produced)
     except AssertionError as exc:
         raise AssertionError(f"{exc}; the worker's log:\n{lane.log(worker_name)[-4000:]}") from None
     assert worker.poll() is None, f"the worker exited:\n{lane.log(worker_name)[-3000:]}"
@@ -43,7 +43,7 @@ def finish(lane: Lane, worker_name: str, worker: subprocess.Popen[bytes]) -> Non
     assert worker.wait(60) == 0
     no_tracebacks(lane.log(worker_name))
     checked = check_lake(lane.settings, lane.topic, lane.namespace, lane.group)
-    assert checked.reports == PRODUCED
+    assert checked.reports == produced
 
 
 @pytest.mark.parametrize("step", STEPS)
@@ -87,16 +87,7 @@ def test_alerting_rides_out_a_broker_restart_and_alerts_each_riot_once(alert_lan
     stay up with no traceback, no riot episode gets two alert ids, and `live_alerts` holds exactly the
     alerts on the topic, once each."""
     proc = alert_lane.alerting()
-    sim = subprocess.Popen(
-        [
-            *(HARMONY, "simulate", "--rate", "2000", "--count", "40000", "--riots-per-day", "2000"),
-            *("--seed", "23", "--ground-truth", str(alert_lane.truth_path)),
-        ],
-        env=alert_lane.env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    alert_lane.procs.append(sim)
+    sim = alert_lane.simulate("--rate", "2000", "--count", "40000", "--riots-per-day", "2000", "--seed", "23")
     time.sleep(7)
     stop_and_restart(alert_lane.settings, Kafka, signal.SIGKILL, down_s=5)
     assert sim.wait(180) == 0
@@ -136,13 +127,7 @@ def test_lake_maintenance_running_while_ingest_commits(lane: Lane) -> None:
     assert maintain.returncode == 0, _spark_error(maintain.stdout + maintain.stderr)
     assert sim.poll() is None, "maintenance overlapped the stream (produce for longer otherwise)"
     assert sim.wait(180) == 0
-    lane.wait_landed(produced)
-    assert worker.poll() is None, lane.log("w")[-3000:]
-    worker.terminate()
-    assert worker.wait(60) == 0
-    no_tracebacks(lane.log("w"))
-    checked = check_lake(lane.settings, lane.topic, lane.namespace, lane.group)
-    assert checked.reports == produced
+    finish(lane, "w", worker, produced)
 
 
 def _spark_error(output: bytes) -> str:
