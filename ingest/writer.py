@@ -287,6 +287,12 @@ class ExactlyOnceWriter:
                 time.sleep(min(high, low * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0) / 1000)
                 table = self.catalog.load_table(ident)
                 continue
+            except BaseException:
+                # Step 6b. The outcome is unknown (e.g. the connection died with the swap sent: PostgreSQL
+                # may have committed it). Forget the cached table: whoever retries reloads it, and its
+                # offsets (step 1) say whether this commit landed. Never assume either way.
+                self._tables.pop(ident, None)
+                raise
             commit_ms = (time.perf_counter() - commit_started) * 1000
             write_ms = (commit_started - write_started) * 1000
             failpoint("ingest.after_catalog_swap")

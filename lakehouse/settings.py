@@ -29,6 +29,9 @@ class KafkaSettings(_Frozen):
     host: str = "127.0.0.1"
     port: int = 9092
     controller_port: int = 9093
+    # A second listener for clients that reach the broker through Toxiproxy: it advertises the proxy's port
+    # (ToxiproxySettings.kafka_port), so those clients keep going through the proxy after the first metadata.
+    proxied_port: int = 9094
     reports_topic: str = "drone-reports"
     alerts_topic: str = "riot-alerts"
     dead_letter_topic: str = "dead-letters"
@@ -79,6 +82,20 @@ class PostgresSettings(_Frozen):
     @property
     def jdbc_url(self) -> str:
         return f"jdbc:postgresql://{self.host}:{self.port}/{self.database}"
+
+
+class ToxiproxySettings(_Frozen):
+    """Toxiproxy, the fault-injection proxy of the reliability suite: one proxy in front of each server."""
+
+    host: str = "127.0.0.1"
+    port: int = 8474  # its HTTP API
+    kafka_port: int = 19092  # -> the broker's proxied listener
+    s3_port: int = 19000  # -> MinIO
+    postgres_port: int = 15433  # -> PostgreSQL
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
 
 
 class TrinoSettings(_Frozen):
@@ -180,6 +197,7 @@ class Settings(BaseSettings):
     s3: S3Settings
     postgres: PostgresSettings
     trino: TrinoSettings = TrinoSettings()
+    toxiproxy: ToxiproxySettings = ToxiproxySettings()
     catalog: CatalogSettings = CatalogSettings()
     rules: RuleSettings = RuleSettings()
     ingest: IngestSettings = IngestSettings()

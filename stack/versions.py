@@ -15,6 +15,10 @@ SLF4J = "1.7.36"
 MINIO_MODULE = "github.com/minio/minio"
 MINIO = "v0.0.0-20260212201848-7aac2a2c5b7c"
 
+# Toxiproxy, the reliability suite's fault-injection proxy (its server binary is named `server`).
+TOXIPROXY_MODULE = "github.com/Shopify/toxiproxy/v2/cmd/server"
+TOXIPROXY = "v2.12.0"
+
 TRINO = "476"
 TRINO_MIN_JAVA = 24
 # Used only when no JDK >= TRINO_MIN_JAVA is installed on the machine.

@@ -31,7 +31,8 @@ class Kafka(Service):
 
     @property
     def ports(self) -> tuple[int, ...]:
-        return (self.settings.kafka.port, self.settings.kafka.controller_port)
+        k = self.settings.kafka
+        return (k.port, k.controller_port, k.proxied_port)
 
     @property
     def libs(self) -> Path:
@@ -73,7 +74,7 @@ class Kafka(Service):
         ]
 
     def prepare(self) -> None:
-        k = self.settings.kafka
+        k, proxy = self.settings.kafka, self.settings.toxiproxy
         data = self.home / "data"
         self.home.mkdir(parents=True, exist_ok=True)
         (self.home / "log4j.properties").write_text(LOG4J)
@@ -83,11 +84,14 @@ class Kafka(Service):
                     "process.roles=broker,controller",
                     "node.id=1",
                     f"controller.quorum.voters=1@{k.host}:{k.controller_port}",
-                    f"listeners=PLAINTEXT://{k.host}:{k.port},CONTROLLER://{k.host}:{k.controller_port}",
-                    f"advertised.listeners=PLAINTEXT://{k.host}:{k.port}",
+                    f"listeners=PLAINTEXT://{k.host}:{k.port},CONTROLLER://{k.host}:{k.controller_port},"
+                    f"PROXIED://{k.host}:{k.proxied_port}",
+                    # Clients behind Toxiproxy are told the proxy's address, or they would bypass it.
+                    f"advertised.listeners=PLAINTEXT://{k.host}:{k.port},"
+                    f"PROXIED://{proxy.host}:{proxy.kafka_port}",
                     "controller.listener.names=CONTROLLER",
                     "inter.broker.listener.name=PLAINTEXT",
-                    "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+                    "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,PROXIED:PLAINTEXT",
                     f"log.dirs={data}",
                     f"num.partitions={k.partitions}",
                     "offsets.topic.replication.factor=1",
