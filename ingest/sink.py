@@ -180,9 +180,11 @@ class IcebergSink(BaseSink):
         except TRANSIENT as exc:
             self._reset()
             self._outage_s = min(30.0, self._outage_s * 2) if self._outage_s else 1.0
-            first = (str(exc).strip() or type(exc).__name__).splitlines()[0][:300]
+            first = (str(exc).strip() or type(exc).__name__).splitlines()[0]
+            if len(first) > 400:  # keep the cause, which S3 errors put at the end
+                first = f"{first[:200]} ... {first[-200:]}"
             logger.warning(
-                "a server is unreachable (%s: %s); batch dropped, replayed from Kafka in %.0fs",
+                "a server is unreachable or failing (%s: %s); batch dropped, replayed from Kafka in %.0fs",
                 type(exc).__name__, first, self._outage_s,
             )  # fmt: skip
             raise SinkBackpressureError(retry_after=self._outage_s) from None

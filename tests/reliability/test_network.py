@@ -60,7 +60,7 @@ def test_the_reply_to_a_catalog_swap_is_lost(lane: Lane, toxics: Toxics) -> None
     assert sim.wait(120) == 0
     finish(lane, "w", worker)
     assert record.exists(), "the reply to a swap was never lost (the hook did not fire)"
-    assert "a server is unreachable" in lane.log("w"), "the worker saw the connection die"
+    assert "a server is unreachable or failing" in lane.log("w"), "the worker saw the connection die"
     swapped_to = record.read_text()
     catalog = load_catalog(lane.settings)
     tables = [catalog.load_table(f"{lane.namespace}.{name}") for name in ("reports", "citizen_observations")]
