@@ -113,7 +113,7 @@ def build(settings: Settings, stream: Stream, options: IngestSettings | None = N
         sink,
         opts.max_bytes,
         broker_address=settings.kafka.bootstrap_servers,
-        consumer_group=f"{opts.consumer_group}-{stream.name}",
+        consumer_group=stream.consumer_group(opts.consumer_group),
         auto_offset_reset="earliest",
         commit_interval=opts.commit_interval_s,
         commit_every=opts.max_rows,

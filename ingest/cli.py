@@ -62,7 +62,7 @@ def run(
         console.print(f"[red]ingest[{stream}]: {escape(str(exc))}[/]")
         raise typer.Exit(1) from None
     console.print(
-        f"ingest[{stream}]: group {options.consumer_group}-{stream}, "
+        f"ingest[{stream}]: group {STREAMS[stream].consumer_group(options.consumer_group)}, "
         f"commit every {options.commit_interval_s}s"
     )
     kwargs: dict[str, float | int] = {}
@@ -113,7 +113,8 @@ def status(stream: StreamOpt = "reports") -> None:
 
     settings = get_settings()
     try:
-        rows = ingest_status(settings, STREAMS[stream], f"{settings.ingest.consumer_group}-{stream}")
+        chosen = STREAMS[stream]
+        rows = ingest_status(settings, chosen, chosen.consumer_group(settings.ingest.consumer_group))
     except LostOffsetsError as exc:
         console.print(f"[red]ingest[{stream}]: {escape(str(exc))}[/]")
         raise typer.Exit(1) from None

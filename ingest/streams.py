@@ -41,6 +41,10 @@ class Stream:
     topic: Callable[[Settings], str]
     tables: tuple[tuple[TableSpec, Projection], ...]
 
+    def consumer_group(self, base: str) -> str:
+        """The stream's consumer group: one per stream, named from the configured ``ingest.consumer_group``."""
+        return f"{base}-{self.name}"
+
 
 STREAMS = {
     "reports": Stream(

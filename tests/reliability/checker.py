@@ -20,6 +20,7 @@ from confluent_kafka import Consumer, TopicPartition
 from pyarrow import fs as pafs
 from pyiceberg.table import Table
 
+from ingest.streams import STREAMS
 from ingest.writer import committed_offsets, snapshot_offsets
 from lakehouse.catalog import load_catalog
 from lakehouse.schemas import Alert
@@ -157,7 +158,7 @@ def check_snapshot_chain(source: Source, table: Table, topic: str, rows_of: str)
 
 def check_caught_up(settings: Settings, source: Source, tables: list[Table], topic: str, group: str) -> None:
     """Invariant 5: every table's offsets reached the topic's end, and the consumer group's committed
-    offsets are never ahead of the lake's."""
+    offsets are never ahead of the lake's (``group``: the ingest stream's own group)."""
     for table in tables:
         landed = committed_offsets(table, topic)
         behind = {p: (landed.get(p, 0), end) for p, end in source.ends.items() if landed.get(p, 0) != end}
@@ -167,6 +168,7 @@ def check_caught_up(settings: Settings, source: Source, tables: list[Table], top
         committed = consumer.committed([TopicPartition(topic, p) for p in source.ends], timeout=10)
     finally:
         consumer.close()
+    assert any(tp.offset >= 0 for tp in committed), f"group {group} has committed no offset of {topic}"
     lake = min((committed_offsets(t, topic) for t in tables), key=lambda o: sum(o.values()))
     ahead = {tp.partition: tp.offset for tp in committed if tp.offset > lake.get(tp.partition, 0)}
     assert not ahead, f"the consumer group committed past the lake: {ahead} (lake {lake})"
@@ -184,7 +186,8 @@ def orphan_files(settings: Settings, table: Table) -> int:
 
 
 def check_lake(settings: Settings, topic: str, namespace: str, group: str) -> Checked:
-    """Every invariant of the lake against the topic (1-5, 7); the caller checks the processes (8)."""
+    """Every invariant of the lake against the topic (1-5, 7); the caller checks the processes (8).
+    ``group``: the configured ``ingest.consumer_group`` (the reports stream's group derives from it)."""
     source = read_source(settings, topic)
     catalog = load_catalog(settings)
     reports = catalog.load_table(f"{namespace}.reports")
@@ -192,6 +195,7 @@ def check_lake(settings: Settings, topic: str, namespace: str, group: str) -> Ch
     n_reports, n_obs = check_contents(source, reports, observations)
     check_snapshot_chain(source, reports, topic, "reports")
     check_snapshot_chain(source, observations, topic, "citizens")
+    group = STREAMS["reports"].consumer_group(group)
     check_caught_up(settings, source, [reports, observations], topic, group)
     return Checked(
         n_reports,
