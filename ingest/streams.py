@@ -42,7 +42,7 @@ class Stream:
     tables: tuple[tuple[TableSpec, Projection], ...]
 
     def consumer_group(self, base: str) -> str:
-        """The stream's consumer group: one per stream, named from the configured ``ingest.consumer_group``."""
+        """The stream's own consumer group, named from the configured ``ingest.consumer_group``."""
         return f"{base}-{self.name}"
 
 

@@ -104,25 +104,7 @@ class AlertLane:
         return [orjson.loads(line) for line in self.truth_path.read_bytes().splitlines() if line.strip()]
 
     def topic_alerts(self, settle_s: float = 3.0) -> list[Alert]:
-        consumer = Consumer(
-            {
-                "bootstrap.servers": self.settings.kafka.bootstrap_servers,
-                "group.id": f"read-{uuid.uuid4().hex}",
-            }
-        )
-        md = consumer.list_topics(self.alerts, timeout=10)
-        consumer.assign([TopicPartition(self.alerts, p, 0) for p in md.topics[self.alerts].partitions])
-        out, idle = [], time.monotonic()
-        while time.monotonic() - idle < settle_s:
-            msg = consumer.poll(0.3)
-            if msg is None or msg.error():
-                continue
-            idle = time.monotonic()
-            alert = decode(Alert, msg.value())
-            assert msg.key() == alert.zone.encode(), "alerts are keyed by zone"
-            out.append(alert)
-        consumer.close()
-        return out
+        return read_alerts(self.settings, self.alerts, settle_s)
 
     def table_rows(self) -> list[tuple[str, str, str, datetime]]:
         conn = live_alerts.connect(self.settings)
@@ -142,6 +124,26 @@ class AlertLane:
 
     def wait_exit(self, proc: subprocess.Popen[bytes], timeout_s: float = 300) -> None:
         assert proc.wait(timeout_s) == 0, self.log()[-3000:]
+
+
+def read_alerts(settings: Settings, topic: str, settle_s: float = 3.0) -> list[Alert]:
+    """Every alert on ``topic`` (read until ``settle_s`` pass with nothing new)."""
+    consumer = Consumer(
+        {"bootstrap.servers": settings.kafka.bootstrap_servers, "group.id": f"read-{uuid.uuid4().hex}"}
+    )
+    md = consumer.list_topics(topic, timeout=10)
+    consumer.assign([TopicPartition(topic, p, 0) for p in md.topics[topic].partitions])
+    out, idle = [], time.monotonic()
+    while time.monotonic() - idle < settle_s:
+        msg = consumer.poll(0.3)
+        if msg is None or msg.error():
+            continue
+        idle = time.monotonic()
+        alert = decode(Alert, msg.value())
+        assert msg.key() == alert.zone.encode(), "alerts are keyed by zone"
+        out.append(alert)
+    consumer.close()
+    return out
 
 
 def children(pid: int) -> list[int]:

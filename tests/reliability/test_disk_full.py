@@ -75,7 +75,9 @@ def test_minio_disk_full_then_space_freed(small_disk_lane: Lane) -> None:
     assert shutil.disk_usage(data).free < 1 << 20, "the disk is full"
     time.sleep(12)
     assert worker.poll() is None, f"the worker exited on a full disk:\n{lane.log('w')[-3000:]}"
-    assert "a server is unreachable or failing" in lane.log("w"), "uploads were refused while the disk was full"
+    assert "a server is unreachable or failing" in lane.log("w"), (
+        "uploads were refused while the disk was full"
+    )
     filler.unlink()
     assert sim.wait(120) == 0
     finish(lane, "w", worker)
