@@ -17,7 +17,10 @@ def machine() -> str:
     return f"{os.cpu_count()} cores, {round(mem_gib)} GiB"
 
 
-def write(benchmark: str, params: dict[str, Any], figures: dict[str, float]) -> Path:
+def write(
+    benchmark: str, params: dict[str, Any], figures: dict[str, float], details: dict[str, Any] | None = None
+) -> Path:
+    """``details``: what explains the figures (per-kind breakdowns, the checker's verdict)."""
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / f"{benchmark}.json"
     doc = {
@@ -27,6 +30,8 @@ def write(benchmark: str, params: dict[str, Any], figures: dict[str, float]) -> 
         "params": params,
         "figures": {k: round(v, 3) for k, v in figures.items()},
     }
+    if details is not None:
+        doc["details"] = details
     path.write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n")
     print(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode())
     return path

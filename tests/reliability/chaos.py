@@ -268,10 +268,11 @@ def disk_full(folder: Path) -> Iterator[None]:
 
 
 def server_faults(
-    settings: Settings, minio: MinIO, toxics: Toxics, disk: Path | None
+    stack: Settings, minio: MinIO, toxics: Toxics, disk: Path | None
 ) -> dict[str, Callable[[random.Random], None]]:
-    """Every server and network fault by kind; each returns once the fault is healed."""
-    kafka, postgres = Kafka(settings), Postgres(settings)
+    """Every server and network fault by kind; each returns once the fault is healed. ``stack``: the
+    settings of the stack whose broker and PostgreSQL are hit; ``minio``: the lane's object store."""
+    kafka, postgres = Kafka(stack), Postgres(stack)
     faults: dict[str, Callable[[random.Random], None]] = {
         "broker_sigterm": lambda rng: crash_and_restart(kafka, signal.SIGTERM, rng.uniform(2, 6)),
         "broker_kill": lambda rng: crash_and_restart(kafka, signal.SIGKILL, rng.uniform(2, 6)),

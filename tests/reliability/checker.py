@@ -138,8 +138,10 @@ def check_snapshot_chain(source: Source, table: Table, topic: str, rows_of: str)
         chain.append(snapshot)
         snapshot = table.snapshot_by_id(snapshot.parent_snapshot_id) if snapshot.parent_snapshot_id else None
     before: dict[int, int] = {}
-    # Where the writer expired the older snapshots, the oldest one kept is the baseline, not checked.
-    known = bool(chain) and chain[-1].parent_snapshot_id is None
+    # Where older snapshots were expired, the oldest one kept is the baseline, not checked. Its parent id
+    # does not say so (pyiceberg's expiry clears the parent id of a removed snapshot's child; Spark's
+    # keeps it): only the table's first snapshot has sequence number 1.
+    known = bool(chain) and chain[-1].sequence_number == 1
     for snap in reversed(chain):
         offsets = snapshot_offsets(snap, topic)
         if offsets is None:  # not an ingest commit (compaction, expiry)
@@ -152,7 +154,10 @@ def check_snapshot_chain(source: Source, table: Table, topic: str, rows_of: str)
         added = int((snap.summary.additional_properties if snap.summary else {}).get("added-records", 0))
         messages = [m for p, o in offsets.items() for m in source.valid(p, before.get(p, 0), o)]
         want = len(messages) if rows_of == "reports" else sum(m.citizens for m in messages)
-        assert added == want, f"snapshot {snap.snapshot_id} added {added} rows for {want} between its offsets"
+        assert added == want, (
+            f"snapshot {snap.snapshot_id} of {'.'.join(table.name())} added {added} rows for {want} between its "
+            f"offsets {offsets} and those before it {before}"
+        )
         before = {**before, **offsets}
 
 

@@ -41,6 +41,8 @@ def test_random_kills_of_ingest_and_alerting_workers(alert_lane: AlertLane) -> N
     assert checked.reports == RATE * SECONDS
     alerts = tally_alerts(lane)
     assert alerts.alerted_clean >= 5, "the run had riots to find"
-    assert not alerts.lost, f"episodes the fault-free replay alerted and the faulted run did not: {alerts.lost}"
+    assert not alerts.lost, (
+        f"episodes the fault-free replay alerted and the faulted run did not: {alerts.lost}"
+    )
     assert not alerts.duplicated, f"episodes alerted under two ids: {alerts.duplicated}"
     assert not alerts.sink_errors, alerts.sink_errors
