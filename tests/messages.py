@@ -1,0 +1,196 @@
+"""Hypothesis strategies for the wire messages: valid reports and alerts, and the ways a hostile or broken
+producer mangles them (types, ranges, non-finite numbers, time formats, unicode, missing, extra and repeated
+fields, nesting, framing). Shared by the decoder's differential test and the reliability suite."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+from hypothesis import strategies as st
+
+from lakehouse.schemas import AlertKind, Severity
+
+characters = st.characters(codec="utf-8", exclude_categories=["Cs"])
+text = st.text(characters, max_size=70)
+ids = st.text(characters, min_size=1, max_size=66)
+times = st.datetimes(datetime(1, 1, 2), datetime(9999, 12, 30), timezones=st.just(UTC))
+
+
+def _fmt(moment: datetime, style: int, digits: int, offset_min: int) -> Any:
+    """A timestamp written one of many ways, valid or not."""
+    local = moment + timedelta(minutes=offset_min) if -1440 < offset_min < 1440 else moment
+    base = local.strftime("%Y-%m-%dT%H:%M:%S")
+    frac = f"{moment.microsecond:06d}{moment.microsecond % 1000:03d}"[:digits]
+    frac = f".{frac}" if digits else ""
+    sign = "-" if offset_min < 0 else "+"
+    off = f"{sign}{abs(offset_min) // 60:02d}:{abs(offset_min) % 60:02d}"
+    variants: list[Any] = [
+        f"{base}{frac}Z",
+        f"{base}{frac}{off}",
+        f"{base}{frac}",  # naive
+        base.replace("T", " ") + "Z",
+        base.replace("T", "t") + "z",
+        local.strftime("%Y-%m-%d"),
+        int(moment.timestamp()),
+        str(int(moment.timestamp())),
+        f"{base}{frac}+{abs(offset_min) // 60:02d}{abs(offset_min) % 60:02d}",  # offset without colon
+        f"{base[:8]}31T{base[11:]}Z",  # the 31st of any month
+        f"{base[:11]}24:00:00Z",
+        f"{base[:17]}60Z",  # leap second
+        f"0000{base[4:]}Z",
+        f"{base}{frac}+24:00",
+        f"{base}.Z",
+        f"{base}{frac}Z".replace("0", "\u0660", 1),  # an Arabic-Indic zero: a digit to Python, not to RE2
+    ]
+    return variants[style % len(variants)]
+
+
+@st.composite
+def timestamps(draw: st.DrawFn, valid: bool) -> Any:
+    moment = draw(times)
+    digits = draw(st.integers(0, 12))
+    offset = draw(st.integers(-1439, 1439))
+    style = draw(st.integers(0, 1)) if valid else draw(st.integers(0, 15))
+    return _fmt(moment, style, min(digits, 9) if valid else digits, offset)
+
+
+def _number(lo: float, hi: float) -> st.SearchStrategy[float]:
+    return st.one_of(st.floats(lo, hi, allow_nan=False), st.integers(int(lo), int(hi)).map(float))
+
+
+@st.composite
+def reports(draw: st.DrawFn) -> dict[str, Any]:
+    citizens = draw(
+        st.lists(
+            st.fixed_dictionaries(
+                {"citizen_id": ids, "name": ids, "harmony_score": _number(0, 100)},
+            ),
+            max_size=4,
+        )
+    )
+    report = {
+        "report_id": draw(ids),
+        "drone_id": draw(ids),
+        "event_time": draw(timestamps(valid=True)),
+        "position": {"lat": draw(_number(-90, 90)), "lon": draw(_number(-180, 180)), "altitude_m": 100.5},
+        "zone": draw(ids),
+        "health": {
+            "battery_pct": draw(_number(0, 100)),
+            "motor_temp_c": draw(_number(-60, 200)),
+            "signal_dbm": draw(_number(-150, 0)),
+            "firmware": draw(st.text(min_size=1, max_size=33)),
+        },
+        "citizens": citizens,
+        "words": draw(st.lists(text, max_size=5)),
+    }
+    if draw(st.booleans()):
+        report["schema_version"] = 1
+    return report
+
+
+@st.composite
+def alerts(draw: st.DrawFn) -> dict[str, Any]:
+    return {
+        "alert_id": draw(ids),
+        "kind": draw(st.sampled_from([k.value for k in AlertKind])),
+        "severity": draw(st.sampled_from([s.value for s in Severity])),
+        "drone_id": draw(ids),
+        "zone": draw(ids),
+        "citizens": draw(st.lists(ids, max_size=3)),
+        "event_time": draw(timestamps(valid=True)),
+        "detected_at": draw(timestamps(valid=True)),
+        "reason": draw(st.text(min_size=1, max_size=20)),
+    }
+
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**64 - 1)  # what orjson can write
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | text,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(text, inner, max_size=3),
+    max_leaves=6,
+)
+
+
+def _paths(obj: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    out = [prefix] if prefix else []
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            out += _paths(v, (*prefix, k))
+    elif isinstance(obj, list):
+        for i, v in enumerate(obj):
+            out += _paths(v, (*prefix, i))
+    return out
+
+
+def _parent(obj: Any, path: tuple[Any, ...]) -> Any:
+    for step in path[:-1]:
+        obj = obj[step]
+    return obj
+
+
+@st.composite
+def mutated(draw: st.DrawFn, valid: st.SearchStrategy[dict[str, Any]]) -> bytes:
+    """One message: valid, or broken at the value, structure or byte level."""
+    message = draw(valid)
+    kind = draw(st.integers(0, 18))  # 0 and 12..18: left valid (about a third of the messages)
+    paths = _paths(message)
+    path = draw(st.sampled_from(paths))
+    parent = _parent(message, path)
+    if kind == 1:  # any JSON value anywhere
+        parent[path[-1]] = draw(json_values)
+    elif kind == 2 and isinstance(parent, dict):  # a missing field
+        del parent[path[-1]]
+    elif kind == 3:  # an unknown field, at the top or nested
+        target = parent if isinstance(parent, dict) else message
+        target[draw(st.sampled_from(["extra", "zone", "x" * 3, "schema_version"]))] = draw(json_values)
+    elif kind == 4:  # numbers at and beyond their bounds, huge, tiny, negative zero
+        parent[path[-1]] = draw(
+            st.sampled_from(
+                [-0.0, 1e308, -1e308, 5e-324, 2**63, -(2**63), 2**64 - 1, 100.0000001, -90.5, 0, 2, 1]
+            )
+        )
+    elif kind == 5:  # time, written every which way
+        message[draw(st.sampled_from([k for k in message if "time" in k or k == "detected_at"]))] = draw(
+            timestamps(valid=False)
+        )
+    elif kind == 6:  # strings at their length limits, in several scripts
+        parent[path[-1]] = draw(
+            st.sampled_from(
+                ["", "é" * 64, "é" * 65, "😀" * 32, "😀" * 65, "e\u0301" * 40, "\x00", "<b>[red]x"]
+            )
+        )
+    elif kind == 7:  # a schema version this code does not know, or in another type
+        message["schema_version"] = draw(st.sampled_from([0, 2, 999, -1, True, 1.0, "1", None]))
+    raw = orjson.dumps(message)
+    if kind == 8:  # non-finite number literals, which some JSON parsers accept
+        raw = raw.replace(b"100.5", draw(st.sampled_from([b"NaN", b"Infinity", b"-Infinity", b"1e999"])), 1)
+    elif kind == 9:  # framing: a byte-order mark, whitespace, garbage, a second document, a bare value
+        raw = draw(
+            st.sampled_from(
+                [
+                    b"\xef\xbb\xbf" + raw,
+                    b" " + raw + b" ",
+                    raw + b"x",
+                    raw + b" " + raw,
+                    raw + b"\n" + raw,
+                    raw[: len(raw) // 2],
+                    b"null",
+                    b"[]",
+                    b"1",
+                    b"",
+                    b"\xff" + raw,
+                    raw.replace(b",", b",\r", 1),
+                ]
+            )
+        )
+    elif kind == 10 and b'"zone":' in raw:  # a repeated key (the last one wins, as in orjson)
+        raw = raw.replace(b'"zone":', b'"zone":"first","zone":', 1)
+    elif kind == 11:  # integers written as floats, numbers beyond 64 bits
+        raw = raw.replace(b'"schema_version":1', b'"schema_version":1.0', 1)
+        raw = raw.replace(b"100.5", b"123456789012345678901234567890", 1)
+    return raw
