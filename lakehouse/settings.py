@@ -84,6 +84,21 @@ class PostgresSettings(_Frozen):
         return f"jdbc:postgresql://{self.host}:{self.port}/{self.database}"
 
 
+class SparkSettings(_Frozen):
+    """A Spark standalone cluster started from the pyspark installation (``harmony stack spark``)."""
+
+    host: str = "127.0.0.1"
+    master_port: int = 7077
+    master_webui_port: int = 8090
+    worker_webui_port: int = 8091  # the first worker's; the next ones count up
+    worker_cores: int = Field(default=1, ge=1)
+    worker_memory: str = "1g"
+
+    @property
+    def master_url(self) -> str:
+        return f"spark://{self.host}:{self.master_port}"
+
+
 class ToxiproxySettings(_Frozen):
     """Toxiproxy, the fault-injection proxy of the reliability suite: one proxy in front of each server."""
 
@@ -198,6 +213,7 @@ class Settings(BaseSettings):
     postgres: PostgresSettings
     trino: TrinoSettings = TrinoSettings()
     toxiproxy: ToxiproxySettings = ToxiproxySettings()
+    spark: SparkSettings = SparkSettings()
     catalog: CatalogSettings = CatalogSettings()
     rules: RuleSettings = RuleSettings()
     ingest: IngestSettings = IngestSettings()

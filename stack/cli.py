@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
 from pathlib import Path
@@ -103,3 +104,32 @@ def trino_catalog(
         target = out / f"{name}.properties"
         target.write_text("\n".join(lines) + "\n")
         console.print(f"wrote {target}")
+
+
+@app.command()
+def spark(
+    workers: Annotated[int, typer.Option(min=1, help="standalone workers to start")] = 2,
+) -> None:
+    """Run a Spark standalone master and workers (from the pyspark installation) until Ctrl-C; jobs use
+    `--master spark://…` as printed."""
+    import signal
+    import threading
+
+    from stack.spark_cluster import SparkClusterError, SparkStandalone
+
+    settings = get_settings()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        with SparkStandalone(settings, workers) as cluster:
+            sp = settings.spark
+            console.print(
+                f"[green]Spark standalone[/] at {cluster.url}: {workers} workers × {sp.worker_cores} core, "
+                f"{sp.worker_memory}; web UI http://{sp.host}:{sp.master_webui_port}; Ctrl-C stops it"
+            )
+            with contextlib.suppress(KeyboardInterrupt):
+                stop.wait()
+    except SparkClusterError as exc:
+        console.print(f"[red]spark failed:[/] {escape(str(exc))}")
+        raise typer.Exit(1) from exc
+    console.print("Spark standalone stopped")

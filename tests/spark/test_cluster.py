@@ -1,0 +1,51 @@
+"""`harmony analyze --master spark://…` on a real Spark standalone cluster (a master and two workers from
+the pyspark installation, started and stopped here) gives the same answers as `local[2]`."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+
+import pytest
+
+from lakehouse.catalog import load_catalog
+from lakehouse.tables import Answer, purge_namespace
+from stack.spark_cluster import SparkStandalone
+from tests.spark.conftest import SeededLake
+from tests.spark.test_answers import COLUMNS, KEYS, answer_rows, same
+
+
+def answers_in(lake: SeededLake, namespace: str) -> SeededLake:
+    """The lake, with the answers written to (and read from) ``namespace``."""
+    catalog = lake.settings.catalog.model_copy(update={"answers_namespace": namespace})
+    return dataclasses.replace(
+        lake,
+        settings=lake.settings.model_copy(update={"catalog": catalog}),
+        env={**lake.env, "HARMONY_CATALOG__ANSWERS_NAMESPACE": namespace},
+    )
+
+
+@pytest.fixture()
+def two_runs(seeded_lake: SeededLake) -> Iterator[tuple[SeededLake, SeededLake, str]]:
+    ns = seeded_lake.settings.catalog.answers_namespace
+    local, cluster = answers_in(seeded_lake, f"{ns}_local"), answers_in(seeded_lake, f"{ns}_cluster")
+    local.harmony("analyze", "--master", "local[2]")
+    with SparkStandalone(seeded_lake.settings, workers=2) as spark:
+        out = cluster.harmony("analyze", "--master", spark.url)
+        yield local, cluster, out.stdout + out.stderr
+    for lake in (local, cluster):
+        purge_namespace(load_catalog(lake.settings), lake.settings.catalog.answers_namespace)
+
+
+def test_answers_on_a_standalone_cluster_equal_local(two_runs: tuple[SeededLake, SeededLake, str]) -> None:
+    local, cluster, output = two_runs
+    assert "spark://" in output, output[-2000:]
+    for which in Answer:
+        _, want = answer_rows(local, which)
+        _, got = answer_rows(cluster, which)
+        keys = [COLUMNS[which].index(k) for k in KEYS[which]]
+        want_by = {tuple(r[k] for k in keys): r for r in want}
+        got_by = {tuple(r[k] for k in keys): r for r in got}
+        assert want_by and set(got_by) == set(want_by), which
+        for key, row in got_by.items():
+            assert all(same(a, b) for a, b in zip(row, want_by[key], strict=True)), (which, key)
