@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from confluent_kafka import Consumer, TopicPartition
 from quixstreams.checkpointing.exceptions import CheckpointConsumerCommitError
+from quixstreams.kafka.exceptions import KafkaProducerDeliveryError
 
 from alerting import app as rules_app
 from alerting import delivery
@@ -58,13 +59,18 @@ def resuming(what: str, run_once: Callable[[], None]) -> None:
     """Call ``run_once`` (which builds a new Quix app and runs it) again when the broker went away in the
     middle of a checkpoint, instead of exiting: the offsets were not committed, so the new consumer
     replays from the last committed checkpoint, which at-least-once processing with idempotent sinks and
-    a changelogged state makes harmless. One log line per attempt, backing off to 30 s."""
+    a changelogged state makes harmless. One log line per attempt, backing off to 30 s.
+
+    Two ways the broker's absence shows: the checkpoint's offset commit fails, or its flush of produced
+    alerts and changelog records gives up (``message.timeout.ms`` in ``quix_app``). The second used to
+    leave a rules worker waiting up to librdkafka's default of 5 minutes after a broker restart, then exit
+    (found by the reliability soak)."""
     backoff_s = 1.0
     while True:
         try:
             run_once()
             return
-        except CheckpointConsumerCommitError as exc:
+        except (CheckpointConsumerCommitError, KafkaProducerDeliveryError) as exc:
             logger.warning(
                 "%s: the broker is away (%s); the last checkpoint will be replayed; resuming in %.0fs",
                 what, exc.args[0] if exc.args else exc, backoff_s,

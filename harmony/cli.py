@@ -22,6 +22,7 @@ from stack import cli as stack_cli
 
 app = typer.Typer(help="Harmony Lakehouse: drone reports → Kafka → Iceberg → answers.", no_args_is_help=True)
 app.add_typer(stack_cli.app, name="stack")
+app.add_typer(stack_cli.images, name="images")
 app.command()(simulate)
 app.add_typer(ingest_cli.app, name="ingest")
 app.command()(alert)

@@ -133,3 +133,20 @@ def spark(
         console.print(f"[red]spark failed:[/] {escape(str(exc))}")
         raise typer.Exit(1) from exc
     console.print("Spark standalone stopped")
+
+
+images = typer.Typer(help="Container images of the project, built locally with podman (no registry needed).")
+
+
+@images.command("build")
+def images_build() -> None:
+    """Build the Debian base image (once per recipe) and the project image every component runs from."""
+    from stack.debian import PackageError
+    from stack.images import ImageError, build
+
+    try:
+        built = build(get_settings(), report=lambda msg: console.print(f"  {msg}"))
+    except (ImageError, PackageError) as exc:
+        console.print(f"[red]images build failed:[/] {escape(str(exc))}")
+        raise typer.Exit(1) from exc
+    console.print(f"[green]{built.image}[/] on {built.base}: {built.size_mb:,.0f} MB")
