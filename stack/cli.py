@@ -85,6 +85,34 @@ def logs(
 
 
 @app.command()
+def ping(
+    services: Annotated[list[str], typer.Argument(help="one or more of: " + ", ".join(c.name for c in ALL))],
+) -> None:
+    """Exit 0 when each named server answers a real request, wherever it runs (a container's health
+    check: a processor is healthy when it can reach what it needs)."""
+    by_name = {c.name: c for c in ALL}
+    unknown = [s for s in services if s not in by_name]
+    if unknown:
+        console.print(
+            f"[red]unknown service {escape(', '.join(unknown))}[/]; choose from {', '.join(by_name)}"
+        )
+        raise typer.Exit(2)
+    settings = get_settings()
+    failed = False
+    for name in services:
+        svc = by_name[name](settings)
+        try:
+            svc.check_health()
+            console.print(f"{name}: answers on {svc.address}")
+        except Exception as exc:
+            failed = True
+            why = escape(f"{type(exc).__name__}: {str(exc)[:200]}")
+            console.print(f"[red]{name}: no answer on {svc.address}[/] ({why})")
+    if failed:
+        raise typer.Exit(1)
+
+
+@app.command()
 def provision() -> None:
     """Create topics, bucket and catalog on servers already running elsewhere (compose, a cluster)."""
     try:

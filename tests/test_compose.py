@@ -1,4 +1,5 @@
-"""compose.yaml describes the same topology as the local stack (no Docker engine here to run it)."""
+"""compose.yaml agrees with the settings and the version pins (its processors also run for real under
+podman: tests/containers/)."""
 
 from __future__ import annotations
 
@@ -14,8 +15,10 @@ COMPOSE = yaml.safe_load((ROOT / "compose.yaml").read_text())
 SERVICES = COMPOSE["services"]
 
 
-def host_ports(service: str) -> set[int]:
-    return {int(p.split(":")[-2]) for p in SERVICES[service].get("ports", [])}
+def words(service: str) -> str:
+    """A server's command and environment as one string, to find the ports it listens on."""
+    svc = SERVICES[service]
+    return " ".join([*svc.get("command", []), *map(str, svc.get("environment", {}).values())])
 
 
 def test_infrastructure_images_follow_version_pins() -> None:
@@ -23,15 +26,21 @@ def test_infrastructure_images_follow_version_pins() -> None:
         assert SERVICES[name]["image"] == image, name
 
 
-def test_published_ports_are_the_settings_ports(settings: Settings) -> None:
-    assert host_ports("kafka") == {settings.kafka.port}
-    assert host_ports("minio") == {settings.s3.port, settings.s3.console_port}
-    assert host_ports("postgres") == {settings.postgres.port}
-    assert host_ports("trino") == {settings.trino.port}
+def test_everything_is_on_the_host_network_at_the_settings_ports(settings: Settings) -> None:
+    """Processors find the servers at the settings' addresses whoever runs them (compose or the stack)."""
+    assert all(svc["network_mode"] == "host" for svc in SERVICES.values())
+    assert f"PLAINTEXT://{settings.kafka.bootstrap_servers}" in words("kafka")
+    assert f"CONTROLLER://{settings.kafka.host}:{settings.kafka.controller_port}" in words("kafka")
+    assert f"{settings.s3.host}:{settings.s3.port}" in words("minio")
+    assert f"{settings.s3.host}:{settings.s3.console_port}" in words("minio")
+    assert f"-p {settings.postgres.port}" in words("postgres")
+    assert settings.trino.port == 8080, "the Trino image's default port"
+    health = " ".join(SERVICES["dashboard"]["healthcheck"]["test"])
+    assert f"{settings.dashboard.host}:{settings.dashboard.port}/_stcore/health" in health
 
 
 def test_every_harmony_variable_is_a_setting() -> None:
-    env = COMPOSE["x-harmony-env"]
+    env = COMPOSE["x-credentials"]
     fields = Settings.model_fields
     for key in env:
         assert key.startswith("HARMONY_")
@@ -48,13 +57,27 @@ def test_credentials_are_never_literal() -> None:
             assert "${HARMONY_" in line, line
 
 
-def test_app_services_use_the_one_image_and_shared_env() -> None:
+def test_app_services_use_the_one_image_and_only_the_credentials() -> None:
     apps = [s for s in SERVICES.values() if "build" in s]
     assert apps, "processors and jobs are built from the Dockerfile"
     for svc in apps:
         assert svc["image"] == "harmony-lakehouse:latest"
-        assert svc["environment"] == COMPOSE["x-harmony-env"]
+        assert svc["environment"] == COMPOSE["x-credentials"]
         assert svc["command"][0] == "harmony"
+
+
+def test_the_processors_profile_scales_out_with_health_checks_and_restarts() -> None:
+    procs = {name: s for name, s in SERVICES.items() if "processors" in s.get("profiles", [])}
+    commands = [" ".join(s["command"]) for s in procs.values()]
+    assert commands.count("harmony ingest --stream reports") == 2
+    assert commands.count("harmony alert --role rules") == 2
+    assert {"harmony ingest --stream alerts", "harmony alert --role delivery", "harmony dashboard"} <= set(
+        commands
+    )
+    for name, svc in procs.items():
+        assert svc["restart"] == "on-failure" and svc["healthcheck"]["test"], name
+    servers = {name for name, s in SERVICES.items() if "servers" in s.get("profiles", [])}
+    assert servers >= set(versions.COMPOSE_IMAGES), "servers start only when asked (here the stack runs them)"
 
 
 def test_catalog_database_and_user_match(settings: Settings) -> None:
