@@ -7,7 +7,6 @@ the lake stays exact, and the riots of a seeded run are alerted once each."""
 from __future__ import annotations
 
 import os
-import re
 import signal
 import subprocess
 import time
@@ -17,25 +16,12 @@ import pytest
 import yaml
 
 from lakehouse.schemas import AlertKind
-from lakehouse.settings import Settings
 from stack.images import ROOT, podman_env
 from tests.alerting.conftest import AlertLane
-from tests.commands import HARMONY
 from tests.reliability.chaos import Fleet
 from tests.reliability.checker import check_lake, match
 
 WORKERS = ["ingest-1", "ingest-2", "ingest-alerts", "alerting-1", "alerting-2", "alert-delivery"]
-
-
-@pytest.fixture(scope="module")
-def image(stack: Settings) -> str:
-    out = subprocess.run(
-        [HARMONY, "images", "build"], capture_output=True, text=True, timeout=3000, check=False
-    )
-    assert out.returncode == 0, out.stderr[-3000:]
-    size = re.search(r"([\d,]+) MB", out.stderr)
-    assert size, out.stderr
-    return out.stderr
 
 
 class Compose:

@@ -61,6 +61,19 @@ def same(a: object, b: object) -> bool:
     return a == b
 
 
+def assert_same_answers(want_lake: SeededLake, got_lake: SeededLake) -> None:
+    """Every answer table of ``got_lake`` has the rows of ``want_lake``'s, matched by their key."""
+    for which in Answer:
+        _, want = answer_rows(want_lake, which)
+        _, got = answer_rows(got_lake, which)
+        keys = [COLUMNS[which].index(k) for k in KEYS[which]]
+        want_by = {tuple(r[k] for k in keys): r for r in want}
+        got_by = {tuple(r[k] for k in keys): r for r in got}
+        assert want_by and set(got_by) == set(want_by), which
+        for key, row in got_by.items():
+            assert all(same(a, b) for a, b in zip(row, want_by[key], strict=True)), (which, key, row)
+
+
 @pytest.mark.parametrize("which", list(Answer))
 def test_answer_has_the_expected_columns(analysed: SeededLake, which: Answer) -> None:
     columns, rows = answer_rows(analysed, which)

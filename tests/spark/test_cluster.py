@@ -9,10 +9,10 @@ from collections.abc import Iterator
 import pytest
 
 from lakehouse.catalog import load_catalog
-from lakehouse.tables import Answer, purge_namespace
+from lakehouse.tables import purge_namespace
 from stack.spark_cluster import SparkStandalone
 from tests.spark.conftest import SeededLake
-from tests.spark.test_answers import COLUMNS, KEYS, answer_rows, same
+from tests.spark.test_answers import assert_same_answers
 
 
 def answers_in(lake: SeededLake, namespace: str) -> SeededLake:
@@ -40,12 +40,4 @@ def two_runs(seeded_lake: SeededLake) -> Iterator[tuple[SeededLake, SeededLake, 
 def test_answers_on_a_standalone_cluster_equal_local(two_runs: tuple[SeededLake, SeededLake, str]) -> None:
     local, cluster, output = two_runs
     assert "spark://" in output, output[-2000:]
-    for which in Answer:
-        _, want = answer_rows(local, which)
-        _, got = answer_rows(cluster, which)
-        keys = [COLUMNS[which].index(k) for k in KEYS[which]]
-        want_by = {tuple(r[k] for k in keys): r for r in want}
-        got_by = {tuple(r[k] for k in keys): r for r in got}
-        assert want_by and set(got_by) == set(want_by), which
-        for key, row in got_by.items():
-            assert all(same(a, b) for a, b in zip(row, want_by[key], strict=True)), (which, key)
+    assert_same_answers(local, cluster)

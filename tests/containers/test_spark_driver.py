@@ -1,0 +1,41 @@
+"""The Spark driver in the project's container (`harmony analyze` in the image, host network) on a Spark
+standalone master and two workers on the host: the same answers as `local[2]` on the host."""
+
+from __future__ import annotations
+
+import subprocess
+import tempfile
+from pathlib import Path
+
+from lakehouse.catalog import load_catalog
+from lakehouse.tables import purge_namespace
+from stack.images import IMAGE, ROOT, podman_env
+from stack.spark_cluster import SparkStandalone
+from tests.spark.conftest import SeededLake
+from tests.spark.test_answers import assert_same_answers
+from tests.spark.test_cluster import answers_in
+
+
+def test_a_containerized_driver_on_the_host_cluster_gives_the_local_answers(
+    image: str, seeded_lake: SeededLake
+) -> None:
+    ns = seeded_lake.settings.catalog.answers_namespace
+    local, boxed = answers_in(seeded_lake, f"{ns}_hostlocal"), answers_in(seeded_lake, f"{ns}_boxed")
+    try:
+        local.harmony("analyze", "--master", "local[2]")
+        lane_env = {k: v for k, v in boxed.env.items() if k.startswith("HARMONY_") and "__" in k}
+        with SparkStandalone(seeded_lake.settings, workers=2) as spark, tempfile.TemporaryDirectory() as ivy:
+            Path(ivy).chmod(0o777)  # the image's user caches the Iceberg jars here
+            args = ["podman", "run", "--rm", "--network", "host", "--env-file", str(ROOT / ".env"),
+                    "-v", f"{ivy}:/var/cache/harmony"]  # fmt: skip
+            for key, value in lane_env.items():
+                args += ["-e", f"{key}={value}"]
+            out = subprocess.run(
+                [*args, f"{IMAGE}:latest", "harmony", "analyze", "--master", spark.url],
+                env=podman_env(seeded_lake.settings), capture_output=True, text=True, timeout=900, check=False,
+            )  # fmt: skip
+            assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-4000:]
+        assert_same_answers(local, boxed)
+    finally:
+        for lake in (local, boxed):
+            purge_namespace(load_catalog(lake.settings), lake.settings.catalog.answers_namespace)
