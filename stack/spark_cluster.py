@@ -48,7 +48,12 @@ class SparkStandalone:
     def _spawn(self, name: str, *args: str) -> None:
         log_dir = self.settings.state_path / "logs"
         log_dir.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, "SPARK_HOME": str(spark_home()), "SPARK_DAEMON_MEMORY": "256m"}
+        env = {
+            **os.environ,
+            "SPARK_HOME": str(spark_home()),
+            "SPARK_DAEMON_MEMORY": "256m",
+            "SPARK_LOCAL_IP": self.settings.spark.host,  # executors bind where the master and workers do
+        }
         with (log_dir / f"spark-{name}.log").open("ab") as log:
             self.procs.append(
                 subprocess.Popen(

@@ -27,7 +27,7 @@ def test_a_containerized_driver_on_the_host_cluster_gives_the_local_answers(
         with SparkStandalone(seeded_lake.settings, workers=2) as spark, tempfile.TemporaryDirectory() as ivy:
             Path(ivy).chmod(0o777)  # the image's user caches the Iceberg jars here
             args = ["podman", "run", "--rm", "--network", "host", "--env-file", str(ROOT / ".env"),
-                    "-v", f"{ivy}:/var/cache/harmony"]  # fmt: skip
+                    "-v", f"{ivy}:/var/cache/harmony", "-e", "SPARK_LOCAL_IP=127.0.0.1"]  # fmt: skip
             for key, value in lane_env.items():
                 args += ["-e", f"{key}={value}"]
             out = subprocess.run(

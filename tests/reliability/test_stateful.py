@@ -53,7 +53,13 @@ class LakeUnderFaults(RuleBasedStateMachine):
         admin.create_topics([NewTopic(self.lane.topic, num_partitions=4, replication_factor=1)])[
             self.lane.topic
         ].result(15)
-        self.producer = Producer({"bootstrap.servers": self.stack.kafka.bootstrap_servers, "linger.ms": 5})
+        self.producer = Producer(
+            {
+                "bootstrap.servers": self.stack.kafka.bootstrap_servers,
+                "linger.ms": 5,
+                "message.max.bytes": 8_000_000,
+            }
+        )
         self.toxics = Toxics(self.stack)
         self.ids: set[str] = set()
         self.produced = 0

@@ -21,7 +21,8 @@ def answers_in(lake: SeededLake, namespace: str) -> SeededLake:
     return dataclasses.replace(
         lake,
         settings=lake.settings.model_copy(update={"catalog": catalog}),
-        env={**lake.env, "HARMONY_CATALOG__ANSWERS_NAMESPACE": namespace},
+        # SPARK_LOCAL_IP: the driver tells the executors a loopback address they can reach.
+        env={**lake.env, "HARMONY_CATALOG__ANSWERS_NAMESPACE": namespace, "SPARK_LOCAL_IP": "127.0.0.1"},
     )
 
 
