@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from ingest.streams import STREAMS
-from lakehouse.settings import get_settings
+from ingest.streams import STREAMS, Stream
+from lakehouse.settings import IngestSettings, Settings, get_settings
+
+if TYPE_CHECKING:
+    from ingest.app import IngestApp
 
 app = typer.Typer(help="Land Kafka streams in Iceberg tables, exactly once (Quix Streams + pyiceberg).")
 console = Console(stderr=True)
@@ -40,11 +43,12 @@ def run(
     from quixstreams.checkpointing.exceptions import CheckpointConsumerCommitError
     from quixstreams.sinks.base import SinkBackpressureError
 
-    from ingest.app import build
     from ingest.writer import LostOffsetsError
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("pyiceberg").setLevel(logging.WARNING)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(one_line)
     settings = get_settings()
     overrides = {
         k: v
@@ -57,7 +61,7 @@ def run(
     }
     options = settings.ingest.model_copy(update=overrides)
     try:
-        ingest = build(settings, STREAMS[stream], options)
+        ingest = build_when_reachable(settings, STREAMS[stream], options)
     except LostOffsetsError as exc:
         console.print(f"[red]ingest[{stream}]: {escape(str(exc))}[/]")
         raise typer.Exit(1) from None
@@ -92,7 +96,7 @@ def run(
             )
             time.sleep(backoff_s)
             backoff_s = min(30.0, backoff_s * 2)
-            ingest = build(settings, STREAMS[stream], options)
+            ingest = build_when_reachable(settings, STREAMS[stream], options)
             continue
         except LostOffsetsError as exc:
             console.print(f"[red]ingest[{stream}]: {escape(str(exc))}[/]")
@@ -131,3 +135,36 @@ def status(stream: StreamOpt = "reports") -> None:
             f"{r.lag:,}",
         )
     Console().print(table)
+
+
+def build_when_reachable(settings: Settings, stream: Stream, options: IngestSettings) -> IngestApp:
+    """Build the worker (tables ensured, offsets read), waiting with back-off while a server it needs is
+    away: a worker started during an outage waits for it, as a running one does (found by the soak)."""
+    from ingest.app import build
+    from ingest.sink import TRANSIENT
+
+    backoff_s = 1.0
+    while True:
+        try:
+            return build(settings, stream, options)
+        except TRANSIENT as exc:
+            first = (str(exc).strip() or type(exc).__name__).splitlines()[0][:300]
+            logging.getLogger("harmony.ingest").warning(
+                "a server is unreachable or failing at start (%s: %s); retrying in %.0fs",
+                type(exc).__name__, first, backoff_s,
+            )  # fmt: skip
+            time.sleep(backoff_s)
+            backoff_s = min(30.0, backoff_s * 2)
+
+
+def one_line(record: logging.LogRecord) -> bool:
+    """Libraries' warnings with a traceback (pyiceberg's "Failed to delete uncommitted manifest" while S3
+    is away: the file stays an orphan for `harmony lake maintain`) as one line naming the error."""
+    if record.exc_info and record.levelno < logging.ERROR and record.exc_info[1] is not None:
+        exc = record.exc_info[1]
+        first = (str(exc).strip() or type(exc).__name__).splitlines()[0][:300]
+        record.msg = f"{record.getMessage()} ({type(exc).__name__}: {first})"
+        record.args = None
+        record.exc_info = None
+        record.exc_text = None
+    return True

@@ -43,3 +43,29 @@ def test_worker_rides_out_a_server_outage(lane: Lane, service: type[Service], ki
     no_tracebacks(log)
     assert_exact(lane, produced)
     assert check_lake(lane.settings, lane.topic, lane.namespace, lane.group).reports == produced
+
+
+@pytest.mark.parametrize(("service", "kill"), [(MinIO, signal.SIGKILL), (Postgres, signal.SIGQUIT)])
+def test_a_worker_started_during_an_outage_waits_for_the_server(
+    lane: Lane, service: type[Service], kill: signal.Signals
+) -> None:
+    """Started while S3 or the catalog is down, a worker waits (one line per attempt), then lands
+    everything once the server is back (it used to exit with a traceback; found by the soak)."""
+    produced = 20_000
+    assert lane.simulate("--count", str(produced), "--start", "2026-09-01").wait(120) == 0
+    server = service(lane.settings)
+    pid = server.running_pid()
+    assert pid is not None
+    os.kill(pid, kill)
+    while alive(pid):
+        time.sleep(0.1)
+    worker = lane.worker("w")
+    time.sleep(8)
+    assert worker.poll() is None, f"the worker exited at start:\n{lane.log('w')[-3000:]}"
+    assert "unreachable or failing at start" in lane.log("w")
+    manager.up(lane.settings)
+    lane.wait_landed(produced)
+    worker.terminate()
+    assert worker.wait(60) == 0
+    no_tracebacks(lane.log("w"))
+    assert check_lake(lane.settings, lane.topic, lane.namespace, lane.group).reports == produced
