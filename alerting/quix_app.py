@@ -7,10 +7,24 @@ import itertools
 import os
 from pathlib import Path
 
+from confluent_kafka import Consumer, TopicPartition
 from quixstreams import Application
 
 from alerting.bad_input import DeadLetters
 from lakehouse.settings import Settings
+
+
+class ResumingApplication(Application):
+    """Quix's ``Application``, clearing a pause a partition kept from an earlier assignment.
+
+    librdkafka keeps a partition paused across unassign/assign, and Quix forgets the pauses it made
+    (full buffers) when partitions are revoked: a partition paused at a rebalance and given back was never
+    consumed again. Resuming before Quix's own assignment keeps its pauses (state recovery) intact. A
+    private hook of Quix (pinned in pyproject); tests/ingest/test_rebalance_pause.py checks the behaviour."""
+
+    def _on_assign(self, consumer: Consumer, topic_partitions: list[TopicPartition]) -> None:
+        consumer.resume([TopicPartition(tp.topic, tp.partition) for tp in topic_partitions])
+        super()._on_assign(consumer, topic_partitions)
 
 
 def application(
@@ -22,7 +36,7 @@ def application(
 ) -> Application:
     """At-least-once (alerts leave when raised; sinks are idempotent instead), state in RocksDB with
     changelog topics, the broker answering a fetch at once and the producer waiting 1 ms at most."""
-    return Application(
+    return ResumingApplication(
         broker_address=settings.kafka.bootstrap_servers,
         consumer_group=group,
         auto_offset_reset="earliest",

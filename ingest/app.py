@@ -39,6 +39,11 @@ class LakeApplication(Application):
             self._processing_context.commit_checkpoint(force=True)
 
     def _on_assign(self, consumer: Consumer, topic_partitions: list[TopicPartition]) -> None:
+        # librdkafka keeps a partition paused across unassign/assign, and Quix forgets the pauses it made
+        # (backpressure, full buffers) when partitions are revoked: a partition paused at a rebalance and
+        # given back to this worker was never consumed again (the soak's stalled worker). Quix pauses
+        # again after this if it means to. tests/ingest/test_rebalance_pause.py checks both behaviours.
+        consumer.resume([TopicPartition(tp.topic, tp.partition) for tp in topic_partitions])
         mine = [tp for tp in topic_partitions if tp.topic == self._lake_sink.topic]
         if mine:
             starts = self._lake_offsets([tp.partition for tp in mine])
