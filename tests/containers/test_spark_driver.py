@@ -3,7 +3,9 @@ standalone master and two workers on the host: the same answers as `local[2]` on
 
 from __future__ import annotations
 
+import shutil
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -25,9 +27,14 @@ def test_a_containerized_driver_on_the_host_cluster_gives_the_local_answers(
         local.harmony("analyze", "--master", "local[2]")
         lane_env = {k: v for k, v in boxed.env.items() if k.startswith("HARMONY_") and "__" in k}
         with SparkStandalone(seeded_lake.settings, workers=2) as spark, tempfile.TemporaryDirectory() as ivy:
-            Path(ivy).chmod(0o777)  # the image's user caches the Iceberg jars here
+            # The Iceberg jars from the host's cache (the same pins): Maven Central is reached through a
+            # TLS proxy whose CA the image's Java does not trust, as a cache volume would be mounted.
+            shutil.copytree(seeded_lake.settings.cache_path / "ivy", Path(ivy) / "ivy")
+            subprocess.run(["chmod", "-R", "a+rwX", ivy], check=True)
             args = ["podman", "run", "--rm", "--network", "host", "--env-file", str(ROOT / ".env"),
-                    "-v", f"{ivy}:/var/cache/harmony", "-e", "SPARK_LOCAL_IP=127.0.0.1"]  # fmt: skip
+                    "-v", f"{ivy}:/var/cache/harmony", "-e", "SPARK_LOCAL_IP=127.0.0.1",
+                    # the executors run on the host: their Python is the host's, not the image's
+                    "-e", f"PYSPARK_PYTHON={sys.executable}"]  # fmt: skip
             for key, value in lane_env.items():
                 args += ["-e", f"{key}={value}"]
             out = subprocess.run(
