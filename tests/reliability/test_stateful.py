@@ -96,6 +96,11 @@ class LakeUnderFaults(RuleBasedStateMachine):
 
     @rule()
     def restart_worker(self) -> None:
+        """A graceful restart of a running worker (a SIGTERM during its start-up is a kill, not a stop)."""
+        deadline = time.monotonic() + 60
+        while self.lane.log("w").count("assigned [") < self.starts:
+            assert time.monotonic() < deadline, f"the worker never started:\n{self.lane.log('w')[-3000:]}"
+            time.sleep(0.2)
         self.worker.send_signal(signal.SIGTERM)
         assert self.worker.wait(60) == 0, self.lane.log("w")[-3000:]
         self.worker = self._start()

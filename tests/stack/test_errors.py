@@ -21,7 +21,9 @@ def free_port() -> int:
 
 def other_stack(settings: Settings, tmp_path: Path) -> Settings:
     """Same installs, a separate state folder and free ports: a second, independent stack."""
-    kafka = settings.kafka.model_copy(update={"port": free_port(), "controller_port": free_port()})
+    kafka = settings.kafka.model_copy(
+        update={"port": free_port(), "controller_port": free_port(), "proxied_port": free_port()}
+    )
     return settings.model_copy(update={"state_dir": tmp_path / "state", "kafka": kafka})
 
 
