@@ -33,9 +33,10 @@ from stack.services.base import Service
 from stack.services.kafka import Kafka
 from stack.services.minio import MinIO
 from stack.services.postgres import Postgres
-from tests.alerting.conftest import AlertLane, alive, read_alerts
+from tests.alerting.conftest import AlertLane, read_alerts
 from tests.commands import HARMONY
 from tests.reliability.checker import match
+from tests.reliability.faults import stop
 from tests.reliability.network import Toxics, proxied_env
 
 # The commit protocol's steps (ingest/writer.py, ingest/sink.py), in order.
@@ -229,13 +230,7 @@ def _committed(settings: Settings, group: str, topic: str, ends: dict[int, int])
 def crash_and_restart(service: Service, sig: signal.Signals, down_s: float) -> None:
     """``sig`` to the server, wait until it is gone, leave it down ``down_s``, start it again (same port
     and data) and wait until it is healthy."""
-    pid = service.running_pid()
-    assert pid is not None, f"{service.name} is not running"
-    os.kill(pid, sig)
-    deadline = time.monotonic() + 60
-    while alive(pid):
-        assert time.monotonic() < deadline, f"{service.name} did not stop on {sig.name}"
-        time.sleep(0.1)
+    stop(service, sig)
     time.sleep(down_s)
     service.start()
     service.wait_healthy(120)
