@@ -1,7 +1,9 @@
 """The rules worker: a Quix Streams application that turns reports into alerts on the alerts topic.
 
-reports (key: drone) ─ decode ─ sighting (the report's low-score citizens; none: dropped)
-    ─ group by zone (one repartition) ─ ZoneRules with RocksDB state ─ alerts topic (key: zone)
+reports (key: drone) ─ decode ┬ sighting (the report's low-score citizens; none: dropped)
+                              │   ─ group by zone (one repartition) ─ ZoneRules with RocksDB state ─┐
+                              └ DroneHealthStep (per drone, RocksDB state: failure risk) ───────────┴
+                                  ─ alerts topic (key: zone)
 
 Nothing but Kafka sits on this path: people-facing sinks (PostgreSQL, webhook, console) read the
 alerts topic in the delivery worker (`alerting.delivery`), so a slow sink never delays an alert.
@@ -23,6 +25,7 @@ from quixstreams.models.serializers import Serializer
 from quixstreams.state import State
 
 from alerting.bad_input import DeadLetters
+from alerting.failure_scoring import DroneHealthStep, ModelSource
 from alerting.quix_app import application
 from alerting.rules import Sighting, ZoneRules, sighting
 from lakehouse.codec import decode, encode
@@ -36,14 +39,20 @@ ZONE_STEP = "zone-rules"  # names the repartition topic and the state store: cha
 class ZoneStep:
     """The stateful step of one zone key: both rules over the zone's state, counting what they raise."""
 
-    def __init__(self, rules: ZoneRules) -> None:
+    def __init__(self, rules: ZoneRules, health: DroneHealthStep) -> None:
         self.rules = rules
-        self.raised = 0
+        self.health = health
+        self._raised = 0
+
+    @property
+    def raised(self) -> int:
+        """Alerts raised by this worker: both zone rules and the drones' failure risk."""
+        return self._raised + self.health.raised
 
     def __call__(self, s: Sighting, state: State[str, Any]) -> list[Alert]:
         new_state, alerts = self.rules.apply(state.get(STATE_KEY), s, datetime.now(UTC))
         state.set(STATE_KEY, new_state)
-        self.raised += len(alerts)
+        self._raised += len(alerts)
         return alerts
 
 
@@ -52,6 +61,7 @@ class RulesApp:
     app: Application
     step: ZoneStep
     dead_letters: DeadLetters
+    models: ModelSource
 
 
 def build(
@@ -59,7 +69,8 @@ def build(
 ) -> RulesApp:
     opts = options or settings.alerting
     threshold = settings.rules.low_harmony_threshold
-    step = ZoneStep(ZoneRules(settings.rules))
+    models = ModelSource(settings)
+    step = ZoneStep(ZoneRules(settings.rules), DroneHealthStep(models))
     dead_letters = DeadLetters(settings, "alerting")
 
     app = application(settings, opts.consumer_group, opts.commit_interval_s, dead_letters, state_dir)
@@ -69,12 +80,13 @@ def build(
     )
     source = app.dataframe(reports)
     dead_letters.guard(source)
-    sightings = source.apply(lambda raw: sighting(decode(DroneReport, raw), threshold)).filter(
-        lambda s: s is not None
-    )
+    reports_ = source.apply(lambda raw: decode(DroneReport, raw))
+    sightings = reports_.apply(lambda r: sighting(r, threshold)).filter(lambda s: s is not None)
     alerts = sightings.group_by(lambda s: s["zone"], name=ZONE_STEP).apply(step, stateful=True, expand=True)
     alerts.to_topic(alerts_topic, key=lambda alert: alert.zone)
-    return RulesApp(app, step, dead_letters)
+    maintenance = reports_.apply(step.health, stateful=True, expand=True)
+    maintenance.to_topic(alerts_topic, key=lambda alert: alert.zone)
+    return RulesApp(app, step, dead_letters, models)
 
 
 class AlertSerializer(Serializer):

@@ -89,6 +89,7 @@ def run_rules(settings: Settings, options: AlertingSettings, limits: Limits) -> 
             rules.app.run(**limits.kwargs())  # type: ignore[arg-type]
         finally:
             rules.dead_letters.flush()
+            rules.models.close()
             totals = Outcome(
                 totals.alerts + rules.step.raised, totals.dead_lettered + rules.dead_letters.count
             )
@@ -190,6 +191,7 @@ def run_both(
         except CheckpointConsumerCommitError:
             raised, dead_lettered = raised + rules.step.raised, dead_lettered + rules.dead_letters.count
             rules.dead_letters.flush()
+            rules.models.close()
             current[0] = rules_app.build(settings, options)
             raise
 
@@ -212,6 +214,7 @@ def run_both(
     finally:
         stopping.set()
         current[0].dead_letters.flush()
+        current[0].models.close()
         if child.is_alive():
             child.terminate()
             child.join(30)

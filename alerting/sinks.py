@@ -144,7 +144,7 @@ class ConsoleSink(BaseSink):
         self, value: Any, key: Any, timestamp: int, headers: Any, topic: str, partition: int, offset: int
     ) -> None:
         alert: Alert = value
-        if self.riots_only and alert.kind != AlertKind.RIOT:
+        if self.riots_only and alert.kind == AlertKind.LOW_HARMONY:
             return
         style = _STYLE[alert.severity]
         self.console.print(

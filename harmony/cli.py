@@ -17,7 +17,7 @@ from harmony.sql import sql
 from ingest import cli as ingest_cli
 from lakehouse.settings import SettingsError, get_settings
 from simulator.cli import simulate
-from spark.cli import analyze, lake
+from spark.cli import analyze, lake, maintenance
 from stack import cli as stack_cli
 
 app = typer.Typer(help="Harmony Lakehouse: drone reports → Kafka → Iceberg → answers.", no_args_is_help=True)
@@ -28,6 +28,7 @@ app.add_typer(ingest_cli.app, name="ingest")
 app.command()(alert)
 app.command()(analyze)
 app.add_typer(lake, name="lake")
+app.add_typer(maintenance, name="maintenance")
 app.command()(sql)
 app.command()(dashboard)
 console = Console(stderr=True)

@@ -120,7 +120,8 @@ def summary(settings: Settings, console: Console, truth: Path, start: datetime) 
         for a in live_alerts.recent(settings, limit=100_000)
         if a["kind"] == "riot" and a["event_time"] >= start
     ]
-    episodes = [orjson.loads(line) for line in truth.read_bytes().splitlines()] if truth.exists() else []
+    lines = truth.read_bytes().splitlines() if truth.exists() else []
+    episodes = [e for e in map(orjson.loads, lines) if e.get("kind") == "riot"]
     alerted = sum(
         any(
             a["zone"] == e["zone"]

@@ -160,7 +160,9 @@ def _violations(table: pa.Table, check: Check) -> np.ndarray:
         if check.max_length is not None:
             bad |= _bad(pc.greater(length, check.max_length))
     if check.choices is not None:
-        bad |= _bad(pc.invert(pc.is_in(arr, pa.array(check.choices, arr.type))))
+        # is_in answers false (not null) for a null, which an optional enum field may be
+        outside = pc.invert(pc.is_in(arr, pa.array(check.choices, arr.type)))
+        bad |= _bad(pc.and_kleene(pc.is_valid(arr), outside))
     return np.unique(rows[bad])
 
 

@@ -1,8 +1,8 @@
 """Derive Iceberg and Arrow schemas from the pydantic message classes: no second hand-written copy.
 
-Mapping: ``str`` and string enums → string, ``int`` → long, ``float`` → double, aware ``datetime`` →
-timestamptz (microseconds, UTC), ``list[X]`` → list, a nested model → struct. A field is required unless
-its annotation admits ``None``; field ids are assigned depth-first from 1.
+Mapping: ``bool`` → boolean, ``str`` and string enums → string, ``int`` → long, ``float`` → double,
+aware ``datetime`` → timestamptz (microseconds, UTC), ``list[X]`` → list, a nested model → struct. A field
+is required unless its annotation admits ``None``; field ids are assigned depth-first from 1.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from pydantic.fields import FieldInfo
 from pyiceberg.io.pyarrow import schema_to_pyarrow
 from pyiceberg.schema import Schema
 from pyiceberg.types import (
+    BooleanType,
     DoubleType,
     IcebergType,
     ListType,
@@ -35,6 +36,7 @@ from pyiceberg.types import (
 from lakehouse import schemas
 
 _SCALARS: dict[type, IcebergType] = {
+    bool: BooleanType(),  # before int: bool is a subclass of int
     str: StringType(),
     int: LongType(),
     float: DoubleType(),

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, Strict
 
-REPORT_SCHEMA_VERSION = 1
+REPORT_SCHEMA_VERSION = 2  # 2: the optional `event` (drone failures and maintenance)
 ALERT_SCHEMA_VERSION = 1
 
 # The one time format the wire accepts: RFC 3339 with an upper-case ``T``, seconds, an optional fraction
@@ -89,6 +89,13 @@ class DroneHealth(_Message):
     firmware: Annotated[StrictText, Field(min_length=1, max_length=32)]
 
 
+class DroneEvent(StrEnum):
+    """Something that happened to the drone itself, reported once, on its first report after it."""
+
+    FAILURE = "failure"  # the drone failed (and was replaced or repaired: its wear starts again)
+    MAINTENANCE = "maintenance"  # serviced before failing: its wear starts again
+
+
 class Citizen(_Message):
     citizen_id: Id
     name: Name
@@ -111,6 +118,7 @@ class DroneReport(_Message):
     health: DroneHealth
     citizens: Annotated[list[Citizen], Field(max_length=500)]
     words: Annotated[list[Annotated[StrictText, Field(max_length=64)]], Field(max_length=5000)]
+    event: DroneEvent | None = None  # since version 2; absent (null) in older reports and most new ones
 
 
 class CitizenObservation(_Message):
@@ -128,6 +136,7 @@ class CitizenObservation(_Message):
 class AlertKind(StrEnum):
     LOW_HARMONY = "low_harmony"  # one citizen below the harmony threshold
     RIOT = "riot"  # a cluster of low-score citizens in one zone
+    MAINTENANCE = "maintenance"  # a drone's failure risk crossed the model's threshold: ground it
 
 
 class Severity(StrEnum):

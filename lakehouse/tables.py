@@ -25,6 +25,7 @@ from pyiceberg.transforms import DayTransform
 from sqlalchemy.exc import IntegrityError
 
 from lakehouse.derive import iceberg_schema
+from lakehouse.failure_model import DroneRisk, ModelCard
 from lakehouse.schemas import Alert, CitizenObservation, DroneReport
 from lakehouse.settings import Settings
 
@@ -91,6 +92,16 @@ CITIZEN_OBSERVATIONS = TableSpec("raw", "citizen_observations", CitizenObservati
 ALERTS = TableSpec("raw", "alerts", Alert)
 
 RAW_TABLES = (REPORTS, CITIZEN_OBSERVATIONS, ALERTS)
+
+# Predictive maintenance (``lakehouse.failure_model``): one row per trained model version, appended; and
+# the fleet's current risk, replaced by every scoring run. Small tables written in one commit each.
+_ANSWER_PROPERTIES = {"format-version": "2", "write.parquet.compression-codec": "zstd"}
+MAINTENANCE_MODEL = TableSpec(
+    "answers", "maintenance_model", ModelCard, day_partition=None, properties=dict(_ANSWER_PROPERTIES)
+)
+DRONE_RISK = TableSpec(
+    "answers", "drone_risk", DroneRisk, day_partition=None, properties=dict(_ANSWER_PROPERTIES)
+)
 
 
 class Answer(StrEnum):
@@ -195,3 +206,12 @@ def ensure_table(catalog: Catalog, spec: TableSpec, settings: Settings, attempts
         except CommitFailedException:
             continue  # another worker evolved or repaired it first: look again
     raise RuntimeError(f"{ident}: could not create or evolve the table after {attempts} attempts")
+
+
+def latest_model_card(catalog: Catalog, settings: Settings) -> ModelCard | None:
+    """The newest trained failure model's card, or None before the first `harmony maintenance train`."""
+    ident = MAINTENANCE_MODEL.identifier(settings)
+    if not catalog.table_exists(ident):
+        return None
+    rows = catalog.load_table(ident).scan().to_arrow().to_pylist()
+    return ModelCard.model_validate(max(rows, key=lambda r: r["version"])) if rows else None

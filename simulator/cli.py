@@ -63,6 +63,7 @@ def simulate(
         float, typer.Option(help="seconds of event time between two reports of one drone")
     ] = 10.0,
     riots_per_day: Annotated[float, typer.Option(help="mean riot episodes per weekday")] = 2.0,
+    citizens_per_report: Annotated[float, typer.Option(help="mean citizens a drone sees per report")] = 4.0,
     weekend_multiplier: Annotated[float, typer.Option(help="unrest at weekends relative to weekdays")] = 1.6,
     topic: Annotated[
         str | None, typer.Option(help="Kafka topic (default: the settings' reports topic)")
@@ -81,6 +82,7 @@ def simulate(
         citizens=citizens,
         report_interval_s=interval,
         riots_per_day=riots_per_day,
+        citizens_per_report=citizens_per_report,
         weekend_multiplier=weekend_multiplier,
     )
     backfill = start is not None

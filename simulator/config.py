@@ -31,6 +31,12 @@ class SimulatorConfig(BaseModel):
     riot_minutes: tuple[float, float] = (12.0, 40.0)
     riot_size: tuple[int, int] = (15, 40)
     rioters_per_report: Annotated[float, Field(gt=0)] = 1.5
+    # Drone wear (simulator.wear): days a drone of average wear rate flies before it fails, the scheduled
+    # maintenance interval (days, uniform) that resets wear if it comes first, and the mean days between
+    # sudden failures no telemetry announces.
+    wear_life_days: Annotated[float, Field(gt=0)] = 8.0
+    service_days: tuple[float, float] = (4.0, 14.0)
+    sudden_failure_days: Annotated[float, Field(gt=0)] = 90.0
 
     @field_validator("hourly_profile")
     @classmethod
@@ -47,6 +53,13 @@ class SimulatorConfig(BaseModel):
     def _minutes(cls, v: tuple[float, float]) -> tuple[float, float]:
         if not 0 < v[0] <= v[1]:
             raise ValueError("riot_minutes must be (min, max) with 0 < min <= max")
+        return v
+
+    @field_validator("service_days")
+    @classmethod
+    def _service(cls, v: tuple[float, float]) -> tuple[float, float]:
+        if not 0 < v[0] <= v[1]:
+            raise ValueError("service_days must be (min, max) with 0 < min <= max")
         return v
 
     @field_validator("riot_size")

@@ -1,4 +1,4 @@
-"""Riot episodes injected into the stream, and the ground-truth file that records them.
+"""Riot episodes injected into the stream, and the ground-truth file that records them (and drone events).
 
 Episodes start as a Poisson process whose rate follows the same daily and weekly rhythm as background
 unrest. Tests and benchmarks compare what alerting and Spark find against the ground truth.
@@ -30,6 +30,7 @@ class RiotEpisode:
     def to_json(self, population: Population) -> bytes:
         return orjson.dumps(
             {
+                "kind": "riot",
                 "episode_id": self.episode_id,
                 "zone": self.zone,
                 "start": self.start,
@@ -99,6 +100,24 @@ class GroundTruth:
                 for e in new:
                     fh.write(e.to_json(population) + b"\n")
 
+    def record_drone_events(self, events: list[tuple[str, float, str]]) -> None:
+        """Drone failures and maintenances: (drone id, when it happened in epoch seconds, cause)."""
+        if self.path is None:
+            return
+        with self.path.open("ab") as fh:
+            for drone_id, at, cause in events:
+                kind = "maintenance" if cause == "service" else "failure"
+                when = datetime.fromtimestamp(at, UTC)
+                fh.write(
+                    orjson.dumps(
+                        {"kind": kind, "drone_id": drone_id, "time": when, "cause": cause},
+                        option=orjson.OPT_UTC_Z,
+                    )
+                    + b"\n"
+                )
 
-def read_ground_truth(path: Path) -> list[dict[str, object]]:
-    return [orjson.loads(line) for line in path.read_bytes().splitlines() if line.strip()]
+
+def read_ground_truth(path: Path, kind: str | None = None) -> list[dict[str, object]]:
+    """The file's records: riot episodes (``kind="riot"``), drone ``failure``s and ``maintenance``s."""
+    rows = [orjson.loads(line) for line in path.read_bytes().splitlines() if line.strip()]
+    return [r for r in rows if kind is None or r.get("kind") == kind]

@@ -18,6 +18,7 @@ from lakehouse.city import CITY, City
 from lakehouse.schemas import REPORT_SCHEMA_VERSION
 from simulator.config import SimulatorConfig
 from simulator.episodes import GroundTruth, RiotEpisode, plan_day
+from simulator.wear import CAUSES, SERVICE, Wear
 from simulator.world import Fleet, Lexicon, Population
 
 MAX_WORDS = 5
@@ -47,6 +48,7 @@ class ReportGenerator:
         self.population = Population.generate(config, city, world)
         self.fleet = Fleet.generate(config, city, world)
         self.lexicon = Lexicon.default()
+        self.wear = Wear(config, config.drones)
         self.ground_truth = ground_truth or GroundTruth()
         self._rng = np.random.default_rng([config.seed, 0x5EED, id_salt])
         self._word_array = np.array(self.lexicon.words, dtype=object)
@@ -172,7 +174,16 @@ class ReportGenerator:
         score = np.clip(50 + 50 * mean_weight + rng.normal(0, 2.0, size=m), 0, 100).round(1)
 
         lat, lon, alt = self.fleet.positions(drone, t)
-        battery, temp, signal = self.fleet.health(drone, t, rng)
+        wear, events = self.wear.observe(drone, t)
+        health = self.wear.telemetry(drone, t, wear, self.fleet.period_s[drone], rng)
+        battery, temp, signal = health.battery, health.temp, health.signal
+        if events.ends:
+            self.ground_truth.record_drone_events(
+                [(self.fleet.ids[d], at, CAUSES[c]) for d, at, c in events.ends]
+            )
+        event_l = [
+            None if c < 0 else ("maintenance" if c == SERVICE else "failure") for c in events.cause.tolist()
+        ]
         ids = rng.bytes(16 * n).hex()
         bounds = np.searchsorted(report_of, np.arange(n + 1)).tolist()
         # Everything each report heard, flattened in report order, then sliced per report.
@@ -190,28 +201,26 @@ class ReportGenerator:
         values = []
         for i in range(n):
             d, a, b = drone_l[i], bounds[i], bounds[i + 1]
-            values.append(
-                dumps(
-                    {
-                        "schema_version": REPORT_SCHEMA_VERSION,
-                        "report_id": ids[32 * i : 32 * i + 32],
-                        "drone_id": drones[d],
-                        "event_time": stamps[i],
-                        "position": {"lat": lat_l[i], "lon": lon_l[i], "altitude_m": alt_l[i]},
-                        "zone": zones[zone_l[i]],
-                        "health": {
-                            "battery_pct": bat_l[i],
-                            "motor_temp_c": temp_l[i],
-                            "signal_dbm": sig_l[i],
-                            "firmware": firmware[d],
-                        },
-                        "citizens": [
-                            {"citizen_id": cids[c], "name": names[c], "harmony_score": sc}
-                            for c, sc in zip(citizen_l[a:b], score_l[a:b], strict=True)
-                        ],
-                        "words": heard[word_bounds_l[i] : word_bounds_l[i + 1]],
-                    }
-                )
-            )
+            report = {
+                "schema_version": REPORT_SCHEMA_VERSION,
+                "report_id": ids[32 * i : 32 * i + 32],
+                "drone_id": drones[d],
+                "event_time": stamps[i],
+                "position": {"lat": lat_l[i], "lon": lon_l[i], "altitude_m": alt_l[i]},
+                "zone": zones[zone_l[i]],
+                "health": {
+                    "battery_pct": bat_l[i],
+                    "motor_temp_c": temp_l[i],
+                    "signal_dbm": sig_l[i],
+                    "firmware": firmware[d],
+                },
+                "citizens": [
+                    {"citizen_id": cids[c], "name": names[c], "harmony_score": sc}
+                    for c, sc in zip(citizen_l[a:b], score_l[a:b], strict=True)
+                ],
+                "words": heard[word_bounds_l[i] : word_bounds_l[i + 1]],
+                "event": event_l[i],
+            }
+            values.append(dumps(report))
         self._seq += n
         return Batch(keys=[self._drone_keys[d] for d in drone_l], values=values, event_ms=event_ms)

@@ -128,18 +128,3 @@ class Fleet:
         lon = lon_min + (0.5 + 0.45 * np.cos(1.3 * angle)) * (lon_max - lon_min)
         alt = 100 + 20 * np.sin(angle * 3)
         return lat, lon, alt
-
-    def health(
-        self, drone: np.ndarray, t: np.ndarray, rng: np.random.Generator
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Battery (40-minute flights), motor temperature (rises as the battery drains) and signal."""
-        cycle = 2400.0
-        flight = ((t + self.phase[drone] * 1000) % cycle) / cycle
-        battery = 100 - 92 * flight
-        temp = 35 + 30 * flight + rng.normal(0, 1.5, size=len(drone))
-        signal = (
-            -55
-            - 20 * np.abs(np.sin(2 * np.pi * t / self.period_s[drone]))
-            + rng.normal(0, 2, size=len(drone))
-        )
-        return battery, temp, np.minimum(signal, -1.0)

@@ -1,4 +1,4 @@
-"""`harmony analyze` and `harmony lake maintain`: the Spark batch jobs."""
+"""`harmony analyze`, `harmony lake maintain` and `harmony maintenance`: the Spark batch jobs."""
 
 from __future__ import annotations
 
@@ -93,3 +93,90 @@ def maintain(
         )
     Console().print(table)
     spark.stop()
+
+
+maintenance = typer.Typer(
+    help="Predictive maintenance: learn drone failures from telemetry, score the fleet."
+)
+
+
+@maintenance.command()
+def train(
+    master: MasterOpt = "local[*]",
+    holdout_days: Annotated[float, typer.Option(help="the last days of data, held out for evaluation")] = 7.0,
+) -> None:
+    """Train a failure model on the lake, evaluate it on held-out weeks, save it as a new version."""
+    from spark.failure_training import NotEnoughData
+    from spark.failure_training import train as run
+    from spark.jobs import LakeUnavailable
+    from spark.session import session
+
+    settings = get_settings()
+    t0 = time.monotonic()
+    with console.status(f"starting Spark on {master}"):
+        spark = session(settings, master, "harmony-maintenance-train")
+    try:
+        with console.status("features, labels, training, evaluation"):
+            card = run(spark, settings, holdout_days, report=lambda m: console.print(f"  ✓ {escape(m)}"))
+    except (NotEnoughData, LakeUnavailable) as exc:
+        console.print(f"[red]maintenance train: {escape(str(exc))}[/]")
+        raise typer.Exit(1) from exc
+    finally:
+        spark.stop()
+    table = Table(title=f"failure model v{card.version} (held out from {card.holdout_start:%Y-%m-%d %H:%M})")
+    for col in ("", "PR-AUC", "threshold", "precision", "recall"):
+        table.add_column(col, justify="left" if not col else "right")
+    table.add_row(
+        "model", f"{card.pr_auc:.3f}", f"{card.threshold:.2f}", f"{card.precision:.2f}", f"{card.recall:.2f}"
+    )
+    table.add_row(
+        "baseline (battery rule)",
+        f"{card.baseline_pr_auc:.3f}",
+        f"≤ {card.baseline_threshold:.0f} %",
+        f"{card.baseline_precision:.2f}",
+        f"{card.baseline_recall:.2f}",
+    )
+    Console().print(table)
+    lead = f"{card.lead_time_median_h:.1f} h" if card.lead_time_median_h is not None else "-"
+    console.print(
+        f"{card.failures_warned}/{card.test_failures} held-out failures warned, median lead time {lead}; "
+        f"saved to {card.model_path}; {time.monotonic() - t0:.1f}s"
+    )
+
+
+@maintenance.command()
+def score(
+    master: MasterOpt = "local[*]", top: Annotated[int, typer.Option(help="rows to print")] = 10
+) -> None:
+    """Score every drone with the newest model into `answers.drone_risk`."""
+    from spark.failure_training import NotEnoughData
+    from spark.failure_training import score as run
+    from spark.jobs import LakeUnavailable
+    from spark.session import session
+
+    settings = get_settings()
+    with console.status(f"starting Spark on {master}"):
+        spark = session(settings, master, "harmony-maintenance-score")
+    try:
+        with console.status("scoring the fleet"):
+            risks = run(spark, settings)
+    except (NotEnoughData, LakeUnavailable) as exc:
+        console.print(f"[red]maintenance score: {escape(str(exc))}[/]")
+        raise typer.Exit(1) from exc
+    finally:
+        spark.stop()
+    table = Table(title=f"drone risk ({len(risks)} drones, {sum(r.at_risk for r in risks)} at risk)")
+    for col in ("drone", "zone", "risk", "battery %", "fade", "motor °C", "dropouts", "as of"):
+        table.add_column(col, justify="left" if col in ("drone", "zone") else "right")
+    for r in risks[:top]:
+        table.add_row(
+            r.drone_id,
+            escape(r.zone or "-"),
+            f"[red]{r.risk:.2f}[/]" if r.at_risk else f"{r.risk:.2f}",
+            f"{r.battery_level:.1f}",
+            f"{r.battery_fade:.1f}",
+            f"{r.temp_level:.1f}",
+            f"{r.dropout_rate:.0%}",
+            f"{r.as_of:%Y-%m-%d %H:%M}",
+        )
+    Console().print(table)

@@ -4,13 +4,14 @@ fields, nesting, framing). Shared by the decoder's differential test and the rel
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
 from hypothesis import strategies as st
 
-from lakehouse.schemas import AlertKind, Severity
+from lakehouse.schemas import REPORT_SCHEMA_VERSION, AlertKind, DroneEvent, Severity
 
 characters = st.characters(codec="utf-8", exclude_categories=["Cs"])
 text = st.text(characters, max_size=70)
@@ -86,7 +87,10 @@ def reports(draw: st.DrawFn) -> dict[str, Any]:
         "words": draw(st.lists(text, max_size=5)),
     }
     if draw(st.booleans()):
-        report["schema_version"] = 1
+        report["schema_version"] = draw(st.integers(1, REPORT_SCHEMA_VERSION))
+    event = draw(st.sampled_from([None, "absent", *(e.value for e in DroneEvent)]))
+    if event != "absent":
+        report["event"] = event
     return report
 
 
@@ -165,7 +169,9 @@ def mutated(draw: st.DrawFn, valid: st.SearchStrategy[dict[str, Any]]) -> bytes:
             )
         )
     elif kind == 7:  # a schema version this code does not know, or in another type
-        message["schema_version"] = draw(st.sampled_from([0, 2, 999, -1, True, 1.0, "1", None]))
+        message["schema_version"] = draw(
+            st.sampled_from([0, REPORT_SCHEMA_VERSION + 1, 999, -1, True, 1.0, "1", None])
+        )
     raw = orjson.dumps(message)
     if kind == 8:  # non-finite number literals, which some JSON parsers accept
         raw = raw.replace(b"100.5", draw(st.sampled_from([b"NaN", b"Infinity", b"-Infinity", b"1e999"])), 1)
@@ -191,6 +197,6 @@ def mutated(draw: st.DrawFn, valid: st.SearchStrategy[dict[str, Any]]) -> bytes:
     elif kind == 10 and b'"zone":' in raw:  # a repeated key (the last one wins, as in orjson)
         raw = raw.replace(b'"zone":', b'"zone":"first","zone":', 1)
     elif kind == 11:  # integers written as floats, numbers beyond 64 bits
-        raw = raw.replace(b'"schema_version":1', b'"schema_version":1.0', 1)
+        raw = re.sub(rb'"schema_version":(\d)', rb'"schema_version":\1.0', raw, count=1)
         raw = raw.replace(b"100.5", b"123456789012345678901234567890", 1)
     return raw

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-import orjson
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
@@ -24,6 +23,7 @@ from lakehouse.query import live_alerts
 from lakehouse.schemas import Alert
 from lakehouse.settings import Settings
 from lakehouse.tables import purge_namespace
+from simulator.episodes import read_ground_truth
 from tests.commands import HARMONY
 
 
@@ -101,7 +101,8 @@ class AlertLane:
         return (self.tmp / f"{name}.log").read_text(errors="replace")
 
     def truth(self) -> list[dict[str, object]]:
-        return [orjson.loads(line) for line in self.truth_path.read_bytes().splitlines() if line.strip()]
+        """The riot episodes of the ground truth."""
+        return read_ground_truth(self.truth_path, "riot")
 
     def topic_alerts(self, settle_s: float = 3.0) -> list[Alert]:
         return read_alerts(self.settings, self.alerts, settle_s)

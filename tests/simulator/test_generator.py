@@ -14,7 +14,7 @@ from lakehouse.derive import arrow_schema
 from lakehouse.schemas import DroneReport
 from lakehouse.settings import RuleSettings
 from simulator.config import SimulatorConfig
-from simulator.episodes import GroundTruth
+from simulator.episodes import GroundTruth, read_ground_truth
 from simulator.generator import ReportGenerator
 
 START = datetime(2026, 9, 7, tzinfo=UTC)  # a Monday
@@ -124,7 +124,7 @@ def test_injected_episodes_are_in_ground_truth_and_in_the_messages(
     truth = GroundTruth(tmp_path / "truth.jsonl")
     count = int(86_400 / config.report_interval_s * config.drones)
     reports = [orjson.loads(v) for v in all_values(config, count, truth=truth)]
-    episodes = [orjson.loads(line) for line in (tmp_path / "truth.jsonl").read_bytes().splitlines()]
+    episodes = read_ground_truth(tmp_path / "truth.jsonl", "riot")
     assert len(episodes) >= 3 and len(episodes) == len(truth.episode_ids)
     window = timedelta(minutes=RULES.riot_window_minutes)
     for e in episodes:

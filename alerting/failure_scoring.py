@@ -1,0 +1,132 @@
+"""Live failure risk: each drone's telemetry scored by the newest trained model, a `maintenance` alert
+when the risk crosses the model's threshold.
+
+Runs in the rules worker on the reports topic's own partitions (reports are keyed by drone, so a
+drone's state is where its reports are: no repartition). The features follow
+``lakehouse.failure_model`` report by report (``DroneTelemetry``) in Quix's RocksDB state with its
+changelog; a prediction is made when a drone's hour completes, as in Spark's training rows. The model
+comes from the lake (``answers.maintenance_model``, exported as data: no JVM here), looked up again in
+the background every few minutes, so a retrained model takes over without a restart. Before the first
+model, features are kept and nothing is scored. The alert id is the drone and the hour that crossed:
+a replay re-creates the same alert.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from quixstreams.state import State
+
+from lakehouse.catalog import load_catalog
+from lakehouse.failure_model import HOUR_MS, DroneTelemetry, FailureModel
+from lakehouse.schemas import Alert, AlertKind, DroneReport, Severity
+from lakehouse.settings import Settings
+from lakehouse.tables import latest_model_card
+
+logger = logging.getLogger("harmony.alerting")
+TELEMETRY_KEY = "telemetry"
+ABOVE_KEY = "above"  # was the drone's last prediction at or over the threshold (alert on the crossing)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+REFRESH_S = 300.0
+
+
+class ModelSource:
+    """The newest failure model in the lake, looked up on a background thread every ``refresh_s``.
+
+    A lake that cannot be reached keeps the model already loaded (or none) and is asked again later."""
+
+    def __init__(self, settings: Settings, refresh_s: float = REFRESH_S) -> None:
+        self.settings = settings
+        self.refresh_s = refresh_s
+        self.model: FailureModel | None = None
+        self._stop = threading.Event()
+        self._loaded = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="failure-model", daemon=True)
+        self._thread.start()
+
+    def _load(self) -> None:
+        try:
+            card = latest_model_card(load_catalog(self.settings), self.settings)
+        except Exception as exc:
+            logger.warning(
+                "failure model: cannot read the lake (%s: %s); asking again later", type(exc).__name__, exc
+            )
+            return
+        model = FailureModel.model_validate_json(card.model_json) if card else None
+        if model is not None and (self.model is None or model.version != self.model.version):
+            logger.info("failure model v%d in service (threshold %.2f)", model.version, model.threshold)
+        self.model = model
+
+    def _run(self) -> None:
+        while True:
+            self._load()
+            self._loaded.set()
+            if self._stop.wait(self.refresh_s):
+                return
+
+    def wait_loaded(self, timeout_s: float = 30.0) -> bool:
+        """True once the lake has been asked at least once (tests, start-up)."""
+        return self._loaded.wait(timeout_s)
+
+    def close(self) -> None:
+        self._stop.set()
+
+
+def event_ms(report: DroneReport) -> int:
+    """Exact epoch milliseconds (a float timestamp can land one millisecond short of an hour)."""
+    return (report.event_time - EPOCH) // timedelta(milliseconds=1)
+
+
+def severity(risk: float) -> Severity:
+    if risk >= 0.9:
+        return Severity.CRITICAL
+    if risk >= 0.75:
+        return Severity.HIGH
+    return Severity.MEDIUM
+
+
+class DroneHealthStep:
+    """The stateful step per drone key: update its features; at an hour's end, score and maybe alert."""
+
+    def __init__(self, models: ModelSource) -> None:
+        self.models = models
+        self.raised = 0
+
+    def __call__(self, report: DroneReport, state: State[str, Any]) -> list[Alert]:
+        telemetry = DroneTelemetry(state.get(TELEMETRY_KEY))
+        h = report.health
+        closed = telemetry.add(event_ms(report), h.battery_pct, h.motor_temp_c, h.signal_dbm, report.event)
+        state.set(TELEMETRY_KEY, telemetry.state)
+        model = self.models.model
+        if closed is None or model is None:
+            return []
+        hour, features = closed
+        risk = model.score(features)
+        above = risk >= model.threshold
+        was_above = bool(state.get(ABOVE_KEY, False))
+        state.set(ABOVE_KEY, above)
+        if not above or was_above:
+            return []
+        self.raised += 1
+        end = EPOCH + timedelta(milliseconds=(hour + 1) * HOUR_MS)
+        return [
+            Alert(
+                alert_id=f"maintenance-{report.drone_id}-{hour}",
+                kind=AlertKind.MAINTENANCE,
+                severity=severity(risk),
+                drone_id=report.drone_id,
+                zone=report.zone,
+                citizens=[],
+                event_time=end,
+                detected_at=datetime.now(UTC),
+                reason=(
+                    f"{report.drone_id}: failure risk {risk:.0%} within {model.horizon_h} h "
+                    f"(model v{model.version}): battery peak {features['battery_level']:.1f} % "
+                    f"(down {features['battery_fade']:.1f}), motor {features['temp_level']:.1f} °C, "
+                    f"signal dropouts {features['dropout_rate']:.0%}"
+                ),
+            )
+        ]

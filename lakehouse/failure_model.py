@@ -1,0 +1,206 @@
+"""Predictive maintenance, engine-free: the features, the label, the exported model and its tables' rows.
+
+Two engines compute the same features: Spark over the lake (``spark.failure_features``, to train and to
+score the fleet) and the alerting processor over the stream, one report at a time (:class:`DroneTelemetry`
+here). Both follow this definition, and a differential test holds them to it:
+
+- a drone's reports are bucketed by UTC hour (``hour = event_ms // 3_600_000``); per hour: the highest
+  battery level (its charged capacity), the mean motor temperature, the reports and the signal dropouts;
+- a prediction is made at the end of every hour a drone reported in, from that hour and the 23 before it
+  (nothing later: no feature can see the future);
+- the drone's *segment* is the time since its last failure or maintenance event (or since it was first
+  seen): its wear starts again there.
+
+The model travels as data (:class:`FailureModel`: a standard scaler and logistic-regression coefficients),
+so the stream scores without a JVM, exactly as Spark's pipeline does.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+HOUR_MS = 3_600_000
+HORIZON_H = 24  # the label: the drone fails within this many hours after the prediction
+LEVEL_HOURS = 6  # levels are means over the last 6 hours
+TREND_HOURS = 24  # slopes and rates over the last 24 hours
+DROPOUT_DBM = -100.0  # a report with a weaker signal than this counts as a dropout
+
+FEATURES = (
+    "battery_level",  # mean hourly peak battery, last 6 h
+    "battery_fade",  # the segment's best hourly peak battery minus battery_level
+    "battery_slope",  # least-squares slope of the hourly peak battery, last 24 h (points per hour)
+    "temp_level",  # mean hourly motor temperature, last 6 h
+    "temp_slope",  # its slope, last 24 h
+    "dropout_rate",  # dropouts / reports, last 24 h
+    "hours_since_service",  # hours since the segment started
+)
+BASELINE_FEATURE = "battery_level"  # the naive rule: ground a drone when its battery peak runs low
+
+
+def slope(xs: list[float], ys: list[float]) -> float:
+    """Least-squares slope of ys on xs; 0 for fewer than two distinct xs (as ``covar_pop/var_pop``)."""
+    n = len(xs)
+    if n < 2:
+        return 0.0
+    mx, my = sum(xs) / n, sum(ys) / n
+    sxx = sum((x - mx) ** 2 for x in xs)
+    if sxx == 0:
+        return 0.0
+    return sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sxx
+
+
+class FailureModel(BaseModel):
+    """A trained model as data: ``p = sigmoid(intercept + Σ coefficient × (x - mean) / std)``.
+
+    The same arithmetic as Spark's ``StandardScaler(withMean, withStd)`` + ``LogisticRegression``: a
+    feature whose training std is 0 scales to 0."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    version: int
+    features: tuple[str, ...]
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    coefficients: tuple[float, ...]
+    intercept: float
+    threshold: Annotated[float, Field(ge=0, le=1)]
+    horizon_h: int = HORIZON_H
+
+    def score(self, features: dict[str, float]) -> float:
+        margin = self.intercept
+        for name, mu, sd, w in zip(self.features, self.mean, self.std, self.coefficients, strict=True):
+            margin += w * ((features[name] - mu) / sd if sd != 0 else 0.0)
+        if margin < -700:
+            return 0.0
+        return 1.0 / (1.0 + math.exp(-margin))
+
+
+class ModelCard(BaseModel):
+    """One trained version: how it was trained, how it did on the held-out weeks, and the model itself.
+
+    A row of ``answers.maintenance_model``; the newest version is the one in service."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    version: int
+    trained_at: datetime
+    algorithm: str
+    model_path: str  # the MLlib pipeline (its own persistence format) in the warehouse
+    model_json: str  # the FailureModel the stream scores with
+    source_snapshots: str  # JSON: raw table → the snapshot id trained on
+    horizon_h: int
+    data_start: datetime
+    data_end: datetime
+    holdout_start: datetime  # rows after this are the test set; training rows end H hours before it
+    train_rows: int
+    test_rows: int
+    train_failures: int
+    test_failures: int
+    pr_auc: float
+    baseline_pr_auc: float
+    threshold: float
+    precision: float
+    recall: float
+    baseline_threshold: float
+    baseline_precision: float
+    baseline_recall: float
+    failures_warned: int  # held-out failures with at least one warning in the H hours before them
+    lead_time_mean_h: float | None
+    lead_time_median_h: float | None
+    train_seconds: float
+
+
+class DroneRisk(BaseModel):
+    """A drone's current failure risk, from its latest complete hour: a row of ``answers.drone_risk``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    drone_id: str
+    zone: str | None
+    lat: float | None
+    lon: float | None
+    as_of: datetime  # the end of the hour the features describe
+    risk: float
+    at_risk: bool
+    model_version: int
+    battery_level: float
+    battery_fade: float
+    battery_slope: float
+    temp_level: float
+    temp_slope: float
+    dropout_rate: float
+    hours_since_service: float
+
+
+class DroneTelemetry:
+    """One drone's features over the stream, report by report, in a JSON-able state (Quix state).
+
+    ``add`` returns the features as of the end of an hour once that hour is complete (the drone's first
+    report of a later hour closes it), else None. Reports for an hour already closed are too late to
+    change a prediction already made and are ignored (the lake's features include them).
+    """
+
+    def __init__(self, state: dict[str, Any] | None = None) -> None:
+        self.state: dict[str, Any] = state or {
+            "open": None,  # [hour, battery max, temp sum, reports, dropouts, event seen]
+            "closed": [],  # [[hour, battery max, temp mean, reports, dropouts]] of the last 24 h
+            "segment_start": None,  # hour the segment started
+            "segment_max": None,  # best hourly battery peak of the segment so far
+        }
+
+    def add(
+        self, event_ms: int, battery: float, temp: float, signal: float, event: str | None
+    ) -> tuple[int, dict[str, float]] | None:
+        st = self.state
+        hour = event_ms // HOUR_MS
+        out = None
+        current = st["open"]
+        if current is not None and hour < current[0]:
+            return None  # late for a closed hour
+        if current is not None and hour > current[0]:
+            out = self._close()
+            current = None
+        if current is None:
+            current = st["open"] = [hour, battery, 0.0, 0, 0, False]
+        current[1] = max(current[1], battery)
+        current[2] += temp
+        current[3] += 1
+        current[4] += int(signal < DROPOUT_DBM)
+        current[5] = current[5] or event is not None
+        return out
+
+    def _close(self) -> tuple[int, dict[str, float]]:
+        st = self.state
+        hour, bat_max, temp_sum, n, dropouts, event = st["open"]
+        st["open"] = None
+        if event or st["segment_start"] is None:
+            st["segment_start"], st["segment_max"] = hour, bat_max
+        else:
+            st["segment_max"] = max(st["segment_max"], bat_max)
+        closed = [c for c in st["closed"] if c[0] > hour - TREND_HOURS]
+        closed.append([hour, bat_max, temp_sum / n, n, dropouts])
+        st["closed"] = closed
+        return hour, features_of(closed, hour, st["segment_start"], st["segment_max"])
+
+
+def features_of(
+    closed: list[list[Any]], hour: int, segment_start: int, segment_max: float
+) -> dict[str, float]:
+    """The features at the end of ``hour`` from the hourly rows of the last 24 h (``DroneTelemetry``)."""
+    recent = [c for c in closed if c[0] > hour - LEVEL_HOURS]
+    trend = [c for c in closed if c[0] > hour - TREND_HOURS]
+    battery_level = sum(c[1] for c in recent) / len(recent)
+    xs = [float(c[0]) for c in trend]
+    return {
+        "battery_level": battery_level,
+        "battery_fade": segment_max - battery_level,
+        "battery_slope": slope(xs, [c[1] for c in trend]),
+        "temp_level": sum(c[2] for c in recent) / len(recent),
+        "temp_slope": slope(xs, [c[2] for c in trend]),
+        "dropout_rate": sum(c[4] for c in trend) / sum(c[3] for c in trend),
+        "hours_since_service": float(hour - segment_start),
+    }
