@@ -70,6 +70,7 @@ def build(
     opts = options or settings.alerting
     threshold = settings.rules.low_harmony_threshold
     models = ModelSource(settings)
+    models.wait_loaded(10.0)  # score from the first report when the lake answers at once; else later
     step = ZoneStep(ZoneRules(settings.rules), DroneHealthStep(models))
     dead_letters = DeadLetters(settings, "alerting")
 

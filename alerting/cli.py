@@ -24,7 +24,9 @@ class Role(StrEnum):
 def alert(
     webhook: Annotated[str | None, typer.Option(help="POST every alert as JSON to this URL")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="no console line per alert")] = False,
-    riots_only: Annotated[bool, typer.Option(help="console: riot and maintenance alerts only (no low-harmony ones)")] = False,
+    riots_only: Annotated[
+        bool, typer.Option(help="console: riot and maintenance alerts only (no low-harmony ones)")
+    ] = False,
     role: Annotated[
         Role, typer.Option(help="rules: reports → alerts topic; delivery: alerts topic → sinks; both")
     ] = Role.BOTH,

@@ -27,6 +27,7 @@ from quixstreams.kafka.exceptions import KafkaProducerDeliveryError
 from alerting import app as rules_app
 from alerting import delivery
 from lakehouse.settings import AlertingSettings, Settings
+from lakehouse.stopping import STOP
 
 logger = logging.getLogger("harmony.alerting")
 PR_SET_PDEATHSIG = 1
@@ -65,18 +66,22 @@ def resuming(what: str, run_once: Callable[[], None]) -> None:
     alerts and changelog records gives up (``message.timeout.ms`` in ``quix_app``). The second used to
     leave a rules worker waiting up to librdkafka's default of 5 minutes after a broker restart, then exit
     (found by the reliability soak)."""
+    STOP.install()
     backoff_s = 1.0
-    while True:
+    while not STOP.requested:
         try:
             run_once()
             return
         except (CheckpointConsumerCommitError, KafkaProducerDeliveryError) as exc:
+            STOP.install()  # a stop from now until the next run must not go to the finished app
             logger.warning(
                 "%s: the broker is away (%s); the last checkpoint will be replayed; resuming in %.0fs",
                 what, exc.args[0] if exc.args else exc, backoff_s,
             )  # fmt: skip
-            time.sleep(backoff_s)
+            if STOP.wait(backoff_s):
+                break
             backoff_s = min(30.0, backoff_s * 2)
+    logger.info("%s: stopped between two runs, as asked", what)
 
 
 def run_rules(settings: Settings, options: AlertingSettings, limits: Limits) -> Outcome:

@@ -17,6 +17,7 @@ page = st.navigation(
         st.Page(HERE / "views" / "overview.py", title="Overview", default=True),
         st.Page(HERE / "views" / "answers.py", title="Answers", url_path="answers"),
         st.Page(HERE / "views" / "alerts.py", title="Live alerts", url_path="alerts"),
+        st.Page(HERE / "views" / "fleet.py", title="Fleet health", url_path="fleet"),
         st.Page(HERE / "views" / "explore.py", title="Explore", url_path="explore"),
     ]
 )

@@ -31,7 +31,7 @@ def dashboard(
     port: Annotated[int | None, typer.Option(help="port (default: the settings')")] = None,
     host: Annotated[str | None, typer.Option(help="address to listen on (default: 127.0.0.1)")] = None,
 ) -> None:
-    """Serve the dashboard (Overview, Answers, Live alerts, Explore) until Ctrl-C."""
+    """Serve the dashboard (Overview, Answers, Live alerts, Fleet health, Explore) until Ctrl-C."""
     d = get_settings().dashboard
     port, host = port or d.port, host or d.host
     typer.echo(f"dashboard on http://{host}:{port}  (Ctrl-C stops it)")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -13,6 +12,7 @@ from rich.table import Table
 
 from ingest.streams import STREAMS, Stream
 from lakehouse.settings import IngestSettings, Settings, get_settings
+from lakehouse.stopping import STOP
 
 if TYPE_CHECKING:
     from ingest.app import IngestApp
@@ -50,6 +50,7 @@ def run(
     for handler in logging.getLogger().handlers:
         handler.addFilter(one_line)
     settings = get_settings()
+    STOP.install()  # a stop while waiting for a server at start is a clean exit (lakehouse.stopping)
     overrides = {
         k: v
         for k, v in {
@@ -76,7 +77,7 @@ def run(
         kwargs["timeout"] = timeout
     landed = commits = dead_lettered = 0
     backoff_s = 1.0
-    while True:
+    while not STOP.requested:
         try:
             ingest.app.run(**kwargs)  # type: ignore[arg-type]
             ingest.sink.flush()
@@ -94,7 +95,9 @@ def run(
                 f"ingest[{stream}]: the broker is away ({escape(str(exc.args[0] if exc.args else exc))}); "
                 f"the lake holds the batch, Kafka's offsets were not committed; resuming in {backoff_s:.0f}s"
             )
-            time.sleep(backoff_s)
+            STOP.install()  # a stop from now until the next run must not go to the finished app
+            if STOP.wait(backoff_s):
+                break
             backoff_s = min(30.0, backoff_s * 2)
             ingest = build_when_reachable(settings, STREAMS[stream], options)
             continue
@@ -153,7 +156,10 @@ def build_when_reachable(settings: Settings, stream: Stream, options: IngestSett
                 "a server is unreachable or failing at start (%s: %s); retrying in %.0fs",
                 type(exc).__name__, first, backoff_s,
             )  # fmt: skip
-            time.sleep(backoff_s)
+            if STOP.wait(backoff_s):
+                raise SystemExit(
+                    0
+                ) from None  # asked to stop while waiting for a server: nothing consumed yet
             backoff_s = min(30.0, backoff_s * 2)
 
 

@@ -134,6 +134,8 @@ class DroneRisk(BaseModel):
     temp_slope: float
     dropout_rate: float
     hours_since_service: float
+    battery_trend: list[float]  # hourly battery peaks of the last 24 h, oldest first (the page's sparkline)
+    temp_trend: list[float]  # hourly mean motor temperatures, likewise
 
 
 class DroneTelemetry:

@@ -50,8 +50,9 @@ def hourly(reports: DataFrame) -> DataFrame:
     )
 
 
-def features(hours: DataFrame) -> DataFrame:
-    """The features of ``lakehouse.failure_model.FEATURES`` at the end of every drone-hour."""
+def features(hours: DataFrame, trends: bool = False) -> DataFrame:
+    """The features of ``lakehouse.failure_model.FEATURES`` at the end of every drone-hour; with
+    ``trends``, also the last 24 hourly battery peaks and motor temperatures (for people to look at)."""
     by_drone = Window.partitionBy("drone_id").orderBy("hour")
     level = by_drone.rangeBetween(-(LEVEL_HOURS - 1), 0)
     trend = by_drone.rangeBetween(-(TREND_HOURS - 1), 0)
@@ -60,7 +61,16 @@ def features(hours: DataFrame) -> DataFrame:
     )
     segment = Window.partitionBy("drone_id", "segment")
     segment_so_far = segment.orderBy("hour").rowsBetween(Window.unboundedPreceding, 0)
+    extra = (
+        [
+            F.collect_list("bat_max").over(trend).alias("battery_trend"),
+            F.collect_list("temp_mean").over(trend).alias("temp_trend"),
+        ]
+        if trends
+        else []
+    )
     return segmented.select(
+        *extra,
         "drone_id",
         "hour",
         "fail_ms",

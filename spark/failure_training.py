@@ -164,7 +164,7 @@ def pipeline() -> Pipeline:
 
 def with_risk(model: PipelineModel, rows: DataFrame) -> DataFrame:
     """``rows`` with the model's failure probability as ``risk``."""
-    return model.transform(rows).withColumn("risk", vector_to_array("probability")[1])
+    return model.transform(rows).withColumn("risk", vector_to_array(F.col("probability"))[1])
 
 
 def reports_snapshot(settings: Settings) -> dict[str, int | None]:
@@ -179,9 +179,11 @@ def reports_snapshot(settings: Settings) -> dict[str, int | None]:
     return {ident: snap.snapshot_id}
 
 
-def feature_rows(spark: SparkSession, settings: Settings, snapshots: dict[str, int | None]) -> DataFrame:
+def feature_rows(
+    spark: SparkSession, settings: Settings, snapshots: dict[str, int | None], trends: bool = False
+) -> DataFrame:
     reports = read(spark, REPORTS, settings, snapshots)
-    return failure_features.features(failure_features.hourly(reports))
+    return failure_features.features(failure_features.hourly(reports), trends)
 
 
 def _model_uri(settings: Settings, version: int) -> str:
@@ -361,7 +363,7 @@ def score(spark: SparkSession, settings: Settings) -> list[DroneRisk]:
         raise NotEnoughData("no model yet: run `harmony maintenance train` first")
     exported = FailureModel.model_validate_json(card.model_json)
     model = load_model(settings, card.version)
-    rows = feature_rows(spark, settings, reports_snapshot(settings))
+    rows = feature_rows(spark, settings, reports_snapshot(settings), trends=True)
     latest = rows.groupBy("drone_id").agg(F.max("hour").alias("hour"))
     current = with_risk(model, rows.join(latest, ["drone_id", "hour"]))
     risks = [
@@ -374,9 +376,13 @@ def score(spark: SparkSession, settings: Settings) -> list[DroneRisk]:
             risk=float(r["risk"]),
             at_risk=float(r["risk"]) >= exported.threshold,
             model_version=card.version,
+            battery_trend=[round(v, 2) for v in r["battery_trend"]],
+            temp_trend=[round(v, 2) for v in r["temp_trend"]],
             **{name: float(r[name]) for name in FEATURES},
         )
-        for r in current.select("drone_id", "hour", "zone", "lat", "lon", "risk", *FEATURES).collect()
+        for r in current.select(
+            "drone_id", "hour", "zone", "lat", "lon", "risk", "battery_trend", "temp_trend", *FEATURES
+        ).collect()
     ]
     risks.sort(key=lambda d: -d.risk)
     table = ensure_table(catalog, DRONE_RISK, settings)

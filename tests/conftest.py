@@ -9,9 +9,10 @@ import pytest
 from lakehouse.settings import Settings, get_settings
 from stack import manager
 from stack.credentials import ensure_env_file
+from tests.fleet import fleet_lake
 from tests.seeded import seeded_lake
 
-__all__ = ["seeded_lake"]  # a fixture for every area that reads a seeded lake
+__all__ = ["fleet_lake", "seeded_lake"]  # fixtures for every area that reads a seeded lake
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -27,10 +27,14 @@ def test_features_come_when_an_hour_completes_and_use_only_the_past() -> None:
     assert f["battery_level"] == 90.0 and f["temp_level"] == 45.0 and f["dropout_rate"] == 0.5
     assert f["battery_fade"] == 0.0 and f["hours_since_service"] == 0.0
     assert t.add(HOUR_MS - 5, 0.0, 0.0, -1.0, None) is None, "late for a closed hour: ignored"
-    hour, f = t.add(2 * HOUR_MS, 50.0, 40.0, -60.0, "maintenance") or (None, {})
+    closed = t.add(2 * HOUR_MS, 50.0, 40.0, -60.0, "maintenance")
+    assert closed is not None
+    hour, f = closed
     assert hour == 1 and f["battery_level"] == 50.0 and f["battery_fade"] == 40.0
     assert f["hours_since_service"] == 1.0 and f["battery_slope"] == -80.0
-    hour, f = t.add(3 * HOUR_MS, 50.0, 40.0, -60.0, None) or (None, {})
+    closed = t.add(3 * HOUR_MS, 50.0, 40.0, -60.0, None)
+    assert closed is not None
+    hour, f = closed
     assert hour == 2 and f["hours_since_service"] == 0.0, "the maintenance hour starts a segment"
 
 

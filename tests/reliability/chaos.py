@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from ingest.writer import committed_offsets
@@ -208,11 +208,22 @@ class Fleet:
         return None
 
 
-def _ends(settings: Settings, topic: str) -> dict[int, int]:
+def _ends(settings: Settings, topic: str, timeout_s: float = 120) -> dict[int, int]:
+    """The topic's end offsets; asked again while the broker is still electing leaders after a restart
+    (NOT_LEADER_FOR_PARTITION: found by the soak, right after a broker kill)."""
+    deadline = time.monotonic() + timeout_s
     consumer = Consumer({"bootstrap.servers": settings.kafka.bootstrap_servers, "group.id": "chaos-ends"})
     try:
-        parts = consumer.list_topics(topic, timeout=10).topics[topic].partitions
-        return {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in parts}
+        while True:
+            try:
+                parts = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+                return {
+                    p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in parts
+                }
+            except KafkaException:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(1)
     finally:
         consumer.close()
 

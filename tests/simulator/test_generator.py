@@ -128,8 +128,8 @@ def test_injected_episodes_are_in_ground_truth_and_in_the_messages(
     assert len(episodes) >= 3 and len(episodes) == len(truth.episode_ids)
     window = timedelta(minutes=RULES.riot_window_minutes)
     for e in episodes:
-        start, end = datetime.fromisoformat(e["start"]), datetime.fromisoformat(e["end"])
-        rioters = set(e["rioters"])
+        start, end = datetime.fromisoformat(str(e["start"])), datetime.fromisoformat(str(e["end"]))
+        rioters = {str(r) for r in e["rioters"]}  # type: ignore[attr-defined]
         seen = {
             c["citizen_id"]
             for r in reports

@@ -86,6 +86,7 @@ def test_worn_drones_show_it_before_a_wear_failure(tmp_path: Path) -> None:
             elif at < t <= at + 6 * 3600:
                 fresh.append((health["battery_pct"], health["motor_temp_c"]))
     assert len(worn) > 100 and len(fresh) > 100
-    worn_a, fresh_a = np.array(worn), np.array(fresh)
+    worn_a: np.ndarray = np.array(worn)
+    fresh_a: np.ndarray = np.array(fresh)
     assert worn_a[:, 0].mean() < fresh_a[:, 0].mean() - 10, "the battery holds less charge before a failure"
     assert worn_a[:, 1].mean() > fresh_a[:, 1].mean() + 10, "the motor runs hotter before a failure"

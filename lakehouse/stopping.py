@@ -1,0 +1,46 @@
+"""A worker's stop request (SIGTERM, Ctrl-C), kept across the rebuilds of its Quix application.
+
+A worker runs its Quix app again after a transient failure (the broker away in a checkpoint): back-off,
+rebuild, run. Quix handles SIGTERM and SIGINT only inside ``Application.run`` and leaves its handlers
+behind, bound to the finished app: a signal landing between two runs stopped an app that was no longer
+running, and the worker ran on until killed (found by the reliability soak: an orchestrator's stop was
+lost). The processors' Application subclasses report the signals Quix receives here too, the worker
+re-installs these handlers after every run, and waits with :meth:`StopRequest.wait`, so a stop is never lost.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from types import FrameType
+
+
+class StopRequest:
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def install(self) -> None:
+        """Handle SIGTERM and SIGINT here (between runs); ``run`` puts Quix's own handlers back."""
+        signal.signal(signal.SIGTERM, self._on_signal)
+        signal.signal(signal.SIGINT, self._on_signal)
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        self.set()
+
+    def set(self) -> None:
+        self._event.set()
+
+    @property
+    def requested(self) -> bool:
+        return self._event.is_set()
+
+    def reset(self) -> None:
+        """Forget a request (tests that send themselves a signal)."""
+        self._event.clear()
+
+    def wait(self, seconds: float) -> bool:
+        """Sleep up to ``seconds``; True (at once) if a stop was requested."""
+        return self._event.wait(seconds)
+
+
+STOP = StopRequest()  # the process's: one worker per process
