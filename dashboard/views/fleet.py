@@ -67,7 +67,7 @@ def colour(r: float) -> list[int]:
     return [int(255 * min(1.0, 2 * r)), int(200 * min(1.0, 2 * (1 - r))), 60, 230]
 
 
-left, right = st.columns([3, 2])
+left, right = st.columns([1, 1])
 with left:
     st.subheader("Where they fly")
     points = [
@@ -192,7 +192,7 @@ st.dataframe(
         "temp_level": st.column_config.NumberColumn("motor °C", format="%.1f"),
         "dropout_rate": st.column_config.NumberColumn("dropouts", format="percent"),
         "hours_since_service": st.column_config.NumberColumn("h since service", format="%d"),
-        "battery_trend": st.column_config.LineChartColumn("battery, 24 h", y_min=0, y_max=100),
+        "battery_trend": st.column_config.LineChartColumn("battery peak, 24 h"),
         "temp_trend": st.column_config.LineChartColumn("motor temp, 24 h"),
     },
 )
