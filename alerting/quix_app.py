@@ -6,31 +6,22 @@ import fcntl
 import itertools
 import os
 from pathlib import Path
-from typing import Any
 
 from confluent_kafka import Consumer, TopicPartition
 from quixstreams import Application
 
 from alerting.bad_input import DeadLetters
 from lakehouse.settings import Settings
-from lakehouse.stopping import STOP
+from lakehouse.stopping import KeepsStop
 
 
-class ResumingApplication(Application):
+class ResumingApplication(KeepsStop, Application):
     """Quix's ``Application``, clearing a pause a partition kept from an earlier assignment.
 
     librdkafka keeps a partition paused across unassign/assign, and Quix forgets the pauses it made
     (full buffers) when partitions are revoked: a partition paused at a rebalance and given back was never
     consumed again. Resuming before Quix's own assignment keeps its pauses (state recovery) intact. A
     private hook of Quix (pinned in pyproject); tests/ingest/test_rebalance_pause.py checks the behaviour."""
-
-    def _on_sigterm(self, *args: Any) -> None:
-        STOP.set()  # kept for the next run, should this one end in an error (lakehouse.stopping)
-        super()._on_sigterm(*args)  # type: ignore[no-untyped-call]
-
-    def _on_sigint(self, *args: Any) -> None:
-        STOP.set()
-        super()._on_sigint(*args)  # type: ignore[no-untyped-call]
 
     def _on_assign(self, consumer: Consumer, topic_partitions: list[TopicPartition]) -> None:
         consumer.resume([TopicPartition(tp.topic, tp.partition) for tp in topic_partitions])

@@ -21,13 +21,13 @@ from ingest.writer import ExactlyOnceWriter, WriterConfig
 from lakehouse.catalog import load_catalog
 from lakehouse.dead_letters import producer_config as dead_letters_producer
 from lakehouse.settings import IngestSettings, Settings
-from lakehouse.stopping import STOP
+from lakehouse.stopping import KeepsStop
 from lakehouse.tables import ensure_table
 
 logger = logging.getLogger("harmony.ingest")
 
 
-class LakeApplication(Application):
+class LakeApplication(KeepsStop, Application):
     """A Quix ``Application`` whose source of truth for positions is the lake."""
 
     def __init__(self, sink: IcebergSink, max_bytes: int, **kwargs: Any) -> None:
@@ -38,14 +38,6 @@ class LakeApplication(Application):
     def _after_message(self, topic: str, partition: int, offset: int) -> None:
         if self._lake_sink.buffered_bytes >= self._max_bytes:
             self._processing_context.commit_checkpoint(force=True)
-
-    def _on_sigterm(self, *args: Any) -> None:
-        STOP.set()  # kept for the next run, should this one end in an error (lakehouse.stopping)
-        super()._on_sigterm(*args)  # type: ignore[no-untyped-call]
-
-    def _on_sigint(self, *args: Any) -> None:
-        STOP.set()
-        super()._on_sigint(*args)  # type: ignore[no-untyped-call]
 
     def _on_assign(self, consumer: Consumer, topic_partitions: list[TopicPartition]) -> None:
         # librdkafka keeps a partition paused across unassign/assign, and Quix forgets the pauses it made

@@ -13,6 +13,7 @@ from __future__ import annotations
 import signal
 import threading
 from types import FrameType
+from typing import Any
 
 
 class StopRequest:
@@ -44,3 +45,17 @@ class StopRequest:
 
 
 STOP = StopRequest()  # the process's: one worker per process
+
+
+class KeepsStop:
+    """Mix into a Quix ``Application`` subclass (before it): the signals Quix handles inside ``run`` are
+    also recorded in :data:`STOP`. Overrides Quix's private signal handlers (quixstreams is pinned;
+    tests/alerting/test_stopping.py checks the behaviour)."""
+
+    def _on_sigterm(self, *args: Any) -> None:
+        STOP.set()
+        super()._on_sigterm(*args)  # type: ignore[misc]
+
+    def _on_sigint(self, *args: Any) -> None:
+        STOP.set()
+        super()._on_sigint(*args)  # type: ignore[misc]

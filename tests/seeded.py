@@ -3,6 +3,7 @@ backfill → ingest and alerting. Registered as a fixture by ``tests/conftest.py
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import uuid
@@ -49,18 +50,20 @@ class SeededLake:
         )
 
 
-@pytest.fixture(scope="session")
-def seeded_lake(stack: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeededLake]:
+@contextlib.contextmanager
+def private_lake(stack: Settings, name: str, tmp: Path) -> Iterator[SeededLake]:
+    """Topics, namespaces, groups and a live-alerts table of its own for one seeded lake (``name``),
+    the settings as its ``harmony`` subprocesses see them; everything removed afterwards."""
     token = uuid.uuid4().hex[:8]
     env = {
         **os.environ,
-        "HARMONY_KAFKA__REPORTS_TOPIC": f"test-spark-reports-{token}",
-        "HARMONY_KAFKA__ALERTS_TOPIC": f"test-spark-alerts-{token}",
-        "HARMONY_CATALOG__RAW_NAMESPACE": f"test_raw_{token}",
-        "HARMONY_CATALOG__ANSWERS_NAMESPACE": f"test_answers_{token}",
-        "HARMONY_INGEST__CONSUMER_GROUP": f"test-spark-ingest-{token}",
-        "HARMONY_ALERTING__CONSUMER_GROUP": f"test-spark-alerting-{token}",
-        "HARMONY_POSTGRES__ALERTS_TABLE": f"test_spark_alerts_{token}",
+        "HARMONY_KAFKA__REPORTS_TOPIC": f"test-{name}-reports-{token}",
+        "HARMONY_KAFKA__ALERTS_TOPIC": f"test-{name}-alerts-{token}",
+        "HARMONY_CATALOG__RAW_NAMESPACE": f"test_{name}_raw_{token}",
+        "HARMONY_CATALOG__ANSWERS_NAMESPACE": f"test_{name}_answers_{token}",
+        "HARMONY_INGEST__CONSUMER_GROUP": f"test-{name}-ingest-{token}",
+        "HARMONY_ALERTING__CONSUMER_GROUP": f"test-{name}-alerting-{token}",
+        "HARMONY_POSTGRES__ALERTS_TABLE": f"test_{name}_alerts_{token}",
         "HARMONY_SPARK_DRIVER_MEMORY": "1g",
     }
     settings = stack.model_copy(
@@ -80,29 +83,41 @@ def seeded_lake(stack: Settings, tmp_path_factory: pytest.TempPathFactory) -> It
             "ingest": stack.ingest.model_copy(
                 update={"consumer_group": env["HARMONY_INGEST__CONSUMER_GROUP"]}
             ),
+            "postgres": stack.postgres.model_copy(
+                update={"alerts_table": env["HARMONY_POSTGRES__ALERTS_TABLE"]}
+            ),
         }
     )
     admin = AdminClient({"bootstrap.servers": stack.kafka.bootstrap_servers})
     for topic in (env["HARMONY_KAFKA__REPORTS_TOPIC"], env["HARMONY_KAFKA__ALERTS_TOPIC"]):
         admin.create_topics([NewTopic(topic, num_partitions=4, replication_factor=1)])[topic].result(15)
-    lake = SeededLake(settings, env, tmp_path_factory.mktemp("spark"))
-    lake.harmony("simulate", *BACKFILL, "--ground-truth", str(lake.tmp / "truth.jsonl"))
-    # Small commits on purpose: many small files for maintenance to compact.
-    ingest = lake.popen("ingest", "--max-rows", "20000", "--timeout", "8")
-    lake.harmony("alert", "--quiet", "--timeout", "8")
-    lake.harmony("ingest", "--stream", "alerts", "--timeout", "8")
-    assert ingest.wait(600) == 0
-    yield lake
-    names = [t for t in admin.list_topics(timeout=10).topics if token in t]
-    for fut in admin.delete_topics(names).values():
-        fut.result(15)
-    catalog = load_catalog(stack)
-    for ns in (env["HARMONY_CATALOG__RAW_NAMESPACE"], env["HARMONY_CATALOG__ANSWERS_NAMESPACE"]):
-        purge_namespace(catalog, ns)
-    conn = live_alerts.connect(stack)
-    with conn.cursor() as cur:
-        cur.execute(
-            sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(env["HARMONY_POSTGRES__ALERTS_TABLE"]))
-        )
-    conn.commit()
-    conn.close()
+    try:
+        yield SeededLake(settings, env, tmp)
+    finally:
+        names = [t for t in admin.list_topics(timeout=10).topics if token in t]
+        for fut in admin.delete_topics(names).values():
+            fut.result(15)
+        catalog = load_catalog(stack)
+        for ns in (env["HARMONY_CATALOG__RAW_NAMESPACE"], env["HARMONY_CATALOG__ANSWERS_NAMESPACE"]):
+            purge_namespace(catalog, ns)
+        conn = live_alerts.connect(stack)
+        with conn.cursor() as cur:
+            cur.execute(
+                sql.SQL("DROP TABLE IF EXISTS {}").format(
+                    sql.Identifier(env["HARMONY_POSTGRES__ALERTS_TABLE"])
+                )
+            )
+        conn.commit()
+        conn.close()
+
+
+@pytest.fixture(scope="session")
+def seeded_lake(stack: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeededLake]:
+    with private_lake(stack, "spark", tmp_path_factory.mktemp("spark")) as lake:
+        lake.harmony("simulate", *BACKFILL, "--ground-truth", str(lake.tmp / "truth.jsonl"))
+        # Small commits on purpose: many small files for maintenance to compact.
+        ingest = lake.popen("ingest", "--max-rows", "20000", "--timeout", "8")
+        lake.harmony("alert", "--quiet", "--timeout", "8")
+        lake.harmony("ingest", "--stream", "alerts", "--timeout", "8")
+        assert ingest.wait(600) == 0
+        yield lake
