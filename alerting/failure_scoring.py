@@ -27,7 +27,8 @@ from lakehouse.settings import Settings
 from lakehouse.tables import latest_model_card
 
 logger = logging.getLogger("harmony.alerting")
-TELEMETRY_KEY = "telemetry"
+OPEN_KEY = "hour"  # the drone's current hour (every report)
+HISTORY_KEY = "history"  # its last 24 closed hours and segment (once an hour)
 ABOVE_KEY = "above"  # was the drone's last prediction at or over the threshold (alert on the crossing)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 REFRESH_S = 300.0
@@ -96,10 +97,12 @@ class DroneHealthStep:
         self.raised = 0
 
     def __call__(self, report: DroneReport, state: State[str, Any]) -> list[Alert]:
-        telemetry = DroneTelemetry(state.get(TELEMETRY_KEY))
+        telemetry = DroneTelemetry(state.get(OPEN_KEY), lambda: state.get(HISTORY_KEY))
         h = report.health
         closed = telemetry.add(event_ms(report), h.battery_pct, h.motor_temp_c, h.signal_dbm, report.event)
-        state.set(TELEMETRY_KEY, telemetry.state)
+        state.set(OPEN_KEY, telemetry.open)
+        if telemetry.history is not None:
+            state.set(HISTORY_KEY, telemetry.history)
         model = self.models.model
         if closed is None or model is None:
             return []

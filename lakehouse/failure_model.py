@@ -18,6 +18,7 @@ so the stream scores without a JVM, exactly as Spark's pipeline does.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -139,35 +140,39 @@ class DroneRisk(BaseModel):
 
 
 class DroneTelemetry:
-    """One drone's features over the stream, report by report, in a JSON-able state (Quix state).
+    """One drone's features over the stream, report by report, in JSON-able state (Quix state).
 
-    ``add`` returns the features as of the end of an hour once that hour is complete (the drone's first
-    report of a later hour closes it), else None. Reports for an hour already closed are too late to
-    change a prediction already made and are ignored (the lake's features include them).
+    The state is in two parts, so a report costs little: ``open`` (the current hour's aggregate, six
+    numbers, changed by every report) and ``history`` (the last 24 closed hours and the segment, changed
+    once an hour, read only then: ``load_history``). ``add`` returns the features as of the end of an hour
+    once that hour is complete (the drone's first report of a later hour closes it), else None; then
+    ``history`` is to be stored again. Reports for an hour already closed are too late to change a
+    prediction already made and are ignored (the lake's features include them).
     """
 
-    def __init__(self, state: dict[str, Any] | None = None) -> None:
-        self.state: dict[str, Any] = state or {
-            "open": None,  # [hour, battery max, temp sum, reports, dropouts, event seen]
-            "closed": [],  # [[hour, battery max, temp mean, reports, dropouts]] of the last 24 h
-            "segment_start": None,  # hour the segment started
-            "segment_max": None,  # best hourly battery peak of the segment so far
-        }
+    def __init__(
+        self,
+        open_hour: list[Any] | None = None,
+        load_history: Callable[[], dict[str, Any] | None] | None = None,
+    ) -> None:
+        self.open: list[Any] | None = open_hour  # [hour, battery max, temp sum, reports, dropouts, event]
+        self.history: dict[str, Any] | None = None  # set when an hour closes
+        # Without a store, the history lives in this object (tests, a drone replayed in memory).
+        self._load_history = load_history or (lambda: self.history)
 
     def add(
         self, event_ms: int, battery: float, temp: float, signal: float, event: str | None
     ) -> tuple[int, dict[str, float]] | None:
-        st = self.state
         hour = event_ms // HOUR_MS
         out = None
-        current = st["open"]
+        current = self.open
         if current is not None and hour < current[0]:
             return None  # late for a closed hour
         if current is not None and hour > current[0]:
-            out = self._close()
+            out = self._close(current)
             current = None
         if current is None:
-            current = st["open"] = [hour, battery, 0.0, 0, 0, False]
+            current = self.open = [hour, battery, 0.0, 0, 0, False]
         current[1] = max(current[1], battery)
         current[2] += temp
         current[3] += 1
@@ -175,10 +180,13 @@ class DroneTelemetry:
         current[5] = current[5] or event is not None
         return out
 
-    def _close(self) -> tuple[int, dict[str, float]]:
-        st = self.state
-        hour, bat_max, temp_sum, n, dropouts, event = st["open"]
-        st["open"] = None
+    def _close(self, current: list[Any]) -> tuple[int, dict[str, float]]:
+        hour, bat_max, temp_sum, n, dropouts, event = current
+        st = self._load_history() or {
+            "closed": [],  # [[hour, battery max, temp mean, reports, dropouts]] of the last 24 h
+            "segment_start": None,  # hour the segment started
+            "segment_max": None,  # best hourly battery peak of the segment so far
+        }
         if event or st["segment_start"] is None:
             st["segment_start"], st["segment_max"] = hour, bat_max
         else:
@@ -186,6 +194,7 @@ class DroneTelemetry:
         closed = [c for c in st["closed"] if c[0] > hour - TREND_HOURS]
         closed.append([hour, bat_max, temp_sum / n, n, dropouts])
         st["closed"] = closed
+        self.history = st
         return hour, features_of(closed, hour, st["segment_start"], st["segment_max"])
 
 
