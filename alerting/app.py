@@ -25,7 +25,7 @@ from quixstreams.models.serializers import Serializer
 from quixstreams.state import State
 
 from alerting.bad_input import DeadLetters
-from alerting.failure_scoring import DroneHealthStep, ModelSource
+from alerting.failure_scoring import DroneHealthStep, ModelSource, Reading, reading
 from alerting.quix_app import application
 from alerting.rules import Sighting, ZoneRules, sighting
 from lakehouse.codec import decode, encode
@@ -81,13 +81,19 @@ def build(
     )
     source = app.dataframe(reports)
     dead_letters.guard(source)
-    reports_ = source.apply(lambda raw: decode(DroneReport, raw))
-    sightings = reports_.apply(lambda r: sighting(r, threshold)).filter(lambda s: s is not None)
+    # One decode, two small values: Quix copies a value for every branch after the first (a pickle
+    # round trip), so the branches share a pair of small dicts, not the decoded report.
+    decoded = source.apply(lambda raw: _split(decode(DroneReport, raw), threshold))
+    sightings = decoded.apply(lambda pair: pair[0]).filter(lambda s: s is not None)
     alerts = sightings.group_by(lambda s: s["zone"], name=ZONE_STEP).apply(step, stateful=True, expand=True)
     alerts.to_topic(alerts_topic, key=lambda alert: alert.zone)
-    maintenance = reports_.apply(step.health, stateful=True, expand=True)
+    maintenance = decoded.apply(lambda pair: pair[1]).apply(step.health, stateful=True, expand=True)
     maintenance.to_topic(alerts_topic, key=lambda alert: alert.zone)
     return RulesApp(app, step, dead_letters, models)
+
+
+def _split(report: DroneReport, threshold: float) -> tuple[Sighting | None, Reading]:
+    return sighting(report, threshold), reading(report)
 
 
 class AlertSerializer(Serializer):

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypedDict
 
 from quixstreams.state import State
 
@@ -76,9 +76,30 @@ class ModelSource:
         self._stop.set()
 
 
-def event_ms(report: DroneReport) -> int:
-    """Exact epoch milliseconds (a float timestamp can land one millisecond short of an hour)."""
-    return (report.event_time - EPOCH) // timedelta(milliseconds=1)
+class Reading(TypedDict):
+    """What the failure model reads from one report: small, so Quix's copy for this branch is cheap."""
+
+    drone_id: str
+    zone: str
+    event_ms: int
+    battery: float
+    temp: float
+    signal: float
+    event: str | None
+
+
+def reading(report: DroneReport) -> Reading:
+    h = report.health
+    return Reading(
+        drone_id=report.drone_id,
+        zone=report.zone,
+        # Exact epoch milliseconds (a float timestamp can land one millisecond short of an hour).
+        event_ms=(report.event_time - EPOCH) // timedelta(milliseconds=1),
+        battery=h.battery_pct,
+        temp=h.motor_temp_c,
+        signal=h.signal_dbm,
+        event=report.event.value if report.event is not None else None,
+    )
 
 
 def severity(risk: float) -> Severity:
@@ -96,10 +117,9 @@ class DroneHealthStep:
         self.models = models
         self.raised = 0
 
-    def __call__(self, report: DroneReport, state: State[str, Any]) -> list[Alert]:
+    def __call__(self, r: Reading, state: State[str, Any]) -> list[Alert]:
         telemetry = DroneTelemetry(state.get(OPEN_KEY), lambda: state.get(HISTORY_KEY))
-        h = report.health
-        closed = telemetry.add(event_ms(report), h.battery_pct, h.motor_temp_c, h.signal_dbm, report.event)
+        closed = telemetry.add(r["event_ms"], r["battery"], r["temp"], r["signal"], r["event"])
         state.set(OPEN_KEY, telemetry.open)
         if telemetry.history is not None:
             state.set(HISTORY_KEY, telemetry.history)
@@ -117,16 +137,16 @@ class DroneHealthStep:
         end = EPOCH + timedelta(milliseconds=(hour + 1) * HOUR_MS)
         return [
             Alert(
-                alert_id=f"maintenance-{report.drone_id}-{hour}",
+                alert_id=f"maintenance-{r['drone_id']}-{hour}",
                 kind=AlertKind.MAINTENANCE,
                 severity=severity(risk),
-                drone_id=report.drone_id,
-                zone=report.zone,
+                drone_id=r["drone_id"],
+                zone=r["zone"],
                 citizens=[],
                 event_time=end,
                 detected_at=datetime.now(UTC),
                 reason=(
-                    f"{report.drone_id}: failure risk {risk:.0%} within {model.horizon_h} h "
+                    f"{r['drone_id']}: failure risk {risk:.0%} within {model.horizon_h} h "
                     f"(model v{model.version}): battery peak {features['battery_level']:.1f} % "
                     f"(down {features['battery_fade']:.1f}), motor {features['temp_level']:.1f} °C, "
                     f"signal dropouts {features['dropout_rate']:.0%}"
