@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from confluent_kafka import Consumer, TopicPartition
 from quixstreams.checkpointing.exceptions import CheckpointConsumerCommitError
+from quixstreams.exceptions.assignment import PartitionAssignmentError
 from quixstreams.kafka.exceptions import KafkaProducerDeliveryError
 
 from alerting import app as rules_app
@@ -30,6 +31,8 @@ from lakehouse.settings import AlertingSettings, Settings
 from lakehouse.stopping import STOP
 
 logger = logging.getLogger("harmony.alerting")
+# A run that ends in one of these is started again (see `resuming`).
+BROKER_AWAY = (CheckpointConsumerCommitError, KafkaProducerDeliveryError, PartitionAssignmentError)
 PR_SET_PDEATHSIG = 1
 
 
@@ -65,14 +68,15 @@ def resuming(what: str, run_once: Callable[[], None]) -> None:
     Two ways the broker's absence shows: the checkpoint's offset commit fails, or its flush of produced
     alerts and changelog records gives up (``message.timeout.ms`` in ``quix_app``). The second used to
     leave a rules worker waiting up to librdkafka's default of 5 minutes after a broker restart, then exit
-    (found by the reliability soak)."""
+    (found by the reliability soak). A third: right after a broker restart, state recovery at assignment
+    cannot read the changelog topics' offsets yet (PartitionAssignmentError; a broker-kill test)."""
     STOP.install()
     backoff_s = 1.0
     while not STOP.requested:
         try:
             run_once()
             return
-        except (CheckpointConsumerCommitError, KafkaProducerDeliveryError) as exc:
+        except BROKER_AWAY as exc:
             STOP.install()  # a stop from now until the next run must not go to the finished app
             logger.warning(
                 "%s: the broker is away (%s); the last checkpoint will be replayed; resuming in %.0fs",
@@ -193,7 +197,7 @@ def run_both(
         rules = current[0]
         try:
             rules.app.run(**limits.kwargs())  # type: ignore[arg-type]
-        except CheckpointConsumerCommitError:
+        except BROKER_AWAY:
             raised, dead_lettered = raised + rules.step.raised, dead_lettered + rules.dead_letters.count
             rules.dead_letters.flush()
             rules.models.close()
