@@ -133,7 +133,7 @@ def test_training_is_reproducible(spark: SparkSession, fleet_lake: SeededLake) -
     ):
         assert math.isclose(x, y, rel_tol=1e-6, abs_tol=1e-9), (x, y)
     assert math.isclose(again.pr_auc, card.pr_auc, rel_tol=1e-3)  # near-tied scores may swap places
-    assert math.isclose(again.baseline_pr_auc, card.baseline_pr_auc, rel_tol=1e-9)
+    assert math.isclose(again.baseline_pr_auc, card.baseline_pr_auc, rel_tol=1e-3)
 
 
 def test_the_fleet_is_scored(fleet_lake: SeededLake) -> None:
