@@ -12,18 +12,10 @@ and `score` on the same session.
 from __future__ import annotations
 
 import argparse
-import os
-import subprocess
 import time
-import uuid
-
-from confluent_kafka.admin import AdminClient, NewTopic
 
 from benchmarks import results_file
-from benchmarks.commands import HARMONY, simulate
-from lakehouse.catalog import load_catalog
-from lakehouse.settings import get_settings
-from lakehouse.tables import purge_namespace
+from benchmarks.private_lake import private_lake
 
 HOLDOUT_DAYS = 7.0
 
@@ -33,37 +25,15 @@ def main() -> None:
     ap.add_argument("--reports", type=int, default=10_000_000)
     ap.add_argument("--keep", action="store_true", help="keep the lake for inspection")
     args = ap.parse_args()
-    token = uuid.uuid4().hex[:6]
-    env = {
-        **os.environ,
-        "HARMONY_KAFKA__REPORTS_TOPIC": f"bench-maint-{token}",
-        "HARMONY_CATALOG__RAW_NAMESPACE": f"bench_maint_raw_{token}",
-        "HARMONY_CATALOG__ANSWERS_NAMESPACE": f"bench_maint_answers_{token}",
-        "HARMONY_INGEST__CONSUMER_GROUP": f"bench-maint-{token}",
-    }
-    os.environ.update(env)
-    get_settings.cache_clear()
-    settings = get_settings()
-    topic = settings.kafka.reports_topic
-    admin = AdminClient({"bootstrap.servers": settings.kafka.bootstrap_servers})
-    admin.create_topics([NewTopic(topic, 4, 1)])[topic].result(15)
-    catalog = load_catalog(settings)
-    try:
-        t0 = time.monotonic()
-        subprocess.run(
-            simulate("--start", "2026-09-01", "--count", str(args.reports), "--citizens-per-report", "0.5"),
-            env=env,
-            check=True,
-            capture_output=True,
+    with private_lake("maint", args.keep) as lake:
+        produce_s, ingest_s = lake.fill(
+            "--start", "2026-09-01", "--count", str(args.reports), "--citizens-per-report", "0.5"
         )
-        produce_s = time.monotonic() - t0
-        t0 = time.monotonic()
-        subprocess.run([HARMONY, "ingest", "--timeout", "15"], env=env, check=True, capture_output=True)
-        ingest_s = time.monotonic() - t0
 
         from spark.failure_training import score, train
         from spark.session import session
 
+        settings = lake.settings
         t0 = time.monotonic()
         spark = session(settings, "local[2]", "bench-maintenance")
         startup_s = time.monotonic() - t0
@@ -74,13 +44,6 @@ def main() -> None:
         risks = score(spark, settings)
         score_s = time.monotonic() - t0
         spark.stop()
-    finally:
-        if args.keep:
-            print("kept: " + " ".join(f"{k}={v}" for k, v in env.items() if k.startswith("HARMONY_")))
-        else:
-            admin.delete_topics([topic])[topic].result(15)
-            for ns in (settings.catalog.raw_namespace, settings.catalog.answers_namespace):
-                purge_namespace(catalog, ns)
     assert card.lead_time_median_h is not None
     results_file.write(
         "maintenance",

@@ -12,19 +12,13 @@ with its start-up) and the same four queries on DuckDB, and the data files befor
 from __future__ import annotations
 
 import argparse
-import os
-import subprocess
 import time
-import uuid
-
-from confluent_kafka.admin import AdminClient, NewTopic
 
 from benchmarks import results_file
-from benchmarks.commands import HARMONY, simulate
+from benchmarks.private_lake import private_lake
 from lakehouse.catalog import load_catalog
 from lakehouse.query import duck, duck_answers
-from lakehouse.settings import get_settings
-from lakehouse.tables import ALERTS, CITIZEN_OBSERVATIONS, REPORTS, Answer, ensure_table, purge_namespace
+from lakehouse.tables import ALERTS, CITIZEN_OBSERVATIONS, REPORTS, Answer, ensure_table
 
 
 def main() -> None:
@@ -32,34 +26,10 @@ def main() -> None:
     ap.add_argument("--reports", type=int, default=10_000_000)
     ap.add_argument("--keep", action="store_true", help="keep the lake for inspection")
     args = ap.parse_args()
-    token = uuid.uuid4().hex[:6]
-    env = {
-        **os.environ,
-        "HARMONY_KAFKA__REPORTS_TOPIC": f"bench-spark-{token}",
-        "HARMONY_CATALOG__RAW_NAMESPACE": f"bench_spark_raw_{token}",
-        "HARMONY_CATALOG__ANSWERS_NAMESPACE": f"bench_spark_answers_{token}",
-        "HARMONY_INGEST__CONSUMER_GROUP": f"bench-spark-{token}",
-    }
-    os.environ.update(env)
-    get_settings.cache_clear()
-    settings = get_settings()
-    admin = AdminClient({"bootstrap.servers": settings.kafka.bootstrap_servers})
-    admin.create_topics([NewTopic(settings.kafka.reports_topic, 4, 1)])[settings.kafka.reports_topic].result(
-        15
-    )
-    catalog = load_catalog(settings)
-    try:
-        t0 = time.monotonic()
-        subprocess.run(
-            simulate("--start", "2026-09-01", "--count", str(args.reports)),
-            env=env,
-            check=True,
-            capture_output=True,
-        )
-        produce_s = time.monotonic() - t0
-        t0 = time.monotonic()
-        subprocess.run([HARMONY, "ingest", "--timeout", "15"], env=env, check=True, capture_output=True)
-        ingest_s = time.monotonic() - t0
+    with private_lake("spark", args.keep) as lake:
+        produce_s, ingest_s = lake.fill("--start", "2026-09-01", "--count", str(args.reports))
+        settings = lake.settings
+        catalog = load_catalog(settings)
         ensure_table(catalog, ALERTS, settings)
 
         from spark.jobs import analyze
@@ -87,13 +57,6 @@ def main() -> None:
 
         runs = maintain(spark, settings)
         spark.stop()
-    finally:
-        if args.keep:
-            print("kept: " + " ".join(f"{k}={v}" for k, v in env.items() if k.startswith("HARMONY_")))
-        else:
-            admin.delete_topics([settings.kafka.reports_topic])[settings.kafka.reports_topic].result(15)
-            for ns in (settings.catalog.raw_namespace, settings.catalog.answers_namespace):
-                purge_namespace(catalog, ns)
     files = {r.table.split(".")[-1]: r for r in runs}
     results_file.write(
         "spark_answers",
