@@ -13,7 +13,7 @@ import streamlit as st
 
 from dashboard import lake
 from dashboard.revalidate import Revalidating
-from lakehouse.city import CITY
+from lakehouse.city import CITY, Zone
 from lakehouse.query.lake_state import TableState
 from lakehouse.settings import Settings, get_settings
 from lakehouse.tables import REPORTS
@@ -132,6 +132,18 @@ def show_sql(statement: str) -> None:
         st.code(statement, language="sql")
 
 
+def zone_polygon(z: Zone) -> list[list[float]]:
+    """A zone's rectangle as pydeck draws a polygon: [lon, lat] corners."""
+    return [[z.lon_min, z.lat_min], [z.lon_max, z.lat_min], [z.lon_max, z.lat_max], [z.lon_min, z.lat_max]]
+
+
+def city_view() -> pdk.ViewState:
+    """The whole city in view (every map of the dashboard starts here)."""
+    return pdk.ViewState(
+        latitude=(CITY.lat_min + CITY.lat_max) / 2, longitude=(CITY.lon_min + CITY.lon_max) / 2, zoom=10.4
+    )
+
+
 def zone_map(
     values: dict[str, float],
     label: str,
@@ -153,12 +165,7 @@ def zone_map(
             {
                 "zone": z.name,
                 "value": round(v, 3),
-                "polygon": [
-                    [z.lon_min, z.lat_min],
-                    [z.lon_max, z.lat_min],
-                    [z.lon_max, z.lat_max],
-                    [z.lon_min, z.lat_max],
-                ],
+                "polygon": zone_polygon(z),
                 "fill": [255, int(235 * (1 - heat)), int(220 * (1 - heat)), 210],
                 "lon": z.centre[1],
                 "lat": z.centre[0],
@@ -187,11 +194,7 @@ def zone_map(
                 get_color=[20, 20, 20],
             ),
         ],
-        initial_view_state=pdk.ViewState(
-            latitude=(CITY.lat_min + CITY.lat_max) / 2,
-            longitude=(CITY.lon_min + CITY.lon_max) / 2,
-            zoom=10.4,
-        ),
+        initial_view_state=city_view(),
         map_provider=None,
         tooltip={"text": "{zone}\n" + label + ": {value}"},
     )

@@ -83,17 +83,7 @@ with left:
         for r in risk.itertuples()
         if pd.notna(r.lat) and pd.notna(r.lon)
     ]
-    grid = [
-        {
-            "polygon": [
-                [z.lon_min, z.lat_min],
-                [z.lon_max, z.lat_min],
-                [z.lon_max, z.lat_max],
-                [z.lon_min, z.lat_max],
-            ]
-        }
-        for z in CITY.zones
-    ]
+    grid = [{"polygon": ui.zone_polygon(z)} for z in CITY.zones]
     st.pydeck_chart(
         pdk.Deck(
             layers=[
@@ -118,11 +108,7 @@ with left:
                     pickable=True,
                 ),
             ],
-            initial_view_state=pdk.ViewState(
-                latitude=(CITY.lat_min + CITY.lat_max) / 2,
-                longitude=(CITY.lon_min + CITY.lon_max) / 2,
-                zoom=10.4,
-            ),
+            initial_view_state=ui.city_view(),
             map_provider=None,  # no base map: nothing fetched from outside the machine
             tooltip={"text": "{drone} in {zone}\nrisk {risk}"},
         ),
