@@ -77,12 +77,11 @@ def resuming(what: str, run_once: Callable[[], None]) -> None:
             run_once()
             return
         except BROKER_AWAY as exc:
-            STOP.install()  # a stop from now until the next run must not go to the finished app
             logger.warning(
                 "%s: the broker is away (%s); the last checkpoint will be replayed; resuming in %.0fs",
                 what, exc.args[0] if exc.args else exc, backoff_s,
             )  # fmt: skip
-            if STOP.wait(backoff_s):
+            if STOP.back_off(backoff_s):
                 break
             backoff_s = min(30.0, backoff_s * 2)
     logger.info("%s: stopped between two runs, as asked", what)
@@ -99,9 +98,7 @@ def run_rules(settings: Settings, options: AlertingSettings, limits: Limits) -> 
         finally:
             rules.dead_letters.flush()
             rules.models.close()
-            totals = Outcome(
-                totals.alerts + rules.step.raised, totals.dead_lettered + rules.dead_letters.count
-            )
+            totals = Outcome(totals.alerts + rules.raised, totals.dead_lettered + rules.dead_letters.count)
 
     resuming("rules", once)
     return totals
@@ -198,7 +195,7 @@ def run_both(
         try:
             rules.app.run(**limits.kwargs())  # type: ignore[arg-type]
         except BROKER_AWAY:
-            raised, dead_lettered = raised + rules.step.raised, dead_lettered + rules.dead_letters.count
+            raised, dead_lettered = raised + rules.raised, dead_lettered + rules.dead_letters.count
             rules.dead_letters.flush()
             rules.models.close()
             current[0] = rules_app.build(settings, options)
@@ -219,7 +216,7 @@ def run_both(
             left = undelivered(settings, options)
         if left:
             logger.warning("delivery stopped with %d alerts not yet delivered; they stay on the topic", left)
-        return Outcome(raised + current[0].step.raised, dead_lettered + current[0].dead_letters.count, left)
+        return Outcome(raised + current[0].raised, dead_lettered + current[0].dead_letters.count, left)
     finally:
         stopping.set()
         current[0].dead_letters.flush()

@@ -95,8 +95,7 @@ def run(
                 f"ingest[{stream}]: the broker is away ({escape(str(exc.args[0] if exc.args else exc))}); "
                 f"the lake holds the batch, Kafka's offsets were not committed; resuming in {backoff_s:.0f}s"
             )
-            STOP.install()  # a stop from now until the next run must not go to the finished app
-            if STOP.wait(backoff_s):
+            if STOP.back_off(backoff_s):
                 break
             backoff_s = min(30.0, backoff_s * 2)
             ingest = build_when_reachable(settings, STREAMS[stream], options)
@@ -156,10 +155,8 @@ def build_when_reachable(settings: Settings, stream: Stream, options: IngestSett
                 "a server is unreachable or failing at start (%s: %s); retrying in %.0fs",
                 type(exc).__name__, first, backoff_s,
             )  # fmt: skip
-            if STOP.wait(backoff_s):
-                raise SystemExit(
-                    0
-                ) from None  # asked to stop while waiting for a server: nothing consumed yet
+            if STOP.wait(backoff_s):  # asked to stop while waiting for a server: nothing consumed yet
+                raise SystemExit(0) from None
             backoff_s = min(30.0, backoff_s * 2)
 
 

@@ -4,8 +4,8 @@ A worker runs its Quix app again after a transient failure (the broker away in a
 rebuild, run. Quix handles SIGTERM and SIGINT only inside ``Application.run`` and leaves its handlers
 behind, bound to the finished app: a signal landing between two runs stopped an app that was no longer
 running, and the worker ran on until killed (found by the reliability soak: an orchestrator's stop was
-lost). The processors' Application subclasses report the signals Quix receives here too, the worker
-re-installs these handlers after every run, and waits with :meth:`StopRequest.wait`, so a stop is never lost.
+lost). The processors' Application subclasses report the signals Quix receives here too, and a worker waits
+between runs with :meth:`StopRequest.back_off`, which takes the handlers back first: a stop is never lost.
 """
 
 from __future__ import annotations
@@ -42,6 +42,12 @@ class StopRequest:
     def wait(self, seconds: float) -> bool:
         """Sleep up to ``seconds``; True (at once) if a stop was requested."""
         return self._event.wait(seconds)
+
+    def back_off(self, seconds: float) -> bool:
+        """Between two runs of a Quix app: take the signals back from the finished app (Quix left its
+        handlers bound to it), then :meth:`wait`."""
+        self.install()
+        return self.wait(seconds)
 
 
 STOP = StopRequest()  # the process's: one worker per process
