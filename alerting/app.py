@@ -39,20 +39,14 @@ ZONE_STEP = "zone-rules"  # names the repartition topic and the state store: cha
 class ZoneStep:
     """The stateful step of one zone key: both rules over the zone's state, counting what they raise."""
 
-    def __init__(self, rules: ZoneRules, health: DroneHealthStep) -> None:
+    def __init__(self, rules: ZoneRules) -> None:
         self.rules = rules
-        self.health = health
-        self._raised = 0
-
-    @property
-    def raised(self) -> int:
-        """Alerts raised by this worker: both zone rules and the drones' failure risk."""
-        return self._raised + self.health.raised
+        self.raised = 0
 
     def __call__(self, s: Sighting, state: State[str, Any]) -> list[Alert]:
         new_state, alerts = self.rules.apply(state.get(STATE_KEY), s, datetime.now(UTC))
         state.set(STATE_KEY, new_state)
-        self._raised += len(alerts)
+        self.raised += len(alerts)
         return alerts
 
 
@@ -60,8 +54,14 @@ class ZoneStep:
 class RulesApp:
     app: Application
     step: ZoneStep
+    health: DroneHealthStep
     dead_letters: DeadLetters
     models: ModelSource
+
+    @property
+    def raised(self) -> int:
+        """Alerts raised by this app: both zone rules and the drones' failure risk."""
+        return self.step.raised + self.health.raised
 
 
 def build(
@@ -71,7 +71,7 @@ def build(
     threshold = settings.rules.low_harmony_threshold
     models = ModelSource(settings)
     models.wait_loaded(10.0)  # score from the first report when the lake answers at once; else later
-    step = ZoneStep(ZoneRules(settings.rules), DroneHealthStep(models))
+    step, health = ZoneStep(ZoneRules(settings.rules)), DroneHealthStep(models)
     dead_letters = DeadLetters(settings, "alerting")
 
     app = application(settings, opts.consumer_group, opts.commit_interval_s, dead_letters, state_dir)
@@ -87,9 +87,9 @@ def build(
     sightings = decoded.apply(lambda pair: pair[0]).filter(lambda s: s is not None)
     alerts = sightings.group_by(lambda s: s["zone"], name=ZONE_STEP).apply(step, stateful=True, expand=True)
     alerts.to_topic(alerts_topic, key=lambda alert: alert.zone)
-    maintenance = decoded.apply(lambda pair: pair[1]).apply(step.health, stateful=True, expand=True)
+    maintenance = decoded.apply(lambda pair: pair[1]).apply(health, stateful=True, expand=True)
     maintenance.to_topic(alerts_topic, key=lambda alert: alert.zone)
-    return RulesApp(app, step, dead_letters, models)
+    return RulesApp(app, step, health, dead_letters, models)
 
 
 def _split(report: DroneReport, threshold: float) -> tuple[Sighting | None, Reading]:
