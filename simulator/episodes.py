@@ -100,21 +100,15 @@ class GroundTruth:
                 for e in new:
                     fh.write(e.to_json(population) + b"\n")
 
-    def record_drone_events(self, events: list[tuple[str, float, str]]) -> None:
-        """Drone failures and maintenances: (drone id, when it happened in epoch seconds, cause)."""
+    def record_drone_events(self, events: list[tuple[str, float, str, str]]) -> None:
+        """Drone failures and maintenances: (drone id, when it happened in epoch seconds, kind, cause)."""
         if self.path is None:
             return
         with self.path.open("ab") as fh:
-            for drone_id, at, cause in events:
-                kind = "maintenance" if cause == "service" else "failure"
+            for drone_id, at, kind, cause in events:
                 when = datetime.fromtimestamp(at, UTC)
-                fh.write(
-                    orjson.dumps(
-                        {"kind": kind, "drone_id": drone_id, "time": when, "cause": cause},
-                        option=orjson.OPT_UTC_Z,
-                    )
-                    + b"\n"
-                )
+                record = {"kind": kind, "drone_id": drone_id, "time": when, "cause": cause}
+                fh.write(orjson.dumps(record, option=orjson.OPT_UTC_Z) + b"\n")
 
 
 def read_ground_truth(path: Path, kind: str | None = None) -> list[dict[str, object]]:

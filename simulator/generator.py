@@ -18,7 +18,7 @@ from lakehouse.city import CITY, City
 from lakehouse.schemas import REPORT_SCHEMA_VERSION
 from simulator.config import SimulatorConfig
 from simulator.episodes import GroundTruth, RiotEpisode, plan_day
-from simulator.wear import CAUSES, SERVICE, Wear
+from simulator.wear import CAUSES, EVENTS, Wear
 from simulator.world import Fleet, Lexicon, Population
 
 MAX_WORDS = 5
@@ -179,11 +179,9 @@ class ReportGenerator:
         battery, temp, signal = health.battery, health.temp, health.signal
         if events.ends:
             self.ground_truth.record_drone_events(
-                [(self.fleet.ids[d], at, CAUSES[c]) for d, at, c in events.ends]
+                [(self.fleet.ids[d], at, EVENTS[c].value, CAUSES[c]) for d, at, c in events.ends]
             )
-        event_l = [
-            None if c < 0 else ("maintenance" if c == SERVICE else "failure") for c in events.cause.tolist()
-        ]
+        event_l = [None if c < 0 else EVENTS[c].value for c in events.cause.tolist()]
         ids = rng.bytes(16 * n).hex()
         bounds = np.searchsorted(report_of, np.arange(n + 1)).tolist()
         # Everything each report heard, flattened in report order, then sliced per report.

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 
+from lakehouse.schemas import DroneEvent
 from simulator.config import SimulatorConfig
 
 ORIGIN_S = datetime(2020, 1, 1, tzinfo=UTC).timestamp()
@@ -26,6 +27,7 @@ DAY_S = 86_400.0
 CHUNK = 128  # lives drawn per drone at a time
 WEAR, SUDDEN, SERVICE = 0, 1, 2  # how a life ends
 CAUSES = ("wear", "sudden", "service")
+EVENTS = (DroneEvent.FAILURE, DroneEvent.FAILURE, DroneEvent.MAINTENANCE)  # what the report says, per cause
 
 
 @dataclass(frozen=True)
