@@ -139,7 +139,7 @@ def run(
         if sim.poll() is None:
             sim.send_signal(signal.SIGINT)
         sim.wait(120)
-        final = fleet.wait_caught_up(fleet.topic_ends(), 900)
+        final = fleet.wait_settled(900)
         print(f"end of the schedule; caught up in {final}s", flush=True)
     finally:
         codes = fleet.stop()

@@ -19,6 +19,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,7 @@ from stack.debian import apt_install
 
 ROOT = Path(__file__).resolve().parents[1]
 IMAGE = "harmony-lakehouse"
+PROJECT_WHEEL = "harmony_lakehouse"  # the distribution's name as wheel files spell it
 BASE_IMAGE = "harmony-base"
 SUITE = "bookworm"
 BASE_PACKAGES = ("python3", "python3-venv", "ca-certificates")
@@ -124,8 +126,9 @@ def build_base(settings: Settings, env: dict[str, str]) -> str:
 
 
 def wheelhouse(settings: Settings) -> Path:
-    """Wheels of the project and its dependencies, from PyPI on the host (cached by pyproject's hash):
-    the image build installs from them with ``--no-index``, needing no network."""
+    """Wheels of the project's dependencies, from PyPI on the host (cached by pyproject's hash): the image
+    build installs from them with ``--no-index``, needing no network. The project's own wheel is left out:
+    its code changes without pyproject.toml changing, so it is built fresh for every image (project_wheel)."""
     key = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()[:12]
     cached = settings.cache_path / "wheelhouse" / key
     if not (cached / ".complete").exists():
@@ -136,7 +139,31 @@ def wheelhouse(settings: Settings) -> Path:
             dict(os.environ), "building the wheelhouse", timeout=1800,
         )  # fmt: skip
         (cached / ".complete").touch()
+    for own in cached.glob(f"{PROJECT_WHEEL}-*.whl"):
+        own.unlink()  # a cache made before this rule held a stale copy of the project
     return cached
+
+
+def project_wheel(into: Path) -> Path:
+    """The project's wheel from the working tree as it is now (no dependencies: they are in the wheelhouse).
+    Built from a clean copy of the packages pyproject.toml names, so a stale ``build/`` folder in the
+    checkout cannot put a deleted module back into the image."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    packages = [p.rstrip("*") for p in config["tool"]["setuptools"]["packages"]["find"]["include"]]
+    with tempfile.TemporaryDirectory(prefix="harmony-wheel-") as tmp:
+        source, wheels = Path(tmp) / "src", Path(tmp) / "wheels"
+        source.mkdir()
+        for name in ("pyproject.toml", "README.md"):
+            shutil.copy2(ROOT / name, source / name)
+        for package in packages:
+            shutil.copytree(ROOT / package, source / package, ignore=shutil.ignore_patterns("__pycache__"))
+        _run(
+            [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", str(wheels),
+             str(source)],
+            dict(os.environ), "building the project's wheel", timeout=600,
+        )  # fmt: skip
+        (wheel,) = wheels.glob(f"{PROJECT_WHEEL}-*.whl")
+        return Path(shutil.copy2(wheel, into / wheel.name))
 
 
 def build(settings: Settings, report: Callable[[str], None] = print) -> Built:
@@ -152,6 +179,8 @@ def build(settings: Settings, report: Callable[[str], None] = print) -> Built:
         old.unlink()
     for wheel in wheels.glob("*.whl"):  # the build context holds them only during the build
         shutil.copy2(wheel, target / wheel.name)
+    report("the project's wheel, from the working tree")
+    project_wheel(target)
     report(f"{IMAGE}:latest on {base}")
     try:
         _run(

@@ -197,6 +197,21 @@ class Fleet:
                 return False
         return True
 
+    def wait_settled(self, timeout_s: float) -> float | None:
+        """Seconds until caught up with the topics' ends as they stand once nothing moves them any more,
+        or None after ``timeout_s``. The rules workers add alerts while they catch up on the reports, so
+        the alerts topic's end read at the start is not its last: the lake must reach the last one too."""
+        started = time.monotonic()
+        ends = self.topic_ends()
+        while True:
+            left = timeout_s - (time.monotonic() - started)
+            if left <= 0 or self.wait_caught_up(ends, left) is None:
+                return None
+            now = self.topic_ends()
+            if now == ends:
+                return time.monotonic() - started
+            ends = now
+
     def wait_caught_up(self, ends: dict[str, dict[int, int]], timeout_s: float) -> float | None:
         """Seconds until caught up with ``ends``, or None after ``timeout_s``."""
         started = time.monotonic()
