@@ -7,6 +7,7 @@ what landed, what was alerted, against the simulator's ground truth.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -31,8 +32,9 @@ def _run(console: Console, title: str, args: list[str], optional: bool = False) 
     t0 = time.monotonic()
     with console.status(title):
         out = subprocess.run(
-            [HARMONY, *args], capture_output=True, text=True, check=False, timeout=STEP_TIMEOUT_S
-        )
+            [HARMONY, *args], capture_output=True, text=True, check=False, timeout=STEP_TIMEOUT_S,
+            env={**os.environ, "COLUMNS": "400"},  # the reason on one line, not wrapped at 80 columns
+        )  # fmt: skip
     if out.returncode != 0 and optional:
         why = (out.stderr.strip() or out.stdout.strip() or "no output").splitlines()[-1]
         console.print(f"[yellow]–[/] {title}: skipped: ", end="")
@@ -115,6 +117,13 @@ def pipeline(settings: Settings, console: Console, days: float, drones: int) -> 
         optional=True,
     ):
         _run(console, "maintenance score: every drone's failure risk", ["maintenance", "score"])
+    else:
+        console.print(
+            "  the Fleet health page waits for a model, which needs about two weeks of reports in the lake: "
+            "`harmony demo --days 14` (or more runs of this one)",
+            markup=False,
+            highlight=False,
+        )
     summary(settings, console, truth, start)
     answers(settings, console)
 
