@@ -109,10 +109,13 @@ class ModelCard(BaseModel):
     baseline_threshold: float
     baseline_precision: float
     baseline_recall: float
-    failures_warned: int  # held-out failures with at least one warning in the H hours before them
+    failures_warned: int  # of failures_evaluated, those with at least one warning in the H hours before them
     lead_time_mean_h: float | None
     lead_time_median_h: float | None
     train_seconds: float
+    # Held-out failures whose whole H hours before them lie in the test weeks: the ones a warning could be
+    # counted for (failures_warned, lead times). Optional: cards trained before it was recorded lack it.
+    failures_evaluated: int | None = None
 
 
 class DroneRisk(BaseModel):

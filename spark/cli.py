@@ -139,7 +139,8 @@ def train(
     Console().print(table)
     lead = f"{card.lead_time_median_h:.1f} h" if card.lead_time_median_h is not None else "-"
     console.print(
-        f"{card.failures_warned}/{card.test_failures} held-out failures warned, median lead time {lead}; "
+        f"{card.failures_warned}/{card.failures_evaluated} held-out failures warned (those whose "
+        f"{card.horizon_h} h before lie in the held-out days), median lead time {lead}; "
         f"saved to {card.model_path}; {time.monotonic() - t0:.1f}s"
     )
 

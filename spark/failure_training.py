@@ -346,6 +346,7 @@ def train(
         baseline_precision=ev.baseline.precision,
         baseline_recall=ev.baseline.recall,
         failures_warned=len(ev.leads_h),
+        failures_evaluated=ev.held_out_failures,
         lead_time_mean_h=sum(ev.leads_h) / len(ev.leads_h) if ev.leads_h else None,
         lead_time_median_h=_median(ev.leads_h),
         train_seconds=time.monotonic() - t0,

@@ -148,7 +148,12 @@ with right:
             f"{pd.to_datetime(card['holdout_start']):%Y-%m-%d %H:%M} → "
             f"{pd.to_datetime(card['data_end']):%Y-%m-%d %H:%M} "
             f"UTC ({int(card['test_rows']):,} drone-hours, {int(card['test_failures'])} failures, "
-            f"{int(card['failures_warned'])} warned"
+            + (
+                f"{int(card['failures_warned'])} of the {int(card['failures_evaluated'])} whose "
+                f"{int(card['horizon_h'])} h before lie in them warned"
+                if pd.notna(card.get("failures_evaluated"))
+                else f"{int(card['failures_warned'])} warned"
+            )
             + (f", median lead time **{lead:.1f} h**" if pd.notna(lead) else "")
             + f"). Trained on {int(card['train_rows']):,} drone-hours from "
             f"{pd.to_datetime(card['data_start']):%Y-%m-%d} ({int(card['train_failures'])} failures)."

@@ -55,6 +55,8 @@ def test_model_beats_the_battery_rule_on_held_out_weeks(fleet_lake: SeededLake) 
     assert card.pr_auc > card.baseline_pr_auc + MARGIN, (card.pr_auc, card.baseline_pr_auc)
     assert card.recall > 0.5 and card.precision > 0.5
     assert card.failures_warned > 0 and card.lead_time_median_h is not None
+    assert card.failures_evaluated is not None
+    assert card.failures_warned <= card.failures_evaluated <= card.test_failures
     assert 0 < card.lead_time_median_h <= card.horizon_h
     held_out = (card.data_end - card.holdout_start).total_seconds() / 86_400
     assert math.isclose(held_out, HOLDOUT_DAYS, abs_tol=1e-3), "the last weeks, by time"
