@@ -24,7 +24,7 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/harmony stack up
-	$(BIN)/pytest
+	HARMONY_CODEC_EXAMPLES=1000 $(BIN)/pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
