@@ -48,7 +48,7 @@ from tests.reliability.checker import check_lake, read_source
 from tests.reliability.network import Toxics
 
 SOAK_S3_PORT, SOAK_CONSOLE_PORT = 9012, 9013
-WORKER_KILLS = {"ingest_kill": 8, "alerting_kill": 7, "commit_step_kill": 4}  # per deck of 32 faults: 23 kills
+WORKER_KILLS = {"ingest_kill": 8, "alerting_kill": 7, "commit_step_kill": 4}  # a deck: 32 faults, 23 kills
 
 
 @dataclass
