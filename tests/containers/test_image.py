@@ -10,10 +10,11 @@ import subprocess
 from lakehouse.settings import Settings
 from stack.images import IMAGE, ROOT, podman_env
 
+PACKAGES = ("lakehouse", "ingest", "alerting", "simulator")
 # Prints, inside the image, a hash of every module of the installed packages, and the user it runs as.
-PROBE = """
+PROBE = f"""
 import hashlib, importlib, os, pathlib
-for name in ("lakehouse", "ingest", "alerting", "simulator"):
+for name in {PACKAGES!r}:
     root = pathlib.Path(importlib.import_module(name).__file__).parent
     for f in sorted(root.rglob("*.py")):
         print(name + "/" + f.relative_to(root).as_posix(), hashlib.sha256(f.read_bytes()).hexdigest())
@@ -31,7 +32,7 @@ def test_image_holds_the_working_trees_code_and_runs_unprivileged(stack: Setting
     assert lines.pop("uid") != "0", "the image runs as root"
     here = {
         f.relative_to(ROOT).as_posix(): hashlib.sha256(f.read_bytes()).hexdigest()
-        for name in ("lakehouse", "ingest", "alerting", "simulator")
+        for name in PACKAGES
         for f in sorted((ROOT / name).rglob("*.py"))
     }
     differ = sorted(k for k in here.keys() | lines.keys() if here.get(k) != lines.get(k))
