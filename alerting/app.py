@@ -1,7 +1,7 @@
 """The rules worker: a Quix Streams application that turns reports into alerts on the alerts topic.
 
 reports (key: drone) ─ decode ┬ sighting (the report's low-score citizens; none: dropped)
-                              │   ─ group by zone (one repartition) ─ ZoneRules with RocksDB state ─┐
+                              │   ─ group by zone (one repartition) ─ ZoneRules, journal in RocksDB ┐
                               └ DroneHealthStep (per drone, RocksDB state: failure risk) ───────────┴
                                   ─ alerts topic (key: zone)
 
@@ -10,7 +10,8 @@ alerts topic in the delivery worker (`alerting.delivery`), so a slow sink never 
 At-least-once with a short commit interval: alerts leave as soon as they are raised (no transaction
 holding them back) and carry the report's Kafka timestamp; a replay after a crash re-creates the
 same alert ids, which every sink treats as the same alert. Rule state lives in Quix's RocksDB store
-with a changelog topic, so a restarted worker neither repeats nor misses an episode.
+with a changelog topic, so a restarted worker neither repeats nor misses an episode; each sighting
+writes only what it changed (``alerting.zone_state``), so a riot flood costs what a quiet day does.
 """
 
 from __future__ import annotations
@@ -28,11 +29,11 @@ from alerting.bad_input import DeadLetters
 from alerting.failure_scoring import DroneHealthStep, ModelSource, Reading, reading
 from alerting.quix_app import application
 from alerting.rules import Sighting, ZoneRules, sighting
+from alerting.zone_state import ZoneStore
 from lakehouse.codec import decode, encode
 from lakehouse.schemas import Alert, DroneReport
 from lakehouse.settings import AlertingSettings, Settings
 
-STATE_KEY = "rules"
 ZONE_STEP = "zone-rules"  # names the repartition topic and the state store: change it, lose the state
 
 
@@ -40,12 +41,11 @@ class ZoneStep:
     """The stateful step of one zone key: both rules over the zone's state, counting what they raise."""
 
     def __init__(self, rules: ZoneRules) -> None:
-        self.rules = rules
+        self.store = ZoneStore(rules)
         self.raised = 0
 
     def __call__(self, s: Sighting, state: State[str, Any]) -> list[Alert]:
-        new_state, alerts = self.rules.apply(state.get(STATE_KEY), s, datetime.now(UTC))
-        state.set(STATE_KEY, new_state)
+        alerts = self.store.apply(state, s, datetime.now(UTC))
         self.raised += len(alerts)
         return alerts
 

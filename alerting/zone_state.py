@@ -1,0 +1,157 @@
+"""Each zone's rule state in Quix's store as a journal, so that persisting a sighting costs O(1).
+
+The rules work on an in-memory :class:`~alerting.rules.ZoneView` per zone. The store holds, under the
+zone's key, a small *head* and the *journal*: the rules' changes, in order, in chunks of ``CHUNK``
+entries. A sighting rewrites the head and the journal's open chunk, never the window. When the journal
+has grown to several times the view, it is compacted (the view written out as a new journal, the old
+chunks deleted): amortised, still O(1) per sighting, and a rebuild reads a journal no longer than a few
+views.
+
+The view in memory is trusted only while the store says it is the one this store wrote last: the head
+names its writer (a token per ``ZoneStore``, so per built application) and a sequence number. A
+partition given back after another worker had it, a restart, a checkpoint that failed and was replayed
+(the application is rebuilt), or an error in the middle of a step all leave a head that does not match,
+and the view is rebuilt from the journal: restart-safety is the store's, as before, since Quix commits
+the store (and its changelog topic) with the offsets.
+
+Store layout under a zone key::
+
+    "head"  {"owner", "seq", "newest_ms", "episode", "first", "last", "entries"}
+    "j:<n>" [[kind, citizen, ms], ...] for first <= n <= last, at most CHUNK entries each
+    "rules" the state of the version before the journal (one JSON document): read once, migrated
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from alerting.rules import ALERTED, SEEN, Entry, Sighting, ZoneRules, ZoneView
+from lakehouse.schemas import Alert
+
+HEAD = "head"
+LEGACY_KEY = "rules"
+CHUNK = 64
+COMPACT_FACTOR = 4  # compact when the journal holds this many entries per entry of the view (+ CHUNK)
+
+
+class KeyValueState(Protocol):
+    """What this module uses of Quix's ``State`` (one message key's slice of the store)."""
+
+    def get(self, key: Any, default: Any = None) -> Any: ...
+    def set(self, key: Any, value: Any) -> None: ...
+    def delete(self, key: Any) -> None: ...
+
+
+def _chunk_key(n: int) -> str:
+    return f"j:{n}"
+
+
+@dataclass
+class _Cached:
+    view: ZoneView
+    seq: int
+    first: int
+    last: int
+    entries: int  # in the journal, compacted or not
+    open_chunk: list[Entry] = field(default_factory=list)  # the journal's chunk ``last``
+
+
+class ZoneStore:
+    """Runs the zone rules on the zone's view and journals their changes in the zone's state."""
+
+    def __init__(self, rules: ZoneRules) -> None:
+        self.rules = rules
+        self.token = uuid.uuid4().hex
+        self._views: dict[str, _Cached] = {}
+        self.rebuilds = 0
+        self.compactions = 0
+
+    def apply(self, state: KeyValueState, s: Sighting, now: datetime) -> list[Alert]:
+        zone = s["zone"]
+        # 1. The head says who wrote this zone last and how far: a view of ours at that point is current.
+        head = state.get(HEAD)
+        cached = self._views.get(zone)
+        if cached is None or head is None or head["owner"] != self.token or head["seq"] != cached.seq:
+            # 2. Otherwise (first sighting here, another worker had the zone, a replay) rebuild it.
+            cached = self._views[zone] = self._rebuild(state, head)
+        # 3. From here until step 6 the view runs ahead of the store: an error in between leaves a head
+        #    whose seq does not match, and the next sighting rebuilds the view from the journal.
+        cached.seq += 1
+        alerts, changes = self.rules.apply(cached.view, s, now)
+        # 4. Append the changes to the journal's open chunk (a full chunk stays; a new one opens).
+        if changes:
+            self._append(state, cached, changes)
+        # 5. A journal grown to several views is replaced by the view itself (amortised O(1)).
+        live = len(cached.view.seen) + len(cached.view.alerted)
+        if cached.entries > COMPACT_FACTOR * live + CHUNK:
+            self._compact(state, cached)
+        # 6. The head last: it makes the view current again.
+        self._write_head(state, cached)
+        return alerts
+
+    def _append(self, state: KeyValueState, cached: _Cached, changes: list[Entry]) -> None:
+        for entry in changes:
+            if len(cached.open_chunk) >= CHUNK:
+                state.set(_chunk_key(cached.last), cached.open_chunk)
+                cached.last += 1
+                cached.open_chunk = []
+            cached.open_chunk.append(entry)
+        cached.entries += len(changes)
+        state.set(_chunk_key(cached.last), cached.open_chunk)
+
+    def _compact(self, state: KeyValueState, cached: _Cached) -> None:
+        view = cached.view
+        entries: list[Entry] = [(ALERTED, cid, ms) for cid, ms in view.alerted.items()]
+        entries += [(SEEN, cid, ms) for cid, ms in view.seen.items()]
+        old_first, old_last = cached.first, cached.last
+        cached.first = cached.last = old_last + 1
+        cached.entries, cached.open_chunk = 0, []
+        self._append(state, cached, entries)
+        for n in range(old_first, old_last + 1):
+            state.delete(_chunk_key(n))
+        self.compactions += 1
+
+    def _write_head(self, state: KeyValueState, cached: _Cached) -> None:
+        state.set(
+            HEAD,
+            {
+                "owner": self.token,
+                "seq": cached.seq,
+                "newest_ms": cached.view.newest_ms,
+                "episode": cached.view.episode,
+                "first": cached.first,
+                "last": cached.last,
+                "entries": cached.entries,
+            },
+        )
+
+    def _rebuild(self, state: KeyValueState, head: dict[str, Any] | None) -> _Cached:
+        self.rebuilds += 1
+        if head is None:
+            legacy = state.get(LEGACY_KEY)
+            if legacy is None:
+                return _Cached(ZoneView(), seq=0, first=0, last=0, entries=0)
+            return self._migrate(state, legacy)
+        view = ZoneView(newest_ms=head["newest_ms"], episode=head["episode"])
+        chunk: list[Entry] = []
+        for n in range(head["first"], head["last"] + 1):
+            chunk = [(e[0], e[1], e[2]) for e in state.get(_chunk_key(n), [])]
+            for kind, cid, ms in chunk:
+                view.put(kind, cid, ms)
+        self.rules.forget(view)
+        return _Cached(view, head["seq"], head["first"], head["last"], head["entries"], chunk)
+
+    def _migrate(self, state: KeyValueState, legacy: dict[str, Any]) -> _Cached:
+        """The one-document state of the version before: its maps, in their order, as a new journal."""
+        citizens, riot = legacy.get("citizens") or {}, legacy.get("riot") or {}
+        newest = max([v["newest_ms"] for v in (citizens, riot) if v], default=None)
+        view = ZoneView(newest_ms=newest, episode=riot.get("episode"))
+        view.alerted.update(citizens.get("alerted", {}))
+        view.seen.update(riot.get("seen", {}))
+        cached = _Cached(view, seq=0, first=0, last=0, entries=0)
+        self._compact(state, cached)
+        state.delete(LEGACY_KEY)
+        return cached
