@@ -4,47 +4,22 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
-import numpy as np
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from simulator.config import SimulatorConfig
+from simulator.delivery import DeliveryStats
 from simulator.episodes import GroundTruth
-from simulator.generator import Batch, ReportGenerator
+from simulator.generator import ReportGenerator
+from simulator.lanes import Run, run_lanes
 
 console = Console(stderr=True)
-
-
-def live(gen: ReportGenerator, rate: float, count: int | None, duration_s: float | None) -> Iterator[Batch]:
-    """Reports stamped with the wall clock, paced to ``rate`` per second, drones in turn.
-
-    Small ticks keep the stream steady (a fleet does not report in bursts); 5 ms keeps the per-batch
-    overhead of the generator (about 0.3 ms) small at 10,000 reports/s.
-    """
-    drones = gen.config.drones
-    sent, start, ticks = 0, time.monotonic(), 0
-    tick = 0.005
-    while (count is None or sent < count) and (duration_s is None or time.monotonic() - start < duration_s):
-        ticks += 1
-        pause = start + ticks * tick - time.monotonic()
-        if pause > 0:
-            time.sleep(pause)
-        due = int((time.monotonic() - start) * rate) - sent
-        if count is not None:
-            due = min(due, count - sent)
-        if due <= 0:
-            continue
-        due = min(due, 8192)
-        seq = np.arange(sent, sent + due)
-        yield gen.batch(np.full(due, time.time()), seq % drones)
-        sent += due
 
 
 def simulate(
@@ -74,6 +49,14 @@ def simulate(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="write JSON lines to stdout instead of Kafka")
     ] = False,
+    processes: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="producer processes sharing the fleet by drone, for machines with more cores "
+            "(a seed gives the same reports again for the same number of processes)",
+        ),
+    ] = 1,
 ) -> None:
     """Simulate the drone fleet and produce its reports (keyed by drone id) to Kafka."""
     config = SimulatorConfig(
@@ -96,37 +79,41 @@ def simulate(
     # The random stream is salted with the backfill's start (same arguments, same bytes; another window,
     # other report ids) or, live, with the clock, so two runs never share a report id.
     salt = int(start_utc.timestamp() * 1000) if start_utc is not None else time.time_ns()
-    gen = ReportGenerator(config, GroundTruth(ground_truth), id_salt=salt)
-
     if start_utc is not None:
         if count is None:
             if days is None:
                 raise typer.BadParameter("backfill needs --days or --count")
             count = int(days * 86_400 / config.report_interval_s * config.drones)
-        batches = gen.backfill(start_utc, count)
         label = f"backfill from {start_utc:%Y-%m-%d} ({count:,} reports)"
     else:
-        batches = live(gen, rate, count, duration)
         label = f"live at {rate:,.0f} reports/s"
-
-    if dry_run:
-        out = sys.stdout.buffer
-        for batch in batches:
-            out.write(b"\n".join(batch.values) + b"\n")
-        out.flush()
-        return
+    if processes > 1:
+        if dry_run:
+            raise typer.BadParameter("--dry-run writes one stream: use it with --processes 1")
+        label += f" · {processes} processes"
 
     from lakehouse.settings import get_settings
     from simulator.delivery import ReportProducer, TopicUnavailable
 
-    settings = get_settings()
-    # Live reports should leave at once (alert latency); a backfill batches harder for throughput.
+    run = Run(
+        config=config,
+        salt=salt,
+        start=start_utc,
+        count=count,
+        duration_s=duration,
+        rate=rate,
+        ground_truth=ground_truth,
+        bootstrap_servers="" if dry_run else get_settings().kafka.bootstrap_servers,
+        topic=topic or ("" if dry_run else get_settings().kafka.reports_topic),
+    )
+    if dry_run:
+        out = sys.stdout.buffer
+        for batch in run.batches(ReportGenerator(config, GroundTruth(ground_truth), id_salt=salt), 1):
+            out.write(b"\n".join(batch.values) + b"\n")
+        out.flush()
+        return
     try:
-        producer = ReportProducer(
-            settings.kafka.bootstrap_servers,
-            topic or settings.kafka.reports_topic,
-            extra=None if backfill else {"linger.ms": 2},
-        )
+        producer: ReportProducer = run.producer()  # connects and checks the topic before anything runs
     except TopicUnavailable as exc:
         console.print(f"[red]error:[/] {escape(str(exc))}")
         raise typer.Exit(1) from exc
@@ -143,17 +130,23 @@ def simulate(
     )
     with progress:
         task = progress.add_task(label, total=count, rate=0.0)
-        try:
-            for batch in batches:
-                producer.send(batch.keys, batch.values)
-                elapsed = max(time.monotonic() - t0, 1e-9)
-                progress.update(
-                    task, completed=producer.stats.produced, rate=producer.stats.produced / elapsed
-                )
-        except KeyboardInterrupt:
-            interrupted = True
-        progress.update(task, description=label + " · flushing")
-        stats = producer.flush()
+
+        def show(stats: DeliveryStats) -> None:
+            elapsed = max(time.monotonic() - t0, 1e-9)
+            progress.update(task, completed=stats.produced, rate=stats.produced / elapsed)
+
+        if processes > 1:
+            stats, interrupted = run_lanes(run, processes, show)
+        else:
+            gen = ReportGenerator(config, GroundTruth(ground_truth), id_salt=salt)
+            try:
+                for batch in run.batches(gen, 1):
+                    producer.send(batch.keys, batch.values)
+                    show(producer.stats)
+            except KeyboardInterrupt:
+                interrupted = True
+            progress.update(task, description=label + " · flushing")
+            stats = producer.flush()
         elapsed = time.monotonic() - t0
         progress.update(task, completed=stats.produced, rate=stats.delivered / elapsed)
     console.print(
@@ -162,6 +155,6 @@ def simulate(
         f"in {elapsed:.1f}s "
         f"({stats.delivered / elapsed:,.0f} reports/s) to {producer.topic}; ground truth: {ground_truth}"
     )
-    if stats.failed or stats.pending:
+    if stats.failed or stats.pending or stats.errors:
         console.print(f"[red]not every report was delivered[/]: {stats.errors}")
         raise typer.Exit(1)

@@ -1,8 +1,13 @@
 """Deliver encoded reports to Kafka with an idempotent producer, counting every delivery report.
 
 The producer is tuned for throughput on one machine: large linger batches and lz4 compression. When its
-local queue is full it serves delivery callbacks and retries, so backpressure slows the simulator down
+local queue is full it serves delivery reports and retries, so backpressure slows the simulator down
 instead of losing reports.
+
+Deliveries are counted in bulk: librdkafka reports only the failed messages (``delivery.report.only.error``),
+so a successful report costs no Python callback (the profile put ~4 µs per message in produce with a
+callback); a report is delivered once it is neither failed nor still in the producer's queue, which
+librdkafka counts until the broker has acknowledged it (``len(producer)``).
 """
 
 from __future__ import annotations
@@ -19,13 +24,13 @@ class TopicUnavailable(RuntimeError):
 @dataclass
 class DeliveryStats:
     produced: int = 0
-    delivered: int = 0
     failed: int = 0
+    pending: int = 0  # queued or in flight: not yet acknowledged by the broker, nor failed
     errors: dict[str, int] = field(default_factory=dict)
 
     @property
-    def pending(self) -> int:
-        return self.produced - self.delivered - self.failed
+    def delivered(self) -> int:
+        return self.produced - self.failed - self.pending
 
 
 class ReportProducer:
@@ -43,6 +48,8 @@ class ReportProducer:
             "queue.buffering.max.messages": 500_000,
             "queue.buffering.max.kbytes": 1_048_576,
             "message.timeout.ms": 120_000,
+            "delivery.report.only.error": True,
+            "on_delivery": self._on_failure,
         }
         config.update(extra or {})
         self._producer = Producer(config)
@@ -56,28 +63,31 @@ class ReportProducer:
         if error is not None:
             raise TopicUnavailable(f"topic {topic!r}: {error.str()} (`harmony stack up` creates the topics)")
 
-    def _on_delivery(self, err: KafkaError | None, _msg: Message) -> None:
-        if err is None:
-            self.stats.delivered += 1
-        else:
+    def _on_failure(self, err: KafkaError | None, _msg: Message) -> None:
+        if err is not None:  # only failures are reported (delivery.report.only.error)
             self.stats.failed += 1
             name = err.name()
             self.stats.errors[name] = self.stats.errors.get(name, 0) + 1
 
     def send(self, keys: list[bytes], values: list[bytes]) -> None:
         """Queue reports; the Kafka timestamp is the produce time (the event time is in the payload)."""
-        produce, topic, cb = self._producer.produce, self.topic, self._on_delivery
-        for key, value in zip(keys, values, strict=True):
-            while True:
-                try:
-                    produce(topic, value, key, on_delivery=cb)
-                    break
-                except BufferError:
-                    self._producer.poll(0.05)
-            self.stats.produced += 1
+        produce, topic = self._producer.produce, self.topic
+        sent = 0
+        try:
+            for key, value in zip(keys, values, strict=True):
+                while True:
+                    try:
+                        produce(topic, value, key)
+                        break
+                    except BufferError:
+                        self._producer.poll(0.05)
+                sent += 1
+        finally:
+            self.stats.produced += sent
         self._producer.poll(0)
+        self.stats.pending = len(self._producer)
 
     def flush(self, timeout_s: float = 120.0) -> DeliveryStats:
-        """Wait for every outstanding delivery report (or the timeout)."""
-        self._producer.flush(timeout_s)
+        """Wait until every report is acknowledged or failed (or the timeout)."""
+        self.stats.pending = self._producer.flush(timeout_s)
         return self.stats

@@ -1,8 +1,8 @@
 """Turn the world into drone reports, a batch at a time, deterministically from the seed.
 
 Everything random for a batch is drawn at once with numpy (who is seen, who is agitated, what they say,
-where the drone is); only the final assembly into JSON is a Python loop. Event times are either a
-backfill clock (``start`` + n × interval / drones) or the wall clock (live mode).
+where the drone is) into columns, which ``simulator.report_writer`` turns into JSON lines. Event times
+are either a backfill clock (``start`` + n × interval / drones) or the wall clock (live mode).
 """
 
 from __future__ import annotations
@@ -12,17 +12,24 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
-import orjson
 
 from lakehouse.city import CITY, City
-from lakehouse.schemas import REPORT_SCHEMA_VERSION
 from simulator.config import SimulatorConfig
 from simulator.episodes import GroundTruth, RiotEpisode, plan_day
+from simulator.report_writer import BatchColumns, ReportWriter
 from simulator.wear import CAUSES, EVENTS, Wear
 from simulator.world import Fleet, Lexicon, Population
 
 MAX_WORDS = 5
 BATCH = 4096
+
+
+@dataclass(frozen=True)
+class Lane:
+    """Which share of the fleet one producer process simulates: the drones ``d`` with ``d % of == index``."""
+
+    index: int = 0
+    of: int = 1
 
 
 @dataclass(frozen=True)
@@ -34,6 +41,17 @@ class Batch:
     event_ms: np.ndarray
 
 
+def _mood_cdf(lex: Lexicon) -> np.ndarray:
+    """The calm, agitated and rioting word distributions as one increasing CDF over [0, 3): mood k's words
+    are at k + its CDF, so one uniform draw plus the speaker's mood picks a word of that mood."""
+    cdfs = []
+    for k, p in enumerate((lex.calm_p, lex.agitated_p, lex.riot_p)):
+        cdf = np.cumsum(p)
+        cdf[-1] = 1.0
+        cdfs.append(k + cdf)
+    return np.concatenate(cdfs)
+
+
 class ReportGenerator:
     def __init__(
         self,
@@ -41,6 +59,7 @@ class ReportGenerator:
         ground_truth: GroundTruth | None = None,
         city: City = CITY,
         id_salt: int = 0,
+        lane: Lane | None = None,
     ) -> None:
         self.config = config
         self.city = city
@@ -50,10 +69,21 @@ class ReportGenerator:
         self.lexicon = Lexicon.default()
         self.wear = Wear(config, config.drones)
         self.ground_truth = ground_truth or GroundTruth()
-        self._rng = np.random.default_rng([config.seed, 0x5EED, id_salt])
-        self._word_array = np.array(self.lexicon.words, dtype=object)
-        self._zone_names = [z.name for z in city.zones]
+        self.lane = lane or Lane()
+        # One process draws as it always did; each lane of several draws its own stream.
+        extra = [] if self.lane.of == 1 else [self.lane.index, self.lane.of]
+        self._rng = np.random.default_rng([config.seed, 0x5EED, id_salt, *extra])
+        self.drones = np.flatnonzero(np.arange(config.drones) % self.lane.of == self.lane.index)
+        self.writer = ReportWriter(
+            self.population.ids,
+            self.population.names,
+            self.fleet.ids,
+            self.fleet.firmware,
+            [z.name for z in city.zones],
+            self.lexicon.words,
+        )
         self._drone_keys = [d.encode() for d in self.fleet.ids]
+        self._mood_cdf = _mood_cdf(self.lexicon)
         self._days: dict[int, list[RiotEpisode]] = {}
         self._bounds: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._seq = 0
@@ -88,17 +118,21 @@ class ReportGenerator:
 
     # ---- reports ---------------------------------------------------------------------------------
     def backfill(self, start: datetime, count: int) -> Iterator[Batch]:
-        """``count`` reports from ``start`` on, each drone reporting every ``report_interval_s``.
+        """``count`` reports from ``start`` on, each drone reporting every ``report_interval_s``; a lane
+        yields those of the ``count`` that are its drones'.
 
-        Batches always hold ``BATCH`` reports, since the random draws depend on the batch boundaries.
+        The batches' boundaries are fixed (``BATCH`` reports of the fleet's sequence per lane), since the
+        random draws depend on them.
         """
-        batch_size = BATCH
-        step = self.config.report_interval_s / self.config.drones
+        drones, of = self.config.drones, self.lane.of
+        step = self.config.report_interval_s / drones
         t_start = start.astimezone(UTC).timestamp()
-        for first in range(0, count, batch_size):
-            n = min(batch_size, count - first)
-            seq = np.arange(first, first + n)
-            yield self.batch(t_start + seq * step, seq % self.config.drones)
+        for first in range(0, count, BATCH * of):
+            seq = np.arange(first, min(first + BATCH * of, count))
+            if of > 1:
+                seq = seq[seq % drones % of == self.lane.index]
+            if len(seq):
+                yield self.batch(t_start + seq * step, seq % drones)
 
     def backfill_end(self, start: datetime, count: int) -> datetime:
         return start + timedelta(seconds=count * self.config.report_interval_s / self.config.drones)
@@ -164,11 +198,12 @@ class ReportGenerator:
         # What each citizen says, and the score the drone computes from it.
         m = len(citizen)
         n_words = rng.integers(2, MAX_WORDS + 1, size=m)
+        # One uniform draw per word, looked up in the speaker's mood's distribution (what rng.choice does,
+        # without drawing all three moods for everyone).
         vocab = len(lex.words)
-        calm = rng.choice(vocab, size=(m, MAX_WORDS), p=lex.calm_p)
-        angry = rng.choice(vocab, size=(m, MAX_WORDS), p=lex.agitated_p)
-        riot = rng.choice(vocab, size=(m, MAX_WORDS), p=lex.riot_p)
-        said = np.where(rioting[:, None], riot, np.where(agitated[:, None], angry, calm))
+        mood = np.where(rioting, 2, np.where(agitated, 1, 0))[:, None]
+        at = np.searchsorted(self._mood_cdf, rng.random((m, MAX_WORDS)) + mood, side="right")
+        said = np.clip(at, mood * vocab, (mood + 1) * vocab - 1) - mood * vocab
         used = np.arange(MAX_WORDS)[None, :] < n_words[:, None]
         mean_weight = (lex.weights[said] * used).sum(axis=1) / n_words
         score = np.clip(50 + 50 * mean_weight + rng.normal(0, 2.0, size=m), 0, 100).round(1)
@@ -181,44 +216,26 @@ class ReportGenerator:
             self.ground_truth.record_drone_events(
                 [(self.fleet.ids[d], at, EVENTS[c].value, CAUSES[c]) for d, at, c in events.ends]
             )
-        event_l = [None if c < 0 else EVENTS[c].value for c in events.cause.tolist()]
-        ids = rng.bytes(16 * n).hex()
-        bounds = np.searchsorted(report_of, np.arange(n + 1)).tolist()
-        # Everything each report heard, flattened in report order, then sliced per report.
-        heard = self._word_array[said[used]].tolist()
-        word_bounds = np.concatenate([[0], np.cumsum(np.bincount(report_of, weights=n_words, minlength=n))])
-        word_bounds_l = word_bounds.astype(np.int64).tolist()
-
-        names, cids, zones = pop.names, pop.ids, self._zone_names
-        drones, firmware = self.fleet.ids, self.fleet.firmware
-        score_l, citizen_l = score.tolist(), citizen.tolist()
-        lat_l, lon_l, alt_l = lat.round(6).tolist(), lon.round(6).tolist(), alt.round(1).tolist()
-        bat_l, temp_l, sig_l = battery.round(1).tolist(), temp.round(1).tolist(), signal.round(1).tolist()
-        drone_l, zone_l = drone.tolist(), zone.tolist()
-        dumps = orjson.dumps
-        values = []
-        for i in range(n):
-            d, a, b = drone_l[i], bounds[i], bounds[i + 1]
-            report = {
-                "schema_version": REPORT_SCHEMA_VERSION,
-                "report_id": ids[32 * i : 32 * i + 32],
-                "drone_id": drones[d],
-                "event_time": stamps[i],
-                "position": {"lat": lat_l[i], "lon": lon_l[i], "altitude_m": alt_l[i]},
-                "zone": zones[zone_l[i]],
-                "health": {
-                    "battery_pct": bat_l[i],
-                    "motor_temp_c": temp_l[i],
-                    "signal_dbm": sig_l[i],
-                    "firmware": firmware[d],
-                },
-                "citizens": [
-                    {"citizen_id": cids[c], "name": names[c], "harmony_score": sc}
-                    for c, sc in zip(citizen_l[a:b], score_l[a:b], strict=True)
-                ],
-                "words": heard[word_bounds_l[i] : word_bounds_l[i + 1]],
-                "event": event_l[i],
-            }
-            values.append(dumps(report))
+        cols = BatchColumns(
+            report_ids=rng.bytes(16 * n).hex(),
+            drone=drone,
+            zone=zone,
+            stamps=stamps,
+            lat=lat.round(6),
+            lon=lon.round(6),
+            alt=alt.round(1),
+            battery=battery.round(1),
+            temp=temp.round(1),
+            signal=signal.round(1),
+            event=[None if c < 0 else EVENTS[c].value for c in events.cause.tolist()],
+            citizen=citizen,
+            score=score,
+            citizen_bounds=np.searchsorted(report_of, np.arange(n + 1)).tolist(),
+            words=said[used],
+            word_bounds=np.concatenate([[0], np.cumsum(np.bincount(report_of, weights=n_words, minlength=n))])
+            .astype(np.int64)
+            .tolist(),
+        )
+        values = self.writer.write(cols)
         self._seq += n
-        return Batch(keys=[self._drone_keys[d] for d in drone_l], values=values, event_ms=event_ms)
+        return Batch(keys=[self._drone_keys[d] for d in drone.tolist()], values=values, event_ms=event_ms)
