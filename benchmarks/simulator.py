@@ -2,7 +2,8 @@
 
 Run: .venv/bin/python -m benchmarks.simulator [--reports N] [--profile]
 Also measures, in the same run, generation alone (no Kafka) and a raw produce loop of pre-built bytes
-(no generation), so the figure can be read against both ceilings.
+(no generation), so the figure can be read against both ceilings, and the same reports from two
+producer processes (``harmony simulate --processes 2``).
 """
 
 from __future__ import annotations
@@ -10,9 +11,11 @@ from __future__ import annotations
 import argparse
 import cProfile
 import pstats
+import tempfile
 import time
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 
 from confluent_kafka.admin import AdminClient, NewTopic
 
@@ -21,6 +24,7 @@ from lakehouse.settings import get_settings
 from simulator.config import SimulatorConfig
 from simulator.delivery import ReportProducer
 from simulator.generator import ReportGenerator
+from simulator.lanes import Run, run_lanes
 
 START = datetime(2026, 9, 1, tzinfo=UTC)
 
@@ -70,6 +74,14 @@ def main() -> None:
             prof.disable()
         total_s = time.perf_counter() - t0
         assert stats.delivered == args.reports and stats.failed == 0
+
+        # 4. the same with --processes 2 (each process simulating half the fleet), process start included
+        run = Run(config, 0, START, args.reports, None, 0.0, Path(tempfile.mkdtemp()) / "truth.jsonl",
+                  settings.kafka.bootstrap_servers, topic)  # fmt: skip
+        t0 = time.perf_counter()
+        stats, _ = run_lanes(run, 2, lambda _: None)
+        two_s = time.perf_counter() - t0
+        assert stats.delivered == args.reports and stats.failed == 0 and not stats.errors, stats
     finally:
         admin.delete_topics([topic])[topic].result(15)
     if prof:
@@ -86,6 +98,8 @@ def main() -> None:
             "simulator_reports_per_s": args.reports / total_s,
             "generate_only_reports_per_s": args.reports / gen_s,
             "produce_only_reports_per_s": args.reports / produce_s,
+            "simulator_2_processes_reports_per_s": args.reports / two_s,
+            "simulator_2_processes_ratio": total_s / two_s,
         },
     )
 
