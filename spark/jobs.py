@@ -168,12 +168,12 @@ def analyze(
     else:
         observations = read(spark, CITIZEN_OBSERVATIONS, settings, now)
         reports = read(spark, REPORTS, settings, now)
-    observations = observations.select("event_time", "zone", "harmony_score").cache()
-    days = answers.day_counts(observations, threshold)
-    hours = answers.hour_counts(observations, threshold)
-    zones = answers.zone_counts(observations, threshold)
+    grain = answers.grain_counts(observations, threshold).cache()  # small: days × zones × 24 rows
+    days = answers.day_counts(grain)
+    hours = answers.hour_counts(grain)
+    zones = answers.zone_counts(grain)
     words = answers.word_counts(reports, threshold)
-    cells = answers.zone_hour_counts(observations, threshold)
+    cells = answers.zone_hour_counts(grain)
     if run.mode == "incremental":
 
         def stored(answer: Answer, *columns: str) -> DataFrame:
@@ -214,6 +214,6 @@ def analyze(
         rows = results[answer].count()
         run.answers.append(AnswerRun(answer, rows, timings[answer] + time.monotonic() - t0))
         report(f"{answer.identifier(settings)}: {rows} rows in {run.answers[-1].seconds:.1f}s ({run.mode})")
-    observations.unpersist()
+    grain.unpersist()
     riots.unpersist()
     return run
