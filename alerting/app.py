@@ -1,17 +1,19 @@
 """The rules worker: a Quix Streams application that turns reports into alerts on the alerts topic.
 
-reports (key: drone) ─ decode ┬ sighting (the report's low-score citizens; none: dropped)
-                              │   ─ group by zone (one repartition) ─ ZoneRules, journal in RocksDB ┐
-                              └ DroneHealthStep (per drone, RocksDB state: failure risk) ───────────┴
-                                  ─ alerts topic (key: zone)
+reports (key: drone) ─ decode ─ ReportStep (per drone, RocksDB state: failure risk; the report's
+    low-score citizens and any maintenance alert, or nothing) ─ group by zone (one repartition)
+    ─ ZoneStep (both zone rules, journal in RocksDB; passes the maintenance alerts on) ─ alerts topic
 
-Nothing but Kafka sits on this path: people-facing sinks (PostgreSQL, webhook, console) read the
-alerts topic in the delivery worker (`alerting.delivery`), so a slow sink never delays an alert.
-At-least-once with a short commit interval: alerts leave as soon as they are raised (no transaction
-holding them back) and carry the report's Kafka timestamp; a replay after a crash re-creates the
-same alert ids, which every sink treats as the same alert. Rule state lives in Quix's RocksDB store
-with a changelog topic, so a restarted worker neither repeats nor misses an episode; each sighting
-writes only what it changed (``alerting.zone_state``), so a riot flood costs what a quiet day does.
+One chain without branches: Quix copies a value for every branch after the first (a pickle round
+trip), which cost a flood more than the rules themselves; maintenance alerts, rare, ride along the
+repartition to the one producing step. Nothing but Kafka sits on this path: people-facing sinks
+(PostgreSQL, webhook, console) read the alerts topic in the delivery worker (`alerting.delivery`), so a
+slow sink never delays an alert. At-least-once with a short commit interval: alerts leave as soon as
+they are raised (no transaction holding them back) and carry the report's Kafka timestamp; a replay
+after a crash re-creates the same alert ids, which every sink treats as the same alert. Rule state
+lives in Quix's RocksDB store with a changelog topic, so a restarted worker neither repeats nor misses
+an episode; each sighting writes only what it changed (``alerting.zone_state``), so a riot flood costs
+per report what a quiet day does.
 """
 
 from __future__ import annotations
@@ -19,14 +21,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, cast
 
 from quixstreams import Application
 from quixstreams.models.serializers import Serializer
 from quixstreams.state import State
 
 from alerting.bad_input import DeadLetters
-from alerting.failure_scoring import DroneHealthStep, ModelSource, Reading, reading
+from alerting.failure_scoring import DroneHealthStep, ModelSource, reading
 from alerting.quix_app import application
 from alerting.rules import Sighting, ZoneRules, sighting
 from alerting.zone_state import ZoneStore
@@ -37,6 +39,29 @@ from lakehouse.settings import AlertingSettings, Settings
 ZONE_STEP = "zone-rules"  # names the repartition topic and the state store: change it, lose the state
 
 
+class Carried(TypedDict):
+    """What crosses to the zone's partition for one report: its sighting and the alerts raised upstream."""
+
+    zone: str
+    sighting: Sighting | None
+    alerts: list[dict[str, Any]]  # maintenance alerts, in the contract's JSON form
+
+
+class ReportStep:
+    """The stateful step of one drone key: its failure risk, then what the zone needs of the report."""
+
+    def __init__(self, health: DroneHealthStep, threshold: float) -> None:
+        self.health = health
+        self.threshold = threshold
+
+    def __call__(self, report: DroneReport, state: State[str, Any]) -> Carried | None:
+        raised = self.health(reading(report), state)
+        found = sighting(report, self.threshold)
+        if found is None and not raised:
+            return None
+        return Carried(zone=report.zone, sighting=found, alerts=[a.model_dump(mode="json") for a in raised])
+
+
 class ZoneStep:
     """The stateful step of one zone key: both rules over the zone's state, counting what they raise."""
 
@@ -44,9 +69,16 @@ class ZoneStep:
         self.store = ZoneStore(rules)
         self.raised = 0
 
-    def __call__(self, s: Sighting, state: State[str, Any]) -> list[Alert]:
-        alerts = self.store.apply(state, s, datetime.now(UTC))
-        self.raised += len(alerts)
+    def __call__(self, carried: Carried | Sighting, state: State[str, Any]) -> list[Alert]:
+        if "lows" in carried:  # a bare sighting, repartitioned by the version before Carried
+            c = Carried(zone=carried["zone"], sighting=cast(Sighting, carried), alerts=[])
+        else:
+            c = carried
+        alerts = [Alert.model_validate(a) for a in c["alerts"]]
+        if c["sighting"] is not None:
+            raised = self.store.apply(state, c["sighting"], datetime.now(UTC))
+            self.raised += len(raised)
+            alerts += raised
         return alerts
 
 
@@ -81,19 +113,14 @@ def build(
     )
     source = app.dataframe(reports)
     dead_letters.guard(source)
-    # One decode, two small values: Quix copies a value for every branch after the first (a pickle
-    # round trip), so the branches share a pair of small dicts, not the decoded report.
-    decoded = source.apply(lambda raw: _split(decode(DroneReport, raw), threshold))
-    sightings = decoded.apply(lambda pair: pair[0]).filter(lambda s: s is not None)
-    alerts = sightings.group_by(lambda s: s["zone"], name=ZONE_STEP).apply(step, stateful=True, expand=True)
+    carried = (
+        source.apply(lambda raw: decode(DroneReport, raw))
+        .apply(ReportStep(health, threshold), stateful=True)
+        .filter(lambda c: c is not None)
+    )
+    alerts = carried.group_by(lambda c: c["zone"], name=ZONE_STEP).apply(step, stateful=True, expand=True)
     alerts.to_topic(alerts_topic, key=lambda alert: alert.zone)
-    maintenance = decoded.apply(lambda pair: pair[1]).apply(health, stateful=True, expand=True)
-    maintenance.to_topic(alerts_topic, key=lambda alert: alert.zone)
     return RulesApp(app, step, health, dead_letters, models)
-
-
-def _split(report: DroneReport, threshold: float) -> tuple[Sighting | None, Reading]:
-    return sighting(report, threshold), reading(report)
 
 
 class AlertSerializer(Serializer):

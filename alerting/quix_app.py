@@ -15,6 +15,9 @@ from lakehouse.settings import Settings
 from lakehouse.stopping import KeepsStop
 
 
+FETCH_BYTES_PER_PARTITION = 64 * 1024
+
+
 class ResumingApplication(KeepsStop, Application):
     """Quix's ``Application``, clearing a pause a partition kept from an earlier assignment.
 
@@ -46,7 +49,15 @@ def application(
         state_dir=str(state_dir or state_slot(settings.state_path / "alerting" / group)),
         use_changelog_topics=True,
         on_processing_error=dead_letters,
-        consumer_extra_config={"fetch.wait.max.ms": 5, "session.timeout.ms": 10_000},
+        # Small fetches per partition keep the partitions' event times close together while a backlog is
+        # read (a backfill, a catch-up after a restart): a 1 MiB fetch of one drone partition spans half an
+        # hour of a backfill's event time, and the zone rules, which see the partitions interleaved by
+        # fetch, would find sightings from the partition behind too late for the riot window.
+        consumer_extra_config={
+            "fetch.wait.max.ms": 5,
+            "session.timeout.ms": 10_000,
+            "max.partition.fetch.bytes": FETCH_BYTES_PER_PARTITION,
+        },
         # A delivery not confirmed in 20 s fails the checkpoint, and the runner resumes from the last one
         # (alerting/runner.py): a stalled producer must not hold the alerts back for librdkafka's 5 min
         # (its producer can keep messages queued after a broker restart: librdkafka issues 569, 1432).

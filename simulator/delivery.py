@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
+MAX_QUEUED = 500_000  # reports queued locally before `send` waits for the broker
+
 
 class TopicUnavailable(RuntimeError):
     """The broker cannot be reached or the topic does not exist: nothing would be delivered."""
@@ -45,7 +47,7 @@ class ReportProducer:
             "batch.size": 1_000_000,
             "batch.num.messages": 10_000,
             "compression.type": "lz4",
-            "queue.buffering.max.messages": 500_000,
+            "queue.buffering.max.messages": MAX_QUEUED + 10_000,
             "queue.buffering.max.kbytes": 1_048_576,
             "message.timeout.ms": 120_000,
             "delivery.report.only.error": True,
@@ -63,27 +65,28 @@ class ReportProducer:
         if error is not None:
             raise TopicUnavailable(f"topic {topic!r}: {error.str()} (`harmony stack up` creates the topics)")
 
-    def _on_failure(self, err: KafkaError | None, _msg: Message) -> None:
+    def _on_failure(self, err: KafkaError | None, _msg: Message | None) -> None:
         if err is not None:  # only failures are reported (delivery.report.only.error)
             self.stats.failed += 1
             name = err.name()
             self.stats.errors[name] = self.stats.errors.get(name, 0) + 1
 
     def send(self, keys: list[bytes], values: list[bytes]) -> None:
-        """Queue reports; the Kafka timestamp is the produce time (the event time is in the payload)."""
-        produce, topic = self._producer.produce, self.topic
-        sent = 0
-        try:
-            for key, value in zip(keys, values, strict=True):
-                while True:
-                    try:
-                        produce(topic, value, key)
-                        break
-                    except BufferError:
-                        self._producer.poll(0.05)
-                sent += 1
-        finally:
-            self.stats.produced += sent
+        """Queue reports, a batch in one call; the Kafka timestamp is the produce time (the event time is in
+        the payload). ``produce_batch`` partitions by key as ``produce`` does, at half its cost per message.
+
+        It does not wait for room in the local queue, and a message it could not queue would have to be sent
+        again after those behind it (out of order for its drone): so wait for room for the whole batch first.
+        """
+        messages = [{"key": k, "value": v} for k, v in zip(keys, values, strict=True)]
+        while len(self._producer) + len(messages) > MAX_QUEUED:
+            self._producer.poll(0.05)
+        queued = self._producer.produce_batch(self.topic, messages)
+        self.stats.produced += len(messages)
+        if queued < len(messages):  # refused at once (e.g. too large): failed, and counted as such
+            for m in messages:
+                if "_error" in m:
+                    self._on_failure(m["_error"], None)
         self._producer.poll(0)
         self.stats.pending = len(self._producer)
 
