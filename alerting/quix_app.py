@@ -14,7 +14,6 @@ from alerting.bad_input import DeadLetters
 from lakehouse.settings import Settings
 from lakehouse.stopping import KeepsStop
 
-
 FETCH_BYTES_PER_PARTITION = 64 * 1024
 
 
