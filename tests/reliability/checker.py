@@ -11,7 +11,7 @@ import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlparse
 
 import pyarrow.compute as pc
@@ -24,7 +24,7 @@ from ingest.writer import committed_offsets, snapshot_offsets
 from lakehouse.catalog import load_catalog
 from lakehouse.codec import ContractError, decode
 from lakehouse.schemas import Alert, DroneReport
-from lakehouse.settings import Settings
+from lakehouse.settings import RuleSettings, Settings
 from lakehouse.storage import s3_filesystem
 from tests.dead_letter_reader import dead_letters_from
 
@@ -213,25 +213,51 @@ def check_lake(settings: Settings, topic: str, namespace: str, group: str) -> Ch
     )
 
 
+RIOT_WINDOW = timedelta(minutes=RuleSettings().riot_window_minutes)
+
+
 def _at(text: object) -> datetime:
     return datetime.fromisoformat(str(text))
 
 
-def match(truth: list[dict[str, object]], riots: list[Alert]) -> tuple[dict[str, set[str]], list[Alert]]:
-    """Invariant 6's matching: riot alert ids per ground-truth episode (same zone, event time within the
-    episode), and the riot alerts that match no episode."""
+def match(
+    truth: list[dict[str, object]], riots: list[Alert], window: timedelta = RIOT_WINDOW
+) -> tuple[dict[str, set[str]], list[Alert]]:
+    """Invariant 6's matching: riot alert ids per ground-truth episode, and the riot alerts that match none.
+
+    An alert matches an episode of its zone that it started in. A zone riots as one, though: an episode
+    that begins while an earlier one of its zone is still rioting (overlapping, or within the riot window
+    of its end, whose rioters still fill the window) raises no alert of its own; it is matched to the
+    latest alert of that run of episodes started before it, the riot that was open when it began."""
     found: dict[str, set[str]] = {str(e["episode_id"]): set() for e in truth}
+    episodes = sorted(truth, key=lambda e: (str(e["zone"]), _at(e["start"])))
+    run_start: dict[str, datetime] = {}  # episode id -> start of its run of episodes in its zone
+    zone, start, end = "", datetime.min.replace(tzinfo=UTC), datetime.min.replace(tzinfo=UTC)
+    for e in episodes:
+        if e["zone"] != zone or _at(e["start"]) > end + window:  # a new run
+            zone, start, end = str(e["zone"]), _at(e["start"]), _at(e["end"])
+        end = max(end, _at(e["end"]))
+        run_start[str(e["episode_id"])] = start
     stray = []
     for alert in riots:
         hits = [
-            e for e in truth
-            if e["zone"] == alert.zone
-            and _at(e["start"]) <= alert.event_time <= _at(e["end"])
-        ]  # fmt: skip
+            e
+            for e in truth
+            if e["zone"] == alert.zone and _at(e["start"]) <= alert.event_time <= _at(e["end"])
+        ]
         for e in hits:
             found[str(e["episode_id"])].add(alert.alert_id)
         if not hits:
             stray.append(alert)
+    for e in truth:
+        eid = str(e["episode_id"])
+        if found[eid]:
+            continue
+        open_then = [
+            a for a in riots if a.zone == e["zone"] and run_start[eid] <= a.event_time < _at(e["start"])
+        ]
+        if open_then:
+            found[eid].add(max(open_then, key=lambda a: a.event_time).alert_id)
     return found, stray
 
 

@@ -4,6 +4,7 @@ pyiceberg's expiry has cut its history."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import orjson
@@ -13,7 +14,8 @@ from pyiceberg.catalog.sql import SqlCatalog
 from pyiceberg.table import Table
 
 from ingest.writer import OFFSETS_PROPERTY, TOPIC_PROPERTY
-from tests.reliability.checker import Message, Source, check_contents, check_snapshot_chain
+from lakehouse.schemas import Alert, AlertKind, Severity
+from tests.reliability.checker import Message, Source, check_contents, check_snapshot_chain, match
 
 TOPIC = "t"
 
@@ -106,3 +108,30 @@ def test_after_expiry_the_oldest_kept_snapshot_is_the_baseline(catalog: SqlCatal
     commit(reports, ["0-30"], {0: 35, 1: 30})
     with pytest.raises(AssertionError, match="added 1 rows for 5"):
         check_snapshot_chain(src, reports, TOPIC, "reports")
+
+
+def _riot(zone: str, minute: int) -> Alert:
+    at = datetime(2026, 9, 1, 12, tzinfo=UTC) + timedelta(minutes=minute)
+    return Alert(alert_id=f"riot-{zone}-{minute}", kind=AlertKind.RIOT, severity=Severity.MEDIUM, drone_id="d",
+                 zone=zone, citizens=[], event_time=at, detected_at=at, reason="r")  # fmt: skip
+
+
+def _episode(eid: str, zone: str, start: int, end: int) -> dict[str, object]:
+    at = datetime(2026, 9, 1, 12, tzinfo=UTC)
+    return {"episode_id": eid, "zone": zone, "start": (at + timedelta(minutes=start)).isoformat(),
+            "end": (at + timedelta(minutes=end)).isoformat()}  # fmt: skip
+
+
+def test_an_episode_that_begins_while_its_zone_riots_belongs_to_the_open_riot() -> None:
+    truth = [
+        _episode("a", "Z", 0, 30),
+        _episode("b", "Z", 20, 50),  # overlaps a: one riot for the rule, raised once
+        _episode("c", "Z", 53, 70),  # within the window (5 min) of b's end: still the same riot
+        _episode("d", "Z", 90, 100),  # a new riot: needs its own alert
+        _episode("e", "Y", 20, 40),  # another zone: never matched to Z's riot
+    ]
+    found, stray = match(truth, [_riot("Z", 1), _riot("X", 5)])
+    assert found == {"a": {"riot-Z-1"}, "b": {"riot-Z-1"}, "c": {"riot-Z-1"}, "d": set(), "e": set()}
+    assert [a.alert_id for a in stray] == ["riot-X-5"]
+    found, _ = match(truth, [_riot("Z", 1), _riot("Z", 25), _riot("Z", 91)])
+    assert found["b"] == {"riot-Z-25"} and found["d"] == {"riot-Z-91"}, "its own alert first"
