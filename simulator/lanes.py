@@ -10,6 +10,7 @@ progress bar from counters the processes share.
 from __future__ import annotations
 
 import multiprocessing
+import multiprocessing.queues
 import multiprocessing.synchronize
 import signal
 import time
@@ -88,7 +89,11 @@ PRODUCED, PENDING, FAILED = 0, 1, 2
 
 
 def _lane(
-    run: Run, lane: Lane, counters: SynchronizedArray[int], stop: multiprocessing.synchronize.Event
+    run: Run,
+    lane: Lane,
+    counters: SynchronizedArray[int],
+    stop: multiprocessing.synchronize.Event,
+    errors: multiprocessing.queues.Queue[dict[str, int]],
 ) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops the lanes (Ctrl-C reaches the group)
     truth = GroundTruth(part(run.ground_truth, lane.index))
@@ -103,6 +108,7 @@ def _lane(
     stats = producer.flush()
     counters[base + PRODUCED], counters[base + PENDING] = stats.produced, stats.pending
     counters[base + FAILED] = stats.failed
+    errors.put(stats.errors)
 
 
 def run_lanes(
@@ -112,9 +118,16 @@ def run_lanes(
     ctx = multiprocessing.get_context("spawn")  # no inherited librdkafka threads or locks
     counters: SynchronizedArray[int] = ctx.Array("q", 3 * lanes)
     stop = ctx.Event()
-    procs = [ctx.Process(target=_lane, args=(run, Lane(k, lanes), counters, stop)) for k in range(lanes)]
-    for p in procs:
-        p.start()
+    errors: multiprocessing.queues.Queue[dict[str, int]] = ctx.Queue()
+    procs = [
+        ctx.Process(target=_lane, args=(run, Lane(k, lanes), counters, stop, errors)) for k in range(lanes)
+    ]
+    interrupt = signal.signal(signal.SIGINT, signal.SIG_IGN)  # inherited: Ctrl-C reaches the parent only
+    try:
+        for p in procs:
+            p.start()
+    finally:
+        signal.signal(signal.SIGINT, interrupt)
     interrupted = False
 
     def total() -> DeliveryStats:
@@ -131,6 +144,9 @@ def run_lanes(
             stop.set()
         on_progress(total())
     stats = total()
+    while not errors.empty():
+        for name, n in errors.get().items():
+            stats.errors[name] = stats.errors.get(name, 0) + n
     crashed = [k for k, p in enumerate(procs) if p.exitcode != 0]
     if crashed:  # its counters stop where it died: say so, the command fails
         stats.errors["lane process exited"] = len(crashed)

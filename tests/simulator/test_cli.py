@@ -9,7 +9,7 @@ from pathlib import Path
 
 import orjson
 from confluent_kafka import Consumer, TopicPartition
-from confluent_kafka.admin import AdminClient
+from confluent_kafka.admin import AdminClient, NewTopic
 
 from lakehouse.codec import decode
 from lakehouse.schemas import DroneReport
@@ -103,3 +103,36 @@ def test_a_missing_topic_is_refused_before_any_report(stack: Settings, tmp_path:
     out = run("--count", "10", "--topic", "no-such-topic", "--ground-truth", str(tmp_path / "t.jsonl"))
     assert out.returncode == 1 and b"no-such-topic" in out.stderr and b"Unknown topic" in out.stderr
     assert b"produced" not in out.stderr, "refused before producing anything"
+
+
+def test_two_processes_share_the_fleet_by_drone_and_reproduce_their_reports(
+    stack: Settings, fresh_topic: str, tmp_path: Path
+) -> None:
+    def simulate(topic: str, truth: Path) -> subprocess.CompletedProcess[bytes]:
+        return run("--start", "2026-09-05", "--count", "30000", "--riots-per-day", "100", "--processes", "2",
+                   "--seed", "5", "--topic", topic, "--ground-truth", str(truth))  # fmt: skip
+
+    out = simulate(fresh_topic, tmp_path / "t.jsonl")
+    assert out.returncode == 0, out.stderr.decode()
+    assert b"delivered 30,000, failed 0, pending 0" in out.stderr, out.stderr.decode()
+    messages = consume_all(stack, fresh_topic)
+    reports = [orjson.loads(v) for _, v in messages]
+    assert len({r["report_id"] for r in reports}) == 30000, "every report once"
+    per_drone: dict[str, list[str]] = {}
+    for r in reports:
+        per_drone.setdefault(r["drone_id"], []).append(r["event_time"])
+    assert len(per_drone) == 48 and all(t == sorted(t) for t in per_drone.values()), "each drone in order"
+    truth = [orjson.loads(line) for line in (tmp_path / "t.jsonl").read_bytes().splitlines()]
+    episodes = [t["episode_id"] for t in truth if t["kind"] == "riot"]
+    assert episodes and len(episodes) == len(set(episodes)), "the lanes' ground truths merged, each riot once"
+    assert not list(tmp_path.glob("t.jsonl.lane*")), "the lanes' parts are removed"
+    admin = AdminClient({"bootstrap.servers": stack.kafka.bootstrap_servers})
+    again = f"{fresh_topic}-again"
+    admin.create_topics([NewTopic(again, num_partitions=3, replication_factor=1)])[again].result(15)
+    try:
+        assert simulate(again, tmp_path / "u.jsonl").returncode == 0
+        assert sorted(v for _, v in consume_all(stack, again)) == sorted(v for _, v in messages), (
+            "the same seed and processes give the same reports"
+        )
+    finally:
+        admin.delete_topics([again])[again].result(15)
