@@ -94,13 +94,14 @@ class ZoneStore:
 
     def _append(self, state: KeyValueState, cached: _Cached, changes: list[Entry]) -> None:
         for entry in changes:
-            if len(cached.open_chunk) >= CHUNK:
+            cached.open_chunk.append(entry)
+            if len(cached.open_chunk) == CHUNK:  # written once, full; the next entries open a new chunk
                 state.set(_chunk_key(cached.last), cached.open_chunk)
                 cached.last += 1
                 cached.open_chunk = []
-            cached.open_chunk.append(entry)
         cached.entries += len(changes)
-        state.set(_chunk_key(cached.last), cached.open_chunk)
+        if cached.open_chunk:
+            state.set(_chunk_key(cached.last), cached.open_chunk)
 
     def _compact(self, state: KeyValueState, cached: _Cached) -> None:
         view = cached.view

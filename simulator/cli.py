@@ -95,6 +95,7 @@ def simulate(
     from lakehouse.settings import get_settings
     from simulator.delivery import ReportProducer, TopicUnavailable
 
+    kafka = None if dry_run else get_settings().kafka
     run = Run(
         config=config,
         salt=salt,
@@ -103,8 +104,8 @@ def simulate(
         duration_s=duration,
         rate=rate,
         ground_truth=ground_truth,
-        bootstrap_servers="" if dry_run else get_settings().kafka.bootstrap_servers,
-        topic=topic or ("" if dry_run else get_settings().kafka.reports_topic),
+        bootstrap_servers="" if kafka is None else kafka.bootstrap_servers,
+        topic=topic or ("" if kafka is None else kafka.reports_topic),
     )
     if dry_run:
         out = sys.stdout.buffer
