@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 MAX_QUEUED = 500_000  # reports queued locally before `send` waits for the broker
+POLL_EVERY = 16  # batches sent between two polls for delivery failures
 
 
 class TopicUnavailable(RuntimeError):
@@ -39,6 +40,7 @@ class ReportProducer:
     def __init__(self, bootstrap_servers: str, topic: str, extra: dict[str, object] | None = None) -> None:
         self.topic = topic
         self.stats = DeliveryStats()
+        self._sends = 0
         config: dict[str, object] = {
             "bootstrap.servers": bootstrap_servers,
             "enable.idempotence": True,
@@ -72,22 +74,25 @@ class ReportProducer:
             self.stats.errors[name] = self.stats.errors.get(name, 0) + 1
 
     def send(self, keys: list[bytes], values: list[bytes]) -> None:
-        """Queue reports, a batch in one call; the Kafka timestamp is the produce time (the event time is in
-        the payload). ``produce_batch`` partitions by key as ``produce`` does, at half its cost per message.
+        """Queue reports; the Kafka timestamp is the produce time (the event time is in the payload).
 
-        It does not wait for room in the local queue, and a message it could not queue would have to be sent
-        again after those behind it (out of order for its drone): so wait for room for the whole batch first.
+        One ``produce`` call per report: with no per-message callback it costs ~1 µs of this thread, less
+        than building the dicts ``produce_batch`` takes (~1.6 µs per report with them, measured here).
+        Wait for room for the whole batch first, so no report is refused for a full queue (one refused
+        would have to be sent again after those behind it: out of order for its drone).
         """
-        messages = [{"key": k, "value": v} for k, v in zip(keys, values, strict=True)]
-        while len(self._producer) + len(messages) > MAX_QUEUED:
+        while len(self._producer) + len(values) > MAX_QUEUED:
             self._producer.poll(0.05)
-        queued = self._producer.produce_batch(self.topic, messages)
-        self.stats.produced += len(messages)
-        if queued < len(messages):  # refused at once (e.g. too large): failed, and counted as such
-            for m in messages:
-                if "_error" in m:
-                    self._on_failure(m["_error"], None)
-        self._producer.poll(0)
+        produce, topic = self._producer.produce, self.topic
+        for key, value in zip(keys, values, strict=True):
+            try:
+                produce(topic, value, key)
+            except KafkaException as exc:  # refused at once (e.g. too large): failed, and counted as such
+                self._on_failure(exc.args[0], None)
+        self.stats.produced += len(values)
+        self._sends += 1
+        if self._sends % POLL_EVERY == 0:  # serve failures now and then: a poll per batch cost ~7%
+            self._producer.poll(0)
         self.stats.pending = len(self._producer)
 
     def flush(self, timeout_s: float = 120.0) -> DeliveryStats:

@@ -52,6 +52,30 @@ def _mood_cdf(lex: Lexicon) -> np.ndarray:
     return np.concatenate(cdfs)
 
 
+class InverseCdf:
+    """``np.searchsorted(cdf, x, side="right")`` for many ``x`` at once, exactly, at a third of its cost: a
+    guide table gives, per bin of width 1/``bins``, the answer for the bin's lower edge; the few ``x`` past
+    the next step of the CDF in their bin are moved on (the profile put 13% of generation in the search)."""
+
+    def __init__(self, cdf: np.ndarray, bins: int = 256) -> None:
+        self._cdf = cdf
+        self._scale = float(bins)  # a power of two: x * scale is exact, so a bin's edge is never above x
+        edges = np.arange(int(np.ceil(cdf[-1])) * bins + 1) / self._scale
+        self._guide = np.searchsorted(cdf, edges, side="right")
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        """x in [0, cdf[-1])."""
+        flat = x.ravel()
+        at = self._guide[(flat * self._scale).astype(np.intp)]
+        last = len(self._cdf) - 1
+        todo = np.flatnonzero(self._cdf[np.minimum(at, last)] <= flat)
+        while len(todo):
+            at[todo] += 1
+            todo = todo[(at[todo] <= last) & (self._cdf[np.minimum(at[todo], last)] <= flat[todo])]
+        out: np.ndarray = at.reshape(x.shape)
+        return out
+
+
 class ReportGenerator:
     def __init__(
         self,
@@ -81,9 +105,10 @@ class ReportGenerator:
             self.fleet.firmware,
             [z.name for z in city.zones],
             self.lexicon.words,
+            [e.value for e in EVENTS],
         )
         self._drone_keys = [d.encode() for d in self.fleet.ids]
-        self._mood_cdf = _mood_cdf(self.lexicon)
+        self._word_at = InverseCdf(_mood_cdf(self.lexicon))
         self._days: dict[int, list[RiotEpisode]] = {}
         self._bounds: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._seq = 0
@@ -144,7 +169,6 @@ class ReportGenerator:
         event_ms = np.round(t * 1000).astype(np.int64)
         t = event_ms / 1000.0
         zone = self.fleet.zone[drone]
-        stamps = np.datetime_as_string(event_ms.astype("datetime64[ms]"), unit="ms", timezone="UTC").tolist()
 
         # Who each drone sees: residents of its zone.
         seen_n = rng.poisson(cfg.citizens_per_report, size=n)
@@ -202,7 +226,7 @@ class ReportGenerator:
         # without drawing all three moods for everyone).
         vocab = len(lex.words)
         mood = np.where(rioting, 2, np.where(agitated, 1, 0))[:, None]
-        at = np.searchsorted(self._mood_cdf, rng.random((m, MAX_WORDS)) + mood, side="right")
+        at = self._word_at(rng.random((m, MAX_WORDS)) + mood)
         said = np.clip(at, mood * vocab, (mood + 1) * vocab - 1) - mood * vocab
         used = np.arange(MAX_WORDS)[None, :] < n_words[:, None]
         mean_weight = (lex.weights[said] * used).sum(axis=1) / n_words
@@ -220,21 +244,21 @@ class ReportGenerator:
             report_ids=rng.bytes(16 * n).hex(),
             drone=drone,
             zone=zone,
-            stamps=stamps,
+            event_ms=event_ms,
             lat=lat.round(6),
             lon=lon.round(6),
             alt=alt.round(1),
             battery=battery.round(1),
             temp=temp.round(1),
             signal=signal.round(1),
-            event=[None if c < 0 else EVENTS[c].value for c in events.cause.tolist()],
+            event=events.cause,
             citizen=citizen,
             score=score,
-            citizen_bounds=np.searchsorted(report_of, np.arange(n + 1)).tolist(),
+            citizen_bounds=np.searchsorted(report_of, np.arange(n + 1)),
             words=said[used],
-            word_bounds=np.concatenate([[0], np.cumsum(np.bincount(report_of, weights=n_words, minlength=n))])
-            .astype(np.int64)
-            .tolist(),
+            word_bounds=np.concatenate(
+                [[0], np.cumsum(np.bincount(report_of, weights=n_words, minlength=n))]
+            ).astype(np.int64),
         )
         values = self.writer.write(cols)
         self._seq += n

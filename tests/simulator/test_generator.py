@@ -6,8 +6,11 @@ from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import orjson
 import pyarrow as pa
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lakehouse.codec import decode, encode
 from lakehouse.derive import arrow_schema
@@ -15,7 +18,7 @@ from lakehouse.schemas import DroneReport
 from lakehouse.settings import RuleSettings
 from simulator.config import SimulatorConfig
 from simulator.episodes import GroundTruth, read_ground_truth
-from simulator.generator import ReportGenerator
+from simulator.generator import InverseCdf, ReportGenerator
 
 START = datetime(2026, 9, 7, tzinfo=UTC)  # a Monday
 RULES = RuleSettings()
@@ -158,3 +161,23 @@ def test_calm_periods_stay_below_the_riot_rule(small_config: SimulatorConfig) ->
             distinct = {cid for u, cid in events[i:] if u < t + window}
             worst = max(worst, len(distinct))
     assert 0 < worst < RULES.riot_min_citizens
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    weights=st.lists(st.floats(0.0, 1.0), min_size=1, max_size=40).filter(lambda w: sum(w) > 0),
+    xs=st.lists(st.floats(0.0, 1.0, exclude_max=True), min_size=1, max_size=50),
+    bins=st.sampled_from([1, 2, 64, 256]),
+)
+def test_the_guide_table_finds_what_searchsorted_finds(
+    weights: list[float], xs: list[float], bins: int
+) -> None:
+    cdf = np.cumsum(weights) / sum(weights)
+    cdf[-1] = 1.0
+    cdf = np.concatenate([cdf, 1 + cdf])  # two moods, as the generator stacks them
+    # the draws, the CDF's own steps and the bins' edges, where an off-by-one would show
+    x = np.array(xs + [c for c in cdf.tolist() if c < 2] + [k / bins for k in range(2 * bins)])
+    x = np.concatenate([x, np.minimum(x + 1, np.nextafter(2.0, 0))])
+    assert np.array_equal(
+        InverseCdf(cdf, bins)(x.reshape(-1, 1)), np.searchsorted(cdf, x, side="right")[:, None]
+    )
