@@ -104,9 +104,9 @@ def _pr_auc(rows: DataFrame, score: str) -> float:
     return float(evaluator.evaluate(rows))
 
 
-def _lead_times(test: DataFrame, holdout_start_ms: int) -> tuple[int, int, list[float]]:
-    """Held-out failures (whole horizon inside the test weeks), how many were warned, and each warned
-    one's lead time: failure − the first warning in the ``HORIZON_H`` hours before it."""
+def _lead_times(test: DataFrame, holdout_start_ms: int) -> tuple[int, list[float]]:
+    """Held-out failures (whole horizon inside the test weeks), and each warned one's lead time: failure −
+    the first warning in the ``HORIZON_H`` hours before it (so the warned count is the list's length)."""
     horizon_ms = HORIZON_H * HOUR_MS
     fails = (
         test.where(F.col("fail_ms").isNotNull() & (F.col("fail_ms") - horizon_ms >= holdout_start_ms))
@@ -127,7 +127,7 @@ def _lead_times(test: DataFrame, holdout_start_ms: int) -> tuple[int, int, list[
         .agg(((F.col("failure_ms") - F.min("w_ms")) / HOUR_MS).alias("lead_h"))
     )
     leads = sorted(float(r["lead_h"]) for r in warned.collect())
-    return fails.count(), len(leads), leads
+    return fails.count(), leads
 
 
 def _median(values: list[float]) -> float | None:
@@ -277,7 +277,7 @@ def fit_and_evaluate(
         .withColumn("warning", F.col("risk") >= threshold)
         .cache()
     )
-    held_out_failures, _warned, leads = _lead_times(test_scored, holdout_start_ms)
+    held_out_failures, leads = _lead_times(test_scored, holdout_start_ms)
     out = Evaluated(
         model=model,
         data_start_ms=data_start_ms,
