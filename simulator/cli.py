@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 from datetime import UTC, datetime
@@ -31,7 +32,7 @@ def simulate(
         typer.Option(help="backfill from this UTC date (e.g. 2026-09-01); omit for live mode"),
     ] = None,
     days: Annotated[float | None, typer.Option(help="backfill this many days of event time")] = None,
-    count: Annotated[int | None, typer.Option(help="stop after this many reports")] = None,
+    count: Annotated[int | None, typer.Option(min=1, help="stop after this many reports")] = None,
     duration: Annotated[float | None, typer.Option(help="live mode: stop after this many seconds")] = None,
     rate: Annotated[float, typer.Option(help="live mode: reports per second")] = 100.0,
     interval: Annotated[
@@ -71,6 +72,8 @@ def simulate(
     backfill = start is not None
     if not backfill and count is None and duration is None and not dry_run:
         console.print("live mode runs until Ctrl-C (use --count or --duration to stop by itself)")
+    if not backfill and not (math.isfinite(rate) and rate > 0):
+        raise typer.BadParameter(f"--rate must be a positive number of reports per second, not {rate}")
     if not backfill and dry_run and count is None and duration is None:
         raise typer.BadParameter("--dry-run in live mode needs --count or --duration")
     start_utc = None

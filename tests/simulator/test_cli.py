@@ -42,6 +42,10 @@ def test_live_dry_run_stamps_now(tmp_path: Path) -> None:
 def test_bad_options_are_refused_clearly() -> None:
     out = run("--start", "2026-09-01", "--dry-run")
     assert out.returncode != 0 and b"--days or --count" in out.stderr
+    for rate in ("0", "-5", "nan", "inf"):  # 0 divided, -5 and nan ran forever, producing nothing
+        out = run("--rate", rate, "--count", "3", "--dry-run")
+        assert out.returncode == 2 and b"--rate must be a positive number" in out.stderr, rate
+        assert not out.stdout
 
 
 def consume_all(settings: Settings, topic: str) -> list[tuple[bytes, bytes]]:
