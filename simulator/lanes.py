@@ -148,10 +148,10 @@ def run_lanes(
             stop.set()
         on_progress(total())
     stats = total()
-    while not errors.empty():
-        for name, n in errors.get().items():
-            stats.errors[name] = stats.errors.get(name, 0) + n
     crashed = [k for k, p in enumerate(procs) if p.exitcode != 0]
+    for _ in range(lanes - len(crashed)):  # a lane that ended cleanly sent its errors last, exactly once
+        for name, n in errors.get(timeout=30).items():
+            stats.errors[name] = stats.errors.get(name, 0) + n
     if crashed:  # its counters stop where it died: say so, the command fails
         stats.errors["lane process exited"] = len(crashed)
     merge_ground_truth(run.ground_truth, lanes)
