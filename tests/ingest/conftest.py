@@ -85,14 +85,18 @@ class Lane:
             for t in ("reports", "citizen_observations")
         )
 
+    def landed(self) -> int:
+        """The lake's committed offsets, 0 before the tables exist (the first worker creates them)."""
+        try:
+            return self.lake_offsets_total()
+        except Exception:
+            return 0
+
     def wait_landed(self, produced: int, timeout_s: float = 180) -> None:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            try:
-                if self.lake_offsets_total() >= produced:
-                    return
-            except Exception:
-                pass
+            if self.landed() >= produced:
+                return
             time.sleep(1)
         raise AssertionError(f"lake did not reach {produced} committed offsets within {timeout_s}s")
 
