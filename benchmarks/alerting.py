@@ -1,16 +1,21 @@
 """Alerting figures against the real local stack.
 
     .venv/bin/python -m benchmarks.alerting latency [--rate 10000 --seconds 60 --riots-per-day 2]
+                                                   [--rules-workers 1 2]
     .venv/bin/python -m benchmarks.alerting capacity [--reports 600000 --riots-per-day 2]
 
 latency: the simulator produces live at a steady rate; a reader on the alerts topic records, for each
 alert, its arrival time minus its Kafka timestamp, which Quix carries over from the report that raised
 it (the report's produce time). The PostgreSQL latency is the row's stored_at minus the timestamp of
 the message that carried the row's severity (a riot alert is re-sent, and re-stored, when it grows).
+``--rules-workers 1 2`` measures one `harmony alert` and then two rules processes in one group beside a
+delivery process (a lane each, same run); the largest count names the figures, the others are prefixed
+``<n>_worker_``.
 capacity: one alerting process reads a backlog from the start; the rate at which it drains it is the
 highest steady rate it can hold without growing lag. A report counts as done when the zone stage has
 processed its sighting (the group has committed the whole repartition topic), not when the first stage
-has read it; the first stage's own rate is kept beside it.
+has read it; the first stage's own rate is kept beside it, and so is the rate of the same Quix topology
+doing none of the rules' work (``benchmarks.quix_floor``), on the same backlog.
 Any --riots-per-day other than the simulator's default (2) is a riot flood and has its own results
 file (``alerting_latency_riots_<n>.json``, ``alerting_capacity_riots_<n>.json``).
 """
@@ -33,6 +38,7 @@ from psycopg2 import sql
 
 from benchmarks import results_file
 from benchmarks.commands import HARMONY, simulate
+from benchmarks.quix_floor import rules_floor
 from lakehouse.codec import decode
 from lakehouse.query import live_alerts
 from lakehouse.schemas import Alert
@@ -75,7 +81,33 @@ class Lane:
         conn.close()
 
 
-def latency(args: argparse.Namespace) -> None:
+def _workers(lane: Lane, rules_workers: int) -> list[subprocess.Popen[bytes]]:
+    """One `harmony alert` (rules and delivery), or ``rules_workers`` rules processes in the rules group
+    beside one delivery process; returns once the rules group is stable with all its members."""
+    if rules_workers == 1:
+        commands = [[HARMONY, "alert", "--quiet"]]
+    else:
+        commands = [[HARMONY, "alert", "--quiet", "--role", "rules"]] * rules_workers
+        commands.append([HARMONY, "alert", "--quiet", "--role", "delivery"])
+    procs = []
+    for i, command in enumerate(commands):
+        log = Path(f"/tmp/bench-alerting-{i}.log").open("wb")  # noqa: SIM115
+        procs.append(subprocess.Popen(command, env=lane.env, stdout=log, stderr=subprocess.STDOUT))
+    admin = AdminClient({"bootstrap.servers": lane.settings.kafka.bootstrap_servers})
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        time.sleep(1)
+        if any(p.poll() is not None for p in procs):
+            raise RuntimeError("an alerting worker died: see /tmp/bench-alerting-*.log")
+        group = admin.describe_consumer_groups([lane.group])[lane.group].result(10)
+        if str(group.state).endswith("STABLE") and len(group.members) == rules_workers:
+            time.sleep(5)  # repartition topics created, state stores open
+            return procs
+    raise RuntimeError("the rules group did not settle in 120 s")
+
+
+def _latencies(args: argparse.Namespace, rules_workers: int) -> tuple[np.ndarray, np.ndarray]:
+    """Alert latencies on the alerts topic, and from produce to PostgreSQL, for one live run (ms)."""
     settings = get_settings()
     lane = Lane(settings)
     first_seen: dict[tuple[str, str], float] = {}  # (alert id, severity) -> source time, s
@@ -107,12 +139,9 @@ def latency(args: argparse.Namespace) -> None:
 
     reader = threading.Thread(target=read, daemon=True)
     reader.start()
-    log = Path("/tmp/bench-alerting.log").open("wb")  # noqa: SIM115
-    worker = subprocess.Popen(
-        [HARMONY, "alert", "--quiet"], env=lane.env, stdout=log, stderr=subprocess.STDOUT
-    )
+    workers: list[subprocess.Popen[bytes]] = []
     try:
-        time.sleep(10)  # worker up, group joined, repartition topics created
+        workers = _workers(lane, rules_workers)
         sim = subprocess.run(
             simulate(
                 "--rate",
@@ -141,17 +170,40 @@ def latency(args: argparse.Namespace) -> None:
             stored = {(i, sev): float(at) for i, sev, at in cur.fetchall()}
         conn.close()
     finally:
-        worker.send_signal(signal.SIGTERM)
-        worker.wait(60)
+        for w in workers:
+            w.send_signal(signal.SIGTERM)
+        for w in workers:
+            w.wait(60)
         lane.close()
     if args.trace:
-        Path(args.trace).write_text("".join(f"{t:.3f} {ms:.1f}\n" for t, ms in trace))
-        Path(f"{args.trace}.pg").write_text(
+        trace_file = f"{args.trace}.{rules_workers}"
+        Path(trace_file).write_text("".join(f"{t:.3f} {ms:.1f}\n" for t, ms in trace))
+        Path(f"{trace_file}.pg").write_text(
             "".join(f"{first_seen[k]:.3f} {stored[k]:.3f} {k[0]}\n" for k in first_seen if k in stored)
         )
-    arr = np.array(lat_ms)
-    name = "alert_latency" if args.riots_per_day == 2.0 else "alert_latency_flood"
     pg = np.array([(stored[k] - first_seen[k]) * 1000 for k in first_seen if k in stored])
+    return np.array(lat_ms), pg
+
+
+def latency(args: argparse.Namespace) -> None:
+    """The run with the most rules workers names the figures; each other count is kept beside it,
+    measured in the same run (one lane each, one after the other)."""
+    counts = sorted(set(args.rules_workers))
+    runs = {n: _latencies(args, n) for n in counts}
+    name = "alert_latency" if args.riots_per_day == 2.0 else "alert_latency_flood"
+    figures: dict[str, float] = {}
+    for n in counts:
+        arr, pg = runs[n]
+        prefix = "" if n == counts[-1] else f"{n}_worker_"
+        figures |= {
+            f"{prefix}{name}_p50_ms": float(np.percentile(arr, 50)),
+            f"{prefix}{name}_p95_ms": float(np.percentile(arr, 95)),
+            f"{prefix}{name}_p99_ms": float(np.percentile(arr, 99)),
+            f"{prefix}postgres_latency_p50_ms": float(np.percentile(pg, 50)),
+            f"{prefix}postgres_latency_p99_ms": float(np.percentile(pg, 99)),
+            f"{prefix}alerts": float(len(arr)),
+        }
+    settings = get_settings()
     results_file.write(
         # A riot flood is its own result, next to the ordinary day's.
         "alerting_latency" if args.riots_per_day == 2.0 else f"alerting_latency_riots_{args.riots_per_day:g}",
@@ -159,17 +211,12 @@ def latency(args: argparse.Namespace) -> None:
             "rate": args.rate,
             "seconds": args.seconds,
             "partitions": 4,
-            "alerts": len(arr),
+            "rules_workers": counts[-1],
+            "also_measured_rules_workers": counts[:-1],
             "commit_interval_s": settings.alerting.commit_interval_s,
             "riots_per_day": args.riots_per_day,
         },
-        {
-            f"{name}_p50_ms": float(np.percentile(arr, 50)),
-            f"{name}_p95_ms": float(np.percentile(arr, 95)),
-            f"{name}_p99_ms": float(np.percentile(arr, 99)),
-            "postgres_latency_p50_ms": float(np.percentile(pg, 50)),
-            "postgres_latency_p99_ms": float(np.percentile(pg, 99)),
-        },
+        figures,
     )
 
 
@@ -235,6 +282,7 @@ def capacity(args: argparse.Namespace) -> None:
             consumer.close()
             worker.send_signal(signal.SIGTERM)
             worker.wait(60)
+        floor = rules_floor(settings, lane.reports, sightings / args.reports)
     finally:
         lane.close()
     results_file.write(
@@ -251,6 +299,7 @@ def capacity(args: argparse.Namespace) -> None:
         {
             "alert_max_flood_reports_per_s" if flood else "alert_max_reports_per_s": rate,
             "source_stage_reports_per_s": source_rate,
+            "quix_topology_floor_reports_per_s": floor,
         },
     )
 
@@ -263,6 +312,13 @@ def main() -> None:
     lat.add_argument("--seconds", type=float, default=60)
     lat.add_argument("--riots-per-day", type=float, default=2.0)
     lat.add_argument("--trace", help="also write each alert's arrival time and latency to this file")
+    lat.add_argument(
+        "--rules-workers",
+        type=int,
+        nargs="+",
+        default=[1],
+        help="rules processes in the group (several: each measured, one after the other, in this run)",
+    )
     cap = sub.add_parser("capacity")
     cap.add_argument("--reports", type=int, default=600_000)
     cap.add_argument("--riots-per-day", type=float, default=2.0)

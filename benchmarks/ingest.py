@@ -4,10 +4,11 @@
     .venv/bin/python -m benchmarks.ingest freshness [--rate 5000 --seconds 120]
     .venv/bin/python -m benchmarks.ingest soak [--minutes 30 --rate 2000]
 
-throughput: one topic, measured four ways in the same run: a plain confluent-kafka consumer that only
+throughput: one topic, measured five ways in the same run: a plain confluent-kafka consumer that only
 drains it; the same consumer feeding ingest's own sink code (``IcebergSink``: the same decode, in the same
 background thread, the same projections) with the Iceberg commit replaced by Parquet encoding in memory
-(the Python ceiling: no consumer group protocol, no S3, no catalog); one ingest worker; two ingest workers
+(the Python ceiling: no consumer group protocol, no S3, no catalog); ingest's Quix topology with a sink
+that drops everything (the Quix floor, ``benchmarks.quix_floor``); one ingest worker; two ingest workers
 in one group. Worker rates count the rows landed between the first and the last Iceberg commit (process
 start-up excluded).
 freshness: reports produced live; each is "visible" when the catalog first points at a snapshot of the
@@ -41,6 +42,7 @@ from pyiceberg.manifest import DataFile
 
 from benchmarks import results_file
 from benchmarks.commands import HARMONY, simulate
+from benchmarks.quix_floor import sink_floor
 from ingest.sink import IcebergSink
 from ingest.streams import STREAMS
 from ingest.writer import CommitResult, ExactlyOnceWriter, TableBatch, committed_offsets
@@ -204,6 +206,7 @@ def throughput(args: argparse.Namespace) -> None:
         batch = settings.ingest.max_rows
         drain_rate = drain(lane, args.reports, decode=False, batch=batch)
         ceiling = drain(lane, args.reports, decode=True, batch=batch)
+        floor = sink_floor(settings, lane.topic)
         one = run_workers(lane, 1, args.reports, "one")
         two = run_workers(lane, 2, args.reports, "two")
     finally:
@@ -223,6 +226,8 @@ def throughput(args: argparse.Namespace) -> None:
             "python_ceiling_reports_per_s": ceiling,
             "ingest_python_ceiling_ratio": one / ceiling,
             "ingest_drain_ratio": one / drain_rate,
+            "quix_floor_reports_per_s": floor,
+            "ingest_quix_floor_ratio": one / floor,
             "ingest_2_workers_reports_per_s": two,
             "ingest_2_workers_ratio": two / one,
         },

@@ -45,24 +45,31 @@ def _files_and_rows(spark: SparkSession, ident: str) -> tuple[int, int]:
     return int(row["files"]), int(row["rows"])
 
 
-# A concurrent ingest commit that merges manifests removes the very manifests a rewrite was replacing;
-# Iceberg then refuses the rewrite (ValidationException), which is only worth doing again on the new state.
+# A procedure's commit can meet an ingest commit that landed since it read the table. Iceberg would retry
+# it itself, but the raw tables switch its retries off (``commit.retry.num-retries`` = 0: pyiceberg's retry
+# would re-apply an append blindly, see ``lakehouse.tables``) and Spark's procedures obey the table's
+# setting, so the conflict reaches us: CommitFailedException (the catalog's pointer moved), or a
+# ValidationException (a concurrent commit that merged manifests removed the ones a rewrite replaced). The
+# procedure is then started again on the table's new state.
 CONFLICTS = ("ValidationException", "CommitFailedException")
-MANIFEST_ATTEMPTS = 5
+ATTEMPTS = 5
 
 
-def _rewrite_manifests(spark: SparkSession, cat: str, short: str) -> Row | None:
-    """``rewrite_manifests``, started again on the table's new state when a concurrent commit got there
-    first; after ``MANIFEST_ATTEMPTS`` conflicts it is left for the next run (it is only an optimisation)."""
-    for attempt in range(1, MANIFEST_ATTEMPTS + 1):
+def _call(spark: SparkSession, statement: str, short: str, what: str) -> Row | None:
+    """Run a committing procedure, again on the new state after a conflict; after ``ATTEMPTS`` conflicts
+    it is left for the next run with a warning (compaction, manifest packing and expiry are all things a
+    later run does as well: no data depends on them)."""
+    for attempt in range(1, ATTEMPTS + 1):
         try:
-            return spark.sql(f"CALL {cat}.system.rewrite_manifests(table => '{short}')").first()
+            return spark.sql(statement).first()
         except Exception as exc:
             if not any(name in str(exc) for name in CONFLICTS):
                 raise
-            logger.warning("%s: manifests changed under the rewrite (try %d); trying again", short, attempt)
+            logger.warning(
+                "%s: a concurrent commit got there first (%s, try %d); trying again", short, what, attempt
+            )
             time.sleep(0.5 * attempt)
-    logger.warning("%s: manifests left as they are: every rewrite met a concurrent commit", short)
+    logger.warning("%s: %s left for the next run: every try met a concurrent commit", short, what)
     return None
 
 
@@ -77,18 +84,26 @@ def maintain(
         if not spark.catalog.tableExists(ident):
             continue
         files_before, rows_before = _files_and_rows(spark, ident)
-        rewrite = spark.sql(
+        rewrite = _call(
+            spark,
             f"CALL {cat}.system.rewrite_data_files(table => '{short}', "
-            "options => map('min-input-files', '2', 'partial-progress.enabled', 'true'))"
-        ).first()
+            "options => map('min-input-files', '2', 'partial-progress.enabled', 'true'))",
+            short,
+            "compaction",
+        )
         # Streaming appends merge their small manifests only up to 128 KiB each; this packs them all.
-        manifests = _rewrite_manifests(spark, cat, short)
+        manifests = _call(
+            spark, f"CALL {cat}.system.rewrite_manifests(table => '{short}')", short, "manifest rewrite"
+        )
         # Procedure arguments must be literals: timestamps are computed here (the session is UTC).
         now = datetime.now(UTC)
-        spark.sql(
+        _call(
+            spark,
             f"CALL {cat}.system.expire_snapshots(table => '{short}', retain_last => {RETAIN_LAST}, "
-            f"older_than => TIMESTAMP '{now:%Y-%m-%d %H:%M:%S}')"
-        ).collect()
+            f"older_than => TIMESTAMP '{now:%Y-%m-%d %H:%M:%S}')",
+            short,
+            "snapshot expiry",
+        )
         orphan_cutoff = now - timedelta(hours=orphan_age_hours)
         spark.sql(
             f"CALL {cat}.system.remove_orphan_files(table => '{short}', "

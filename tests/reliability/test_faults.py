@@ -118,7 +118,7 @@ def test_lake_maintenance_running_while_ingest_commits(lane: Lane) -> None:
     time.sleep(6)
     maintain = subprocess.run(
         [HARMONY, "lake", "maintain", "--master", "local[2]"],
-        env=lane.env,
+        env={**lane.env, "COLUMNS": "200"},  # rich wraps at 80 columns in a pipe: Java frames unrecognisable
         capture_output=True,
         timeout=600,
         check=False,

@@ -1,0 +1,128 @@
+"""What Quix Streams' per-message path costs on its own, for the throughput benchmarks' same-run baselines.
+
+Both processors consume through Quix, which polls, wraps and dispatches one message at a time. These
+apps keep exactly the processors' topology and configuration and do no work of ours at all (no decode,
+no rules, no Iceberg), so the rate they reach is the most any worker built on that topology can reach
+on this machine in the same run:
+
+- ``sink_floor``: the ingest topology, a source topic into a batching sink that drops its batches;
+- ``rules_floor``: the rules topology, a source topic, a share of the messages repartitioned by zone,
+  one state read and write per repartitioned message (what the zone rules need at the least); what
+  crosses the repartition is a one-field JSON object (the real rules carry the sighting too).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+from confluent_kafka import Consumer, TopicPartition
+from quixstreams import Application, message_context
+from quixstreams.sinks import BatchingSink, SinkBatch
+from quixstreams.state import State
+
+from alerting.bad_input import DeadLetters
+from alerting.quix_app import application
+from lakehouse.settings import Settings
+
+ZONES = 16
+
+
+class _Clock:
+    """First and last moment a message was handled, and how many were; stops the app at ``total``."""
+
+    def __init__(self, total: int) -> None:
+        self.total, self.seen = total, 0
+        self.first = self.last = 0.0
+        self.app: Application | None = None
+
+    def tick(self) -> None:
+        now = time.perf_counter()
+        if not self.seen:
+            self.first = now
+        self.seen += 1
+        self.last = now
+        if self.seen >= self.total and self.app is not None:
+            self.app.stop()
+
+    def rate(self) -> float:
+        return (self.seen - 1) / (self.last - self.first)
+
+
+class _Drop(BatchingSink):
+    def __init__(self, clock: _Clock) -> None:
+        super().__init__()
+        self.clock = clock
+
+    def add(self, *args: Any, **kwargs: Any) -> None:
+        super().add(*args, **kwargs)
+        self.clock.tick()
+
+    def write(self, batch: SinkBatch) -> None:
+        return None
+
+
+def _ends(settings: Settings, topic: str) -> list[int]:
+    consumer = Consumer({"bootstrap.servers": settings.kafka.bootstrap_servers, "group.id": "floor"})
+    try:
+        meta = consumer.list_topics(topic, timeout=10).topics[topic]
+        return [
+            consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in meta.partitions
+        ]
+    finally:
+        consumer.close()
+
+
+def sink_floor(settings: Settings, topic: str) -> float:
+    """Messages/s of the ingest topology with a sink that drops everything (same consumer settings)."""
+    opts = settings.ingest
+    clock = _Clock(sum(_ends(settings, topic)))
+    app = Application(
+        broker_address=settings.kafka.bootstrap_servers,
+        consumer_group=f"floor-{uuid.uuid4().hex[:6]}",
+        auto_offset_reset="earliest",
+        commit_interval=opts.commit_interval_s,
+        commit_every=opts.max_rows,
+        consumer_extra_config={"fetch.min.bytes": 1, "queued.max.messages.kbytes": 262_144},
+        loglevel="WARNING",
+        use_changelog_topics=False,
+    )
+    clock.app = app
+    source = app.topic(topic, value_deserializer="bytes", key_deserializer="bytes")
+    app.dataframe(source).sink(_Drop(clock))
+    app.run()
+    return clock.rate()
+
+
+def _picked(offset: int, permille: int) -> bool:
+    return (offset * 2654435761) % 1000 < permille
+
+
+def rules_floor(settings: Settings, topic: str, share: float) -> float:
+    """Messages/s of the rules topology: ``share`` of the messages (picked by offset) cross a repartition
+    by zone to a stateful step; counted when the zone step has handled the last of them."""
+    permille = round(share * 1000)
+    total = sum(sum(_picked(o, permille) for o in range(end)) for end in _ends(settings, topic))
+    messages = sum(_ends(settings, topic))
+    clock = _Clock(total)
+    group = f"floor-{uuid.uuid4().hex[:6]}"
+    app = application(settings, group, settings.alerting.commit_interval_s, DeadLetters(settings, "floor"))
+    clock.app = app
+    start: list[float] = []
+
+    def zone(_value: bytes) -> dict[str, str] | None:
+        if not start:
+            start.append(time.perf_counter())
+        offset = message_context().offset
+        return {"zone": str(offset % ZONES)} if _picked(offset, permille) else None
+
+    def count(_value: dict[str, str], state: State[str, Any]) -> None:
+        state.set("n", state.get("n", 0) + 1)
+        clock.tick()
+
+    source = app.dataframe(app.topic(topic, value_deserializer="bytes", key_deserializer="bytes"))
+    picked = source.apply(zone).filter(lambda v: v is not None)
+    picked.group_by(lambda v: v["zone"], name="floor").update(count, stateful=True)
+    app.run()
+    return (messages - 1) / (clock.last - start[0])
