@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 from psycopg2 import sql
 
@@ -21,7 +21,7 @@ from lakehouse.catalog import load_catalog
 from lakehouse.codec import decode
 from lakehouse.query import live_alerts
 from lakehouse.schemas import Alert
-from lakehouse.settings import Settings
+from lakehouse.settings import AlertingSettings, Settings
 from lakehouse.tables import purge_namespace
 from simulator.episodes import read_ground_truth
 from tests.commands import HARMONY
@@ -125,6 +125,60 @@ class AlertLane:
 
     def wait_exit(self, proc: subprocess.Popen[bytes], timeout_s: float = 300) -> None:
         assert proc.wait(timeout_s) == 0, self.log()[-3000:]
+
+    def wait_caught_up(self, timeout_s: float = 180) -> None:
+        """Until the rules group has committed the reports topic and its zone repartition topic to their
+        ends, and the delivery group the alerts topic: every report seen, every alert delivered. (A fixed
+        sleep was not enough after a broker kill on a loaded machine: the broker took ~30 s to return.)"""
+        groups = AlertingSettings(consumer_group=self.env["HARMONY_ALERTING__CONSUMER_GROUP"])
+        admin = AdminClient({"bootstrap.servers": self.settings.kafka.bootstrap_servers})
+        deadline, behind = time.monotonic() + timeout_s, ["not asked yet"]
+        while time.monotonic() < deadline:
+            names = admin.list_topics(timeout=10).topics
+            rules = [
+                t for t in names if t == self.reports or (t.startswith("repartition") and self.token in t)
+            ]
+            pairs = [(groups.consumer_group, t) for t in rules] + [(groups.delivery_group, self.alerts)]
+            behind = []
+            for group, topic in pairs:
+                ends = topic_ends(self.settings, topic)
+                done = group_committed(self.settings, group, topic, ends)
+                if any(end > 0 and done.get(p, -1) < end for p, end in ends.items()):
+                    behind.append(f"{group} on {topic}")
+            if not behind:
+                return
+            time.sleep(1)
+        raise AssertionError(f"alerting did not catch up in {timeout_s:.0f}s: {behind}\n{self.log()[-3000:]}")
+
+
+def topic_ends(settings: Settings, topic: str, timeout_s: float = 120) -> dict[int, int]:
+    """The topic's end offsets; asked again while the broker is still electing leaders after a restart
+    (NOT_LEADER_FOR_PARTITION: found by the soak, right after a broker kill)."""
+    deadline = time.monotonic() + timeout_s
+    consumer = Consumer({"bootstrap.servers": settings.kafka.bootstrap_servers, "group.id": "test-ends"})
+    try:
+        while True:
+            try:
+                parts = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+                return {
+                    p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in parts
+                }
+            except KafkaException:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(1)
+    finally:
+        consumer.close()
+
+
+def group_committed(settings: Settings, group: str, topic: str, ends: dict[int, int]) -> dict[int, int]:
+    """The group's committed offset of each partition in ``ends`` (negative: nothing committed)."""
+    consumer = Consumer({"bootstrap.servers": settings.kafka.bootstrap_servers, "group.id": group})
+    try:
+        committed = consumer.committed([TopicPartition(topic, p) for p in ends], timeout=10)
+    finally:
+        consumer.close()
+    return {tp.partition: tp.offset for tp in committed}
 
 
 def read_alerts(settings: Settings, topic: str, settle_s: float = 3.0) -> list[Alert]:

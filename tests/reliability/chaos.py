@@ -22,7 +22,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from confluent_kafka import Consumer, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from ingest.writer import committed_offsets
@@ -33,7 +32,7 @@ from stack.services.base import Service
 from stack.services.kafka import Kafka
 from stack.services.minio import MinIO
 from stack.services.postgres import Postgres
-from tests.alerting.conftest import AlertLane, read_alerts
+from tests.alerting.conftest import AlertLane, group_committed, read_alerts, topic_ends
 from tests.commands import HARMONY
 from tests.reliability.checker import match
 from tests.reliability.faults import stop
@@ -175,7 +174,7 @@ class Fleet:
 
     # ---- catching up -------------------------------------------------------------------------------
     def topic_ends(self) -> dict[str, dict[int, int]]:
-        return {t: _ends(self.lane.settings, t) for t in (self.lane.reports, self.lane.alerts)}
+        return {t: topic_ends(self.lane.settings, t) for t in (self.lane.reports, self.lane.alerts)}
 
     def caught_up(self, ends: dict[str, dict[int, int]]) -> bool:
         """The lake and the rules workers have every message up to ``ends``: lag back to zero."""
@@ -192,7 +191,7 @@ class Fleet:
                 return False
         alerting = AlertingSettings(consumer_group=f"test-alerting-{lane.token}")
         for group, topic in ((alerting.consumer_group, lane.reports), (alerting.delivery_group, lane.alerts)):
-            done = _committed(s, group, topic, ends[topic])
+            done = group_committed(s, group, topic, ends[topic])
             if any(end > 0 and done.get(p, -1) < end for p, end in ends[topic].items()):
                 return False
         return True
@@ -221,35 +220,6 @@ class Fleet:
                     return time.monotonic() - started
             time.sleep(1)
         return None
-
-
-def _ends(settings: Settings, topic: str, timeout_s: float = 120) -> dict[int, int]:
-    """The topic's end offsets; asked again while the broker is still electing leaders after a restart
-    (NOT_LEADER_FOR_PARTITION: found by the soak, right after a broker kill)."""
-    deadline = time.monotonic() + timeout_s
-    consumer = Consumer({"bootstrap.servers": settings.kafka.bootstrap_servers, "group.id": "chaos-ends"})
-    try:
-        while True:
-            try:
-                parts = consumer.list_topics(topic, timeout=10).topics[topic].partitions
-                return {
-                    p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in parts
-                }
-            except KafkaException:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(1)
-    finally:
-        consumer.close()
-
-
-def _committed(settings: Settings, group: str, topic: str, ends: dict[int, int]) -> dict[int, int]:
-    consumer = Consumer({"bootstrap.servers": settings.kafka.bootstrap_servers, "group.id": group})
-    try:
-        committed = consumer.committed([TopicPartition(topic, p) for p in ends], timeout=10)
-    finally:
-        consumer.close()
-    return {tp.partition: tp.offset for tp in committed}
 
 
 # ---- server faults ---------------------------------------------------------------------------------

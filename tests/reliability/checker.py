@@ -189,7 +189,9 @@ def orphan_files(settings: Settings, table: Table) -> int:
     )
     location = urlparse(table.location())
     fs = s3_filesystem(settings)
-    infos = fs.get_file_info(pafs.FileSelector(f"{location.netloc}{location.path}/data", recursive=True))
+    # A table that never got a row (every report without citizens, in the state machine) has no data folder.
+    data = pafs.FileSelector(f"{location.netloc}{location.path}/data", recursive=True, allow_not_found=True)
+    infos = fs.get_file_info(data)
     return sum(1 for i in infos if i.is_file and f"s3://{i.path}" not in referenced)
 
 

@@ -91,7 +91,7 @@ def test_alerting_rides_out_a_broker_restart_and_alerts_each_riot_once(alert_lan
     time.sleep(7)
     stop_and_restart(alert_lane.settings, Kafka, signal.SIGKILL, down_s=5)
     assert sim.wait(180) == 0
-    time.sleep(8)
+    alert_lane.wait_caught_up()
     assert proc.poll() is None, (
         f"harmony alert stopped when the broker restarted:\n{alert_lane.log()[-3000:]}"
     )
