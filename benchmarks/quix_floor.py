@@ -17,7 +17,6 @@ import time
 import uuid
 from typing import Any
 
-from confluent_kafka import Consumer, TopicPartition
 from quixstreams import Application, message_context
 from quixstreams.sinks import BatchingSink, SinkBatch
 from quixstreams.state import State
@@ -25,6 +24,7 @@ from quixstreams.state import State
 from alerting.bad_input import DeadLetters
 from alerting.quix_app import application
 from lakehouse.settings import Settings
+from tests.alerting.conftest import topic_ends
 
 ZONES = 16
 
@@ -63,21 +63,10 @@ class _Drop(BatchingSink):
         return None
 
 
-def _ends(settings: Settings, topic: str) -> list[int]:
-    consumer = Consumer({"bootstrap.servers": settings.kafka.bootstrap_servers, "group.id": "floor"})
-    try:
-        meta = consumer.list_topics(topic, timeout=10).topics[topic]
-        return [
-            consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in meta.partitions
-        ]
-    finally:
-        consumer.close()
-
-
 def sink_floor(settings: Settings, topic: str) -> float:
     """Messages/s of the ingest topology with a sink that drops everything (same consumer settings)."""
     opts = settings.ingest
-    clock = _Clock(sum(_ends(settings, topic)))
+    clock = _Clock(sum(topic_ends(settings, topic).values()))
     app = Application(
         broker_address=settings.kafka.bootstrap_servers,
         consumer_group=f"floor-{uuid.uuid4().hex[:6]}",
@@ -103,8 +92,9 @@ def rules_floor(settings: Settings, topic: str, share: float) -> float:
     """Messages/s of the rules topology: ``share`` of the messages (picked by offset) cross a repartition
     by zone to a stateful step; counted when the zone step has handled the last of them."""
     permille = round(share * 1000)
-    total = sum(sum(_picked(o, permille) for o in range(end)) for end in _ends(settings, topic))
-    messages = sum(_ends(settings, topic))
+    ends = topic_ends(settings, topic).values()
+    total = sum(sum(_picked(o, permille) for o in range(end)) for end in ends)
+    messages = sum(ends)
     clock = _Clock(total)
     group = f"floor-{uuid.uuid4().hex[:6]}"
     app = application(settings, group, settings.alerting.commit_interval_s, DeadLetters(settings, "floor"))

@@ -139,12 +139,11 @@ class AlertLane:
                 t for t in names if t == self.reports or (t.startswith("repartition") and self.token in t)
             ]
             pairs = [(groups.consumer_group, t) for t in rules] + [(groups.delivery_group, self.alerts)]
-            behind = []
-            for group, topic in pairs:
-                ends = topic_ends(self.settings, topic)
-                done = group_committed(self.settings, group, topic, ends)
-                if any(end > 0 and done.get(p, -1) < end for p, end in ends.items()):
-                    behind.append(f"{group} on {topic}")
+            behind = [
+                f"{group} on {topic}"
+                for group, topic in pairs
+                if group_behind(self.settings, group, topic, topic_ends(self.settings, topic))
+            ]
             if not behind:
                 return
             time.sleep(1)
@@ -171,14 +170,15 @@ def topic_ends(settings: Settings, topic: str, timeout_s: float = 120) -> dict[i
         consumer.close()
 
 
-def group_committed(settings: Settings, group: str, topic: str, ends: dict[int, int]) -> dict[int, int]:
-    """The group's committed offset of each partition in ``ends`` (negative: nothing committed)."""
+def group_behind(settings: Settings, group: str, topic: str, ends: dict[int, int]) -> bool:
+    """Whether ``group`` has not yet committed some non-empty partition of ``topic`` up to ``ends``."""
     consumer = Consumer({"bootstrap.servers": settings.kafka.bootstrap_servers, "group.id": group})
     try:
         committed = consumer.committed([TopicPartition(topic, p) for p in ends], timeout=10)
     finally:
         consumer.close()
-    return {tp.partition: tp.offset for tp in committed}
+    done = {tp.partition: tp.offset for tp in committed}
+    return any(end > 0 and done.get(p, -1) < end for p, end in ends.items())
 
 
 def read_alerts(settings: Settings, topic: str, settle_s: float = 3.0) -> list[Alert]:

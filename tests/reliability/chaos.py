@@ -32,7 +32,7 @@ from stack.services.base import Service
 from stack.services.kafka import Kafka
 from stack.services.minio import MinIO
 from stack.services.postgres import Postgres
-from tests.alerting.conftest import AlertLane, group_committed, read_alerts, topic_ends
+from tests.alerting.conftest import AlertLane, group_behind, read_alerts, topic_ends
 from tests.commands import HARMONY
 from tests.reliability.checker import match
 from tests.reliability.faults import stop
@@ -191,8 +191,7 @@ class Fleet:
                 return False
         alerting = AlertingSettings(consumer_group=f"test-alerting-{lane.token}")
         for group, topic in ((alerting.consumer_group, lane.reports), (alerting.delivery_group, lane.alerts)):
-            done = group_committed(s, group, topic, ends[topic])
-            if any(end > 0 and done.get(p, -1) < end for p, end in ends[topic].items()):
+            if group_behind(s, group, topic, ends[topic]):
                 return False
         return True
 
