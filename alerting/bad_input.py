@@ -18,6 +18,7 @@ from quixstreams.sinks.base import BaseSink
 from lakehouse.codec import ContractError
 from lakehouse.dead_letters import envelope, producer_config
 from lakehouse.settings import Settings
+from lakehouse.streaming.runs import MessageRun
 
 
 class DeadLetters:
@@ -31,32 +32,28 @@ class DeadLetters:
         self._producer = Producer(producer_config(settings))
 
     def __call__(self, exc: Exception, row: Row | None, _logger: logging.Logger) -> bool:
-        if not isinstance(exc, ContractError) or row is None:
+        if not isinstance(exc, ContractError) or row is None or not isinstance(row.value, bytes | None):
             return False
-        key, value, headers = envelope(
-            exc, row.value, row.key, row.topic, row.partition, row.offset, self.source,
-            self.settings.kafka.max_message_bytes,
-        )  # fmt: skip
-        self._producer.produce(self.settings.kafka.dead_letter_topic, value=value, key=key, headers=headers)
-        self._producer.poll(0)
-        self.count += 1
+        self._send(exc, row.value, row.key, row.topic, row.partition, row.offset)
         return True
 
-    def send(self, original: bytes, reason: str, topic: str) -> None:
-        """Dead-letter a message a sink gave up on (not a contract error: the reason says why)."""
+    def reject(self, run: MessageRun, index: int, exc: ContractError) -> None:
+        """Dead-letter message ``index`` of a run (its step decodes the run itself) and go on."""
+        self._send(exc, run.values[index], run.keys[index], run.topic, run.partition, run.offsets[index])
+
+    def _send(
+        self, exc: Exception, original: bytes | None, key: Any, topic: str, partition: int, offset: int
+    ) -> None:
         key, value, headers = envelope(
-            RuntimeError(reason),
-            original,
-            None,
-            topic,
-            -1,
-            -1,
-            self.source,
-            self.settings.kafka.max_message_bytes,
+            exc, original, key, topic, partition, offset, self.source, self.settings.kafka.max_message_bytes
         )
         self._producer.produce(self.settings.kafka.dead_letter_topic, value=value, key=key, headers=headers)
         self._producer.poll(0)
         self.count += 1
+
+    def send(self, original: bytes, reason: str, topic: str) -> None:
+        """Dead-letter a message a sink gave up on (not a contract error: the reason says why)."""
+        self._send(RuntimeError(reason), original, None, topic, -1, -1)
 
     def flush(self, timeout_s: float = 30.0) -> None:
         left = self._producer.flush(timeout_s)

@@ -2,7 +2,7 @@
 when the risk crosses the model's threshold.
 
 Runs in the rules worker on the reports topic's own partitions (reports are keyed by drone, so a
-drone's state is where its reports are: no repartition). The features follow
+drone's state is in the store of its partition: no repartition). The features follow
 ``lakehouse.failure_model`` report by report (``DroneTelemetry``) in Quix's RocksDB state with its
 changelog; a prediction is made when a drone's hour completes, as in Spark's training rows. The model
 comes from the lake (``answers.maintenance_model``, exported as data: no JVM here), looked up again in
@@ -110,46 +110,72 @@ def severity(risk: float) -> Severity:
     return Severity.MEDIUM
 
 
+def _keys(drone_id: str) -> tuple[str, str, str]:
+    """The drone's three state keys (its hour, history and last crossing) in its partition's store."""
+    return f"{OPEN_KEY}:{drone_id}", f"{HISTORY_KEY}:{drone_id}", f"{ABOVE_KEY}:{drone_id}"
+
+
 class DroneHealthStep:
-    """The stateful step per drone key: update its features; at an hour's end, score and maybe alert."""
+    """Per drone of a run of reports: update its features; at an hour's end, score and maybe alert.
+
+    The run holds many drones of one partition (``lakehouse.streaming.runs``), so each drone's state
+    lives in the partition's store under its own keys: read once per drone and run, updated report by
+    report in memory, written back once (the history only when an hour closed)."""
 
     def __init__(self, models: ModelSource) -> None:
         self.models = models
         self.raised = 0
 
-    def __call__(self, r: Reading, state: State[str, Any]) -> list[Alert]:
-        telemetry = DroneTelemetry(state.get(OPEN_KEY), lambda: state.get(HISTORY_KEY))
-        closed = telemetry.add(r["event_ms"], r["battery"], r["temp"], r["signal"], r["event"])
-        state.set(OPEN_KEY, telemetry.open)
-        if telemetry.history is not None:
-            state.set(HISTORY_KEY, telemetry.history)
+    def __call__(self, readings: list[Reading], state: State[str, Any]) -> list[Alert]:
+        by_drone: dict[str, list[Reading]] = {}
+        for r in readings:
+            by_drone.setdefault(r["drone_id"], []).append(r)
+        alerts: list[Alert] = []
+        for drone_id, mine in by_drone.items():
+            alerts += self._drone(drone_id, mine, state)
+        return alerts
+
+    def _drone(self, drone_id: str, readings: list[Reading], state: State[str, Any]) -> list[Alert]:
+        open_key, history_key, above_key = _keys(drone_id)
+        telemetry = DroneTelemetry(state.get(open_key), lambda: state.get(history_key))
         model = self.models.model
-        if closed is None or model is None:
-            return []
-        hour, features = closed
-        risk = model.score(features)
-        above = risk >= model.threshold
-        was_above = bool(state.get(ABOVE_KEY, False))
-        state.set(ABOVE_KEY, above)
-        if not above or was_above:
-            return []
-        self.raised += 1
+        above: bool | None = None  # the last prediction in this run, None before one
+        alerts = []
+        for r in readings:
+            closed = telemetry.add(r["event_ms"], r["battery"], r["temp"], r["signal"], r["event"])
+            if closed is None:
+                continue
+            state.set(history_key, telemetry.history)  # the next hour's close reads it back
+            if model is None:
+                continue
+            hour, features = closed
+            risk = model.score(features)
+            was_above = bool(state.get(above_key, False)) if above is None else above
+            above = risk >= model.threshold
+            if above and not was_above:
+                alerts.append(self._alert(r, hour, risk, features, model))
+        state.set(open_key, telemetry.open)
+        if above is not None:
+            state.set(above_key, above)
+        self.raised += len(alerts)
+        return alerts
+
+    @staticmethod
+    def _alert(r: Reading, hour: int, risk: float, features: dict[str, float], model: FailureModel) -> Alert:
         end = EPOCH + timedelta(milliseconds=(hour + 1) * HOUR_MS)
-        return [
-            Alert(
-                alert_id=f"maintenance-{r['drone_id']}-{hour}",
-                kind=AlertKind.MAINTENANCE,
-                severity=severity(risk),
-                drone_id=r["drone_id"],
-                zone=r["zone"],
-                citizens=[],
-                event_time=end,
-                detected_at=datetime.now(UTC),
-                reason=(
-                    f"{r['drone_id']}: failure risk {risk:.0%} within {model.horizon_h} h "
-                    f"(model v{model.version}): battery peak {features['battery_level']:.1f} % "
-                    f"(down {features['battery_fade']:.1f}), motor {features['temp_level']:.1f} °C, "
-                    f"signal dropouts {features['dropout_rate']:.0%}"
-                ),
-            )
-        ]
+        return Alert(
+            alert_id=f"maintenance-{r['drone_id']}-{hour}",
+            kind=AlertKind.MAINTENANCE,
+            severity=severity(risk),
+            drone_id=r["drone_id"],
+            zone=r["zone"],
+            citizens=[],
+            event_time=end,
+            detected_at=datetime.now(UTC),
+            reason=(
+                f"{r['drone_id']}: failure risk {risk:.0%} within {model.horizon_h} h "
+                f"(model v{model.version}): battery peak {features['battery_level']:.1f} % "
+                f"(down {features['battery_fade']:.1f}), motor {features['temp_level']:.1f} °C, "
+                f"signal dropouts {features['dropout_rate']:.0%}"
+            ),
+        )

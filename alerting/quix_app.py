@@ -6,6 +6,7 @@ import fcntl
 import itertools
 import os
 from pathlib import Path
+from typing import Any
 
 from confluent_kafka import Consumer, TopicPartition
 from quixstreams import Application
@@ -13,17 +14,24 @@ from quixstreams import Application
 from alerting.bad_input import DeadLetters
 from lakehouse.settings import Settings
 from lakehouse.stopping import KeepsStop
+from lakehouse.streaming.runs import RunsOfMessages
 
 FETCH_BYTES_PER_PARTITION = 64 * 1024
+MAX_RUN = 2_000  # messages one poll hands over at most (runs cut at partition changes keep the order)
 
 
-class ResumingApplication(KeepsStop, Application):
-    """Quix's ``Application``, clearing a pause a partition kept from an earlier assignment.
+class ResumingApplication(KeepsStop, RunsOfMessages, Application):
+    """Quix's ``Application``, clearing a pause a partition kept from an earlier assignment, and reading
+    its ``run_topics`` in runs of a partition's messages (``lakehouse.streaming.runs``).
 
     librdkafka keeps a partition paused across unassign/assign, and Quix forgets the pauses it made
     (full buffers) when partitions are revoked: a partition paused at a rebalance and given back was never
     consumed again. Resuming before Quix's own assignment keeps its pauses (state recovery) intact. A
     private hook of Quix (pinned in pyproject); tests/ingest/test_rebalance_pause.py checks the behaviour."""
+
+    def __init__(self, run_topics: frozenset[str] = frozenset(), **kwargs: Any) -> None:
+        self.run_topics, self.max_run = run_topics, MAX_RUN
+        super().__init__(**kwargs)
 
     def _on_assign(self, consumer: Consumer, topic_partitions: list[TopicPartition]) -> None:
         consumer.resume([TopicPartition(tp.topic, tp.partition) for tp in topic_partitions])
@@ -36,10 +44,13 @@ def application(
     commit_interval_s: float,
     dead_letters: DeadLetters,
     state_dir: Path | None = None,
+    run_topics: frozenset[str] = frozenset(),
 ) -> Application:
     """At-least-once (alerts leave when raised; sinks are idempotent instead), state in RocksDB with
-    changelog topics, the broker answering a fetch at once and the producer waiting 1 ms at most."""
+    changelog topics, the broker answering a fetch at once and the producer waiting 1 ms at most;
+    ``run_topics`` arrive in runs of messages, the others one message at a time."""
     return ResumingApplication(
+        run_topics=run_topics,
         broker_address=settings.kafka.bootstrap_servers,
         consumer_group=group,
         auto_offset_reset="earliest",

@@ -2,7 +2,8 @@
 
 The rules work on an in-memory :class:`~alerting.rules.ZoneView` per zone. The store holds, under the
 zone's key, a small *head* and the *journal*: the rules' changes, in order, in chunks of ``CHUNK``
-entries. A sighting rewrites the head and the journal's open chunk, never the window. When the journal
+entries. A sighting (or a run of one zone's sightings) rewrites the head and the journal's open chunk,
+never the window. When the journal
 has grown to several times the view, it is compacted (the view written out as a new journal, the old
 chunks deleted): amortised, still O(1) per sighting, and a rebuild reads a journal no longer than a few
 views.
@@ -70,7 +71,13 @@ class ZoneStore:
         self.compactions = 0
 
     def apply(self, state: KeyValueState, s: Sighting, now: datetime) -> list[Alert]:
-        zone = s["zone"]
+        return self.apply_many(state, [s], now)
+
+    def apply_many(self, state: KeyValueState, sightings: list[Sighting], now: datetime) -> list[Alert]:
+        """Run the rules on one zone's sightings, in order, and persist what they changed once."""
+        if not sightings:
+            return []
+        zone = sightings[0]["zone"]
         # 1. The head says who wrote this zone last and how far: a view of ours at that point is current.
         head = state.get(HEAD)
         cached = self._views.get(zone)
@@ -80,7 +87,12 @@ class ZoneStore:
         # 3. From here until step 6 the view runs ahead of the store: an error in between leaves a head
         #    whose seq does not match, and the next sighting rebuilds the view from the journal.
         cached.seq += 1
-        alerts, changes = self.rules.apply(cached.view, s, now)
+        alerts: list[Alert] = []
+        changes: list[Entry] = []
+        for s in sightings:
+            raised, changed = self.rules.apply(cached.view, s, now)
+            alerts += raised
+            changes += changed
         # 4. Append the changes to the journal's open chunk (a full chunk stays; a new one opens).
         if changes:
             self._append(state, cached, changes)

@@ -19,11 +19,13 @@ from typing import Any
 
 from quixstreams import Application, message_context
 from quixstreams.sinks import BatchingSink, SinkBatch
+from quixstreams.sinks.base import BaseSink
 from quixstreams.state import State
 
 from alerting.bad_input import DeadLetters
 from alerting.quix_app import application
 from lakehouse.settings import Settings
+from lakehouse.streaming.runs import MessageRun, RunsOfMessages
 from tests.alerting.conftest import topic_ends
 
 ZONES = 16
@@ -35,19 +37,20 @@ class _Clock:
     def __init__(self, total: int) -> None:
         self.total, self.seen = total, 0
         self.first = self.last = 0.0
+        self.first_n = 0
         self.app: Application | None = None
 
-    def tick(self) -> None:
+    def tick(self, n: int = 1) -> None:
         now = time.perf_counter()
         if not self.seen:
-            self.first = now
-        self.seen += 1
+            self.first, self.first_n = now, n
+        self.seen += n
         self.last = now
         if self.seen >= self.total and self.app is not None:
             self.app.stop()
 
     def rate(self) -> float:
-        return (self.seen - 1) / (self.last - self.first)
+        return (self.seen - self.first_n) / (self.last - self.first)  # what came after the first tick
 
 
 class _Drop(BatchingSink):
@@ -63,8 +66,54 @@ class _Drop(BatchingSink):
         return None
 
 
+class _RunsApp(RunsOfMessages, Application):
+    def __init__(self, topic: str, max_run: int, **kwargs: Any) -> None:
+        self.run_topics, self.max_run = frozenset({topic}), max_run
+        super().__init__(**kwargs)
+
+
+class _DropRuns(BaseSink):
+    """Drops each run it is handed, counting its messages."""
+
+    def __init__(self, clock: _Clock) -> None:
+        super().__init__()
+        self.clock = clock
+
+    def add(self, value: MessageRun, *args: Any, **kwargs: Any) -> None:
+        self.clock.tick(len(value))
+
+    def flush(self) -> None:
+        return None
+
+
 def sink_floor(settings: Settings, topic: str) -> float:
-    """Messages/s of the ingest topology with a sink that drops everything (same consumer settings)."""
+    """Messages/s of the ingest topology (its topic in runs of messages, ``lakehouse.streaming.runs``)
+    with a sink that drops everything (same consumer settings)."""
+    from ingest.app import MAX_RUN
+
+    opts = settings.ingest
+    clock = _Clock(sum(topic_ends(settings, topic).values()))
+    app = _RunsApp(
+        topic,
+        MAX_RUN,
+        broker_address=settings.kafka.bootstrap_servers,
+        consumer_group=f"floor-{uuid.uuid4().hex[:6]}",
+        auto_offset_reset="earliest",
+        commit_interval=opts.commit_interval_s,
+        consumer_extra_config={"fetch.min.bytes": 1, "queued.max.messages.kbytes": 262_144},
+        loglevel="WARNING",
+        use_changelog_topics=False,
+    )
+    clock.app = app
+    source = app.topic(topic, value_deserializer="bytes", key_deserializer="bytes")
+    app.dataframe(source).sink(_DropRuns(clock))
+    app.run()
+    return clock.rate()
+
+
+def per_message_sink_floor(settings: Settings, topic: str) -> float:
+    """The same on Quix's own one message at a time, the topology ingest had before runs (a batching sink
+    that drops its batches)."""
     opts = settings.ingest
     clock = _Clock(sum(topic_ends(settings, topic).values()))
     app = Application(

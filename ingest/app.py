@@ -22,21 +22,32 @@ from lakehouse.catalog import load_catalog
 from lakehouse.dead_letters import producer_config as dead_letters_producer
 from lakehouse.settings import IngestSettings, Settings
 from lakehouse.stopping import KeepsStop
+from lakehouse.streaming.runs import RunsOfMessages
 from lakehouse.tables import ensure_table
 
 logger = logging.getLogger("harmony.ingest")
 
+# Messages one poll may hand over at most (all partitions): what librdkafka holds is taken at once.
+MAX_RUN = 10_000
 
-class LakeApplication(KeepsStop, Application):
-    """A Quix ``Application`` whose source of truth for positions is the lake."""
 
-    def __init__(self, sink: IcebergSink, max_bytes: int, **kwargs: Any) -> None:
+class LakeApplication(KeepsStop, RunsOfMessages, Application):
+    """A Quix ``Application`` whose source of truth for positions is the lake, reading its topic in runs
+    of a partition's messages (``lakehouse.streaming.runs``)."""
+
+    def __init__(self, sink: IcebergSink, max_bytes: int, max_rows: int, **kwargs: Any) -> None:
         self._lake_sink = sink
         self._max_bytes = max_bytes
+        self._max_rows = max_rows
+        self.run_topics = frozenset({sink.topic})
+        self.max_run = MAX_RUN
         super().__init__(on_message_processed=self._after_message, **kwargs)
 
     def _after_message(self, topic: str, partition: int, offset: int) -> None:
-        if self._lake_sink.buffered_bytes >= self._max_bytes:
+        """After each run: a batch that reached its byte or row limit is landed now (Quix's own
+        ``commit_every`` counts rows, and a row is a run here)."""
+        sink = self._lake_sink
+        if sink.buffered_bytes >= self._max_bytes or sink.buffered >= self._max_rows:
             self._processing_context.commit_checkpoint(force=True)
 
     def _on_assign(self, consumer: Consumer, topic_partitions: list[TopicPartition]) -> None:
@@ -118,11 +129,11 @@ def build(settings: Settings, stream: Stream, options: IngestSettings | None = N
     app = LakeApplication(
         sink,
         opts.max_bytes,
+        opts.max_rows,
         broker_address=settings.kafka.bootstrap_servers,
         consumer_group=stream.consumer_group(opts.consumer_group),
         auto_offset_reset="earliest",
         commit_interval=opts.commit_interval_s,
-        commit_every=opts.max_rows,
         consumer_extra_config={
             "session.timeout.ms": opts.session_timeout_ms,
             "heartbeat.interval.ms": max(1000, opts.session_timeout_ms // 5),

@@ -1,9 +1,10 @@
 """A Quix Streams sink that lands a topic in Iceberg through the exactly-once writer.
 
-``add`` only buffers raw bytes and their Kafka coordinates (cheap, per message). Every full chunk of
-messages is prepared in a background thread while Quix keeps polling: decoded and validated in Arrow,
-projected into each table's rows, and written as data files (files nothing refers to yet, like the
-files Iceberg's Kafka Connect sink writes between commits). ``flush``, called by Quix at each
+``add`` only buffers raw bytes and their Kafka coordinates, a run of a partition's messages at a time
+(``lakehouse.streaming.runs``: Quix hands the source topic over in runs, not message by message).
+Every full chunk of messages is prepared in a background thread while Quix keeps polling: decoded and
+validated in Arrow, projected into each table's rows, and written as data files (files nothing refers
+to yet, like the files Iceberg's Kafka Connect sink writes between commits). ``flush``, called by Quix at each
 checkpoint, prepares the rest, dead-letters the rejects and commits every table once, for every
 partition this worker owns, fenced by the lake's offsets. Quix commits the Kafka offsets only after
 ``flush`` returns.
@@ -31,6 +32,7 @@ from ingest.streams import Stream
 from ingest.writer import OFFSET_COLUMN, PARTITION_COLUMN, CommitResult, ExactlyOnceWriter, TableBatch
 from lakehouse.batch_codec import DecodedBatch, decode_batch
 from lakehouse.dead_letters import envelope
+from lakehouse.streaming.runs import MessageRun
 from lakehouse.tables import TableSpec
 
 logger = logging.getLogger("harmony.ingest")
@@ -81,7 +83,7 @@ class IcebergSink(BaseSink):
         self._reset()
 
     def _reset(self) -> None:
-        self._values: list[bytes] = []
+        self._values: list[bytes | None] = []
         self._keys: list[bytes | None] = []
         self._partitions: list[int] = []
         self._offsets: list[int] = []
@@ -96,7 +98,7 @@ class IcebergSink(BaseSink):
 
     def add(
         self,
-        value: Any,
+        value: MessageRun,
         key: Any,
         timestamp: int,
         headers: Any,
@@ -104,12 +106,13 @@ class IcebergSink(BaseSink):
         partition: int,
         offset: int,
     ) -> None:
-        self._values.append(value)
-        self._keys.append(key)
-        self._partitions.append(partition)
-        self._offsets.append(offset)
-        self._next[partition] = offset + 1
-        self.buffered_bytes += len(value) if value else 0
+        """Buffer one run of the partition's messages (``lakehouse.streaming.runs``): raw bytes only."""
+        self._values += value.values
+        self._keys += value.keys
+        self._partitions += [partition] * len(value)
+        self._offsets += value.offsets
+        self._next[partition] = value.offsets[-1] + 1
+        self.buffered_bytes += value.size
         self._decode_ahead()
 
     def _decode_ahead(self) -> None:
@@ -127,7 +130,9 @@ class IcebergSink(BaseSink):
             )
             self._chunks.append((start, future))
 
-    def _prepare(self, values: list[bytes], partitions: list[int], offsets: list[int], write: bool) -> _Chunk:
+    def _prepare(
+        self, values: list[bytes | None], partitions: list[int], offsets: list[int], write: bool
+    ) -> _Chunk:
         decoded = decode_batch(self.stream.model, values)
         rows = np.asarray(decoded.rows, dtype=np.int64)
         part, off = np.asarray(partitions, dtype=np.int32), np.asarray(offsets, dtype=np.int64)

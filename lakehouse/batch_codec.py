@@ -14,8 +14,10 @@ proves it on generated hostile input).
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
+from typing import cast
 
 import numpy as np
 import pyarrow as pa
@@ -55,11 +57,11 @@ def _framed(value: object) -> bool:
     )
 
 
-def _all_framed(values: list[bytes]) -> bytes | None:
+def _all_framed(values: Sequence[bytes | None]) -> bytes | None:
     """The batch joined by newlines if every message is framed (see ``_framed``), else None; checked on
     the joined batch in a few vectorised passes instead of a Python call per message."""
     try:
-        data = b"\n".join(values)
+        data = b"\n".join(values)  # type: ignore[arg-type]
     except TypeError:  # a message without a value (None)
         return None
     if b"\r" in data:
@@ -259,7 +261,7 @@ def _fast(
     return table.filter(pa.array(keep)), row_index[keep].tolist(), refused + row_index[bad].tolist()
 
 
-def decode_batch(model: type[BaseModel], values: list[bytes]) -> DecodedBatch:
+def decode_batch(model: type[BaseModel], values: Sequence[bytes | None]) -> DecodedBatch:
     """Decode ``values`` (one JSON message each) into an Arrow table of the model's schema."""
     if not values:
         return DecodedBatch(arrow_parse_schema(model).empty_table(), [])
@@ -276,7 +278,8 @@ def decode_batch(model: type[BaseModel], values: list[bytes]) -> DecodedBatch:
             flags = [_framed(v) for v in values]
             framed = [i for i, ok in enumerate(flags) if ok]
             suspects = [i for i, ok in enumerate(flags) if not ok]
-        table, accepted, unproven = _fast(model, values, framed, joined)
+        # only framed messages (bytes) are parsed: the index says which
+        table, accepted, unproven = _fast(model, cast(list[bytes], values), framed, joined)
         suspects += unproven
         if table is not None:
             tables.append(table)

@@ -50,7 +50,11 @@ def _utc_ms(value: datetime) -> datetime:
 
 def _wire_time(value: datetime) -> str:
     """The one wire format for time: RFC 3339, UTC, always three fractional digits, ``Z``."""
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    v = value.astimezone(UTC)  # every field zero-padded: strftime writes year 999 as "999", not RFC 3339
+    return (
+        f"{v.year:04d}-{v.month:02d}-{v.day:02d}T{v.hour:02d}:{v.minute:02d}:{v.second:02d}"
+        f".{v.microsecond // 1000:03d}Z"
+    )
 
 
 UtcMillis = Annotated[

@@ -22,7 +22,7 @@ times = st.datetimes(datetime(1, 1, 2), datetime(9999, 12, 30), timezones=st.jus
 def _fmt(moment: datetime, style: int, digits: int, offset_min: int) -> Any:
     """A timestamp written one of many ways, valid or not."""
     local = moment + timedelta(minutes=offset_min) if -1440 < offset_min < 1440 else moment
-    base = local.strftime("%Y-%m-%dT%H:%M:%S")
+    base = f"{local.year:04d}-" + local.strftime("%m-%dT%H:%M:%S")  # strftime writes year 999 as "999"
     frac = f"{moment.microsecond:06d}{moment.microsecond % 1000:03d}"[:digits]
     frac = f".{frac}" if digits else ""
     sign = "-" if offset_min < 0 else "+"

@@ -168,3 +168,33 @@ def test_a_sighting_writes_what_it_changed_not_the_window() -> None:
         store.apply(state, sighting_at(i * 50, "A", [f"c{i % 3000}"]), NOW)
     per_sighting = (state.written - before) / 100
     assert whole > 50_000 and per_sighting < 4_000, (whole, per_sighting)
+
+
+@settings(max_examples=200, deadline=None)
+@given(streams(), st.lists(st.integers(1, 9), min_size=1, max_size=40))
+def test_a_zone_run_of_sightings_raises_what_they_raise_one_by_one(
+    stream: list[tuple[str, Sighting]], cuts: list[int]
+) -> None:
+    """The rules worker hands a zone the sightings of one run of reports together (``apply_many``): each
+    zone gets the same alerts in the same order, and its journal the same view, as one at a time."""
+    one, many = Journalled(), Journalled()
+    sightings = [s for _, s in stream]
+    expected = [(a.zone, key(a)) for s in sightings for a in one.apply(s)]
+    got, i, c = [], 0, 0
+    while i < len(sightings):
+        size = cuts[c % len(cuts)]
+        run, i, c = sightings[i : i + size], i + size, c + 1
+        by_zone: dict[str, list[Sighting]] = {}
+        for s in run:
+            by_zone.setdefault(s["zone"], []).append(s)
+        for zone, mine in by_zone.items():
+            state = many.states.setdefault(zone, DictState())
+            got += [(a.zone, key(a)) for a in many.store.apply_many(state, mine, NOW)]
+    for zone in ("A", "B"):
+        assert [k for z, k in got if z == zone] == [k for z, k in expected if z == zone]
+    # workers that start again rebuild the same views from either journal
+    one.restart()
+    many.restart()
+    last = sightings[-1]
+    probe = sighting_at(last["event_ms"] + 1, last["zone"], ["c0", "c1", "c2", "c3", "c4"])
+    assert [key(a) for a in one.apply(probe)] == [key(a) for a in many.apply(probe)]
