@@ -1,14 +1,14 @@
-"""What Quix Streams' per-message path costs on its own, for the throughput benchmarks' same-run baselines.
+"""What Quix Streams costs on its own, for the throughput benchmarks' same-run baselines.
 
-Both processors consume through Quix, which polls, wraps and dispatches one message at a time. These
-apps keep exactly the processors' topology and configuration and do no work of ours at all (no decode,
-no rules, no Iceberg), so the rate they reach is the most any worker built on that topology can reach
-on this machine in the same run:
+These apps keep exactly the processors' topology and configuration and do no work of ours at all (no
+decode, no rules, no Iceberg), so the rate they reach is the most any worker built on that topology can
+reach on this machine in the same run:
 
-- ``sink_floor``: the ingest topology, a source topic into a batching sink that drops its batches;
-- ``rules_floor``: the rules topology, a source topic, a share of the messages repartitioned by zone,
-  one state read and write per repartitioned message (what the zone rules need at the least); what
-  crosses the repartition is a one-field JSON object (the real rules carry the sighting too).
+- ``sink_floor``: the ingest topology, its topic in runs of messages (``lakehouse.streaming.runs``)
+  into a sink that drops them; ``per_message_sink_floor``: the same on Quix's one message at a time,
+  the topology before runs (its ceiling was below the Python ceiling of the whole ingest);
+- ``rules_floor``: the rules topology, a source topic in runs, a share of the messages repartitioned by
+  zone (the real rules send one per zone and run), one state read and write per repartitioned message.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import time
 import uuid
 from typing import Any
 
-from quixstreams import Application, message_context
+from quixstreams import Application
 from quixstreams.sinks import BatchingSink, SinkBatch
 from quixstreams.sinks.base import BaseSink
 from quixstreams.state import State
@@ -138,30 +138,33 @@ def _picked(offset: int, permille: int) -> bool:
 
 
 def rules_floor(settings: Settings, topic: str, share: float) -> float:
-    """Messages/s of the rules topology: ``share`` of the messages (picked by offset) cross a repartition
-    by zone to a stateful step; counted when the zone step has handled the last of them."""
+    """Messages/s of the rules topology: the source topic in runs, ``share`` of the messages (picked by
+    offset; the real worker sends one per zone and run) crossing a repartition by zone to a stateful
+    step, one state read and write each; counted when the zone step has handled the last of them."""
     permille = round(share * 1000)
     ends = topic_ends(settings, topic).values()
     total = sum(sum(_picked(o, permille) for o in range(end)) for end in ends)
     messages = sum(ends)
     clock = _Clock(total)
     group = f"floor-{uuid.uuid4().hex[:6]}"
-    app = application(settings, group, settings.alerting.commit_interval_s, DeadLetters(settings, "floor"))
+    app = application(
+        settings, group, settings.alerting.commit_interval_s, DeadLetters(settings, "floor"),
+        run_topics=frozenset({topic}),
+    )  # fmt: skip
     clock.app = app
     start: list[float] = []
 
-    def zone(_value: bytes) -> dict[str, str] | None:
+    def zones(run: MessageRun) -> list[dict[str, str]]:
         if not start:
             start.append(time.perf_counter())
-        offset = message_context().offset
-        return {"zone": str(offset % ZONES)} if _picked(offset, permille) else None
+        return [{"zone": str(o % ZONES)} for o in run.offsets if _picked(o, permille)]
 
     def count(_value: dict[str, str], state: State[str, Any]) -> None:
         state.set("n", state.get("n", 0) + 1)
         clock.tick()
 
     source = app.dataframe(app.topic(topic, value_deserializer="bytes", key_deserializer="bytes"))
-    picked = source.apply(zone).filter(lambda v: v is not None)
+    picked = source.apply(zones, expand=True)
     picked.group_by(lambda v: v["zone"], name="floor").update(count, stateful=True)
     app.run()
     return (messages - 1) / (clock.last - start[0])
