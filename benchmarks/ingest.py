@@ -9,8 +9,9 @@ drains it; the same consumer feeding ingest's own sink code (``IcebergSink``: th
 background thread, the same projections) with the Iceberg commit replaced by Parquet encoding in memory
 (the Python ceiling: no consumer group protocol, no S3, no catalog); ingest's Quix topology with a sink
 that drops everything (the Quix floor, ``benchmarks.quix_floor``); one ingest worker; two ingest workers
-in one group. Worker rates count the rows landed between the first and the last Iceberg commit (process
-start-up excluded).
+in one group. Worker rates count the rows landed by the commits after the first and before the last
+(``steady_rate``: process start-up excluded, and the last round, which waits for the commit interval
+with the topic drained).
 freshness: reports produced live; each is "visible" when the catalog first points at a snapshot of the
 *last* table of its commit round (citizen observations) holding it; freshness = that moment minus the
 Kafka produce timestamp.
@@ -194,10 +195,18 @@ def run_workers(lane: Lane, n: int, total: int, group: str) -> float:
             p.send_signal(signal.SIGTERM)
         for p in procs:
             p.wait(60)
-    snaps = snapshot_times(f"{ns}.reports", lane.settings)
-    (first_t, first_rows), last_t = snaps[0], snaps[-1][0]
-    landed_after_first = sum(rows for _, rows in snaps) - first_rows
-    return landed_after_first / (last_t - first_t)
+    return steady_rate(snapshot_times(f"{ns}.reports", lane.settings))
+
+
+def steady_rate(snaps: list[tuple[float, int]]) -> float:
+    """Rows/s landed by the commits after the first, up to the one before the last: whole rounds of a
+    worker that always had a backlog. The first commit's round includes start-up; the last one's waits
+    out the commit interval after the topic ran dry (nothing left to consume), which a live stream
+    never does."""
+    if len(snaps) < 3:
+        raise RuntimeError(f"{len(snaps)} commits: too few for a steady rate (produce more reports)")
+    steady = snaps[1:-1]
+    return sum(rows for _, rows in steady) / (steady[-1][0] - snaps[0][0])
 
 
 def throughput(args: argparse.Namespace) -> None:

@@ -43,7 +43,8 @@ TRANSIENT = (OSError, OperationalError, InterfaceError, CommitStateUnknownExcept
 # Messages per background chunk: decoded, projected and written as data files while Quix keeps polling
 # (as Iceberg's Kafka Connect sink writes files continuously and only commits at intervals). Big enough
 # to amortise Arrow's per-call cost and to keep data files from being tiny.
-DECODE_CHUNK = 50_000
+DECODE_CHUNK = 25_000
+DECODE_THREADS = 2
 
 
 @dataclass
@@ -75,7 +76,7 @@ class IcebergSink(BaseSink):
         self.lag = lag
         self.max_message_bytes = max_message_bytes
         self.owned: set[int] = set()
-        self._decoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="decode")
+        self._decoder = ThreadPoolExecutor(max_workers=DECODE_THREADS, thread_name_prefix="decode")
         self.landed_rows = 0
         self.dead_lettered = 0
         self.commits = 0
