@@ -86,24 +86,26 @@ class _DropRuns(BaseSink):
         return None
 
 
+def _ingest_like(settings: Settings) -> dict[str, Any]:
+    """The ingest app's consumer settings, in a group of the floor's own."""
+    return {
+        "broker_address": settings.kafka.bootstrap_servers,
+        "consumer_group": f"floor-{uuid.uuid4().hex[:6]}",
+        "auto_offset_reset": "earliest",
+        "commit_interval": settings.ingest.commit_interval_s,
+        "consumer_extra_config": {"fetch.min.bytes": 1, "queued.max.messages.kbytes": 262_144},
+        "loglevel": "WARNING",
+        "use_changelog_topics": False,
+    }
+
+
 def sink_floor(settings: Settings, topic: str) -> float:
     """Messages/s of the ingest topology (its topic in runs of messages, ``lakehouse.streaming.runs``)
     with a sink that drops everything (same consumer settings)."""
     from ingest.app import MAX_RUN
 
-    opts = settings.ingest
     clock = _Clock(sum(topic_ends(settings, topic).values()))
-    app = _RunsApp(
-        topic,
-        MAX_RUN,
-        broker_address=settings.kafka.bootstrap_servers,
-        consumer_group=f"floor-{uuid.uuid4().hex[:6]}",
-        auto_offset_reset="earliest",
-        commit_interval=opts.commit_interval_s,
-        consumer_extra_config={"fetch.min.bytes": 1, "queued.max.messages.kbytes": 262_144},
-        loglevel="WARNING",
-        use_changelog_topics=False,
-    )
+    app = _RunsApp(topic, MAX_RUN, **_ingest_like(settings))
     clock.app = app
     source = app.topic(topic, value_deserializer="bytes", key_deserializer="bytes")
     app.dataframe(source).sink(_DropRuns(clock))
@@ -114,18 +116,8 @@ def sink_floor(settings: Settings, topic: str) -> float:
 def per_message_sink_floor(settings: Settings, topic: str) -> float:
     """The same on Quix's own one message at a time, the topology ingest had before runs (a batching sink
     that drops its batches)."""
-    opts = settings.ingest
     clock = _Clock(sum(topic_ends(settings, topic).values()))
-    app = Application(
-        broker_address=settings.kafka.bootstrap_servers,
-        consumer_group=f"floor-{uuid.uuid4().hex[:6]}",
-        auto_offset_reset="earliest",
-        commit_interval=opts.commit_interval_s,
-        commit_every=opts.max_rows,
-        consumer_extra_config={"fetch.min.bytes": 1, "queued.max.messages.kbytes": 262_144},
-        loglevel="WARNING",
-        use_changelog_topics=False,
-    )
+    app = Application(commit_every=settings.ingest.max_rows, **_ingest_like(settings))
     clock.app = app
     source = app.topic(topic, value_deserializer="bytes", key_deserializer="bytes")
     app.dataframe(source).sink(_Drop(clock))

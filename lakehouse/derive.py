@@ -178,9 +178,9 @@ def _is_time_validator(m: Any) -> bool:
     return func in (schemas._rfc3339, schemas._utc_ms)
 
 
-def _checks_of(
-    annotation: Any, path: tuple[str, ...], metadata: list[Any], unsupported: list[str]
-) -> list[Check]:
+def unwrap_annotated(annotation: Any, metadata: list[Any]) -> tuple[Any, list[Any]]:
+    """The annotation without its ``Annotated`` layers, and every constraint on it (a field's own metadata,
+    the layers' and those inside ``Field(...)``), for the decoders that mirror the contract."""
     metadata = list(metadata)
     while typing.get_origin(annotation) is Annotated:
         metadata += typing.get_args(annotation)[1:]
@@ -188,6 +188,13 @@ def _checks_of(
     flat: list[Any] = []
     for m in metadata:
         flat += m.metadata if isinstance(m, FieldInfo) else [m]
+    return annotation, flat
+
+
+def _checks_of(
+    annotation: Any, path: tuple[str, ...], metadata: list[Any], unsupported: list[str]
+) -> list[Check]:
+    annotation, flat = unwrap_annotated(annotation, metadata)
     where = ".".join(path)
     limits: dict[str, Any] = {}
     time_validators = 0

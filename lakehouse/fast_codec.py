@@ -24,12 +24,11 @@ from typing import Annotated, Any, TypeVar, cast
 
 import msgspec
 from pydantic import BaseModel
-from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
 from lakehouse import schemas
 from lakehouse.codec import MAX_MESSAGE_BYTES, decode
-from lakehouse.derive import _strip
+from lakehouse.derive import _strip, unwrap_annotated
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -47,13 +46,7 @@ def _to_utc_ms(text: str) -> datetime:
 
 def _limits(annotation: Any, metadata: list[Any]) -> tuple[Any, dict[str, Any], bool]:
     """The bare annotation, its bounds, and whether it is the contract's ``UtcMillis``."""
-    metadata = list(metadata)
-    while typing.get_origin(annotation) is Annotated:
-        metadata += typing.get_args(annotation)[1:]
-        annotation = typing.get_args(annotation)[0]
-    flat: list[Any] = []
-    for m in metadata:
-        flat += m.metadata if isinstance(m, FieldInfo) else [m]
+    annotation, flat = unwrap_annotated(annotation, metadata)
     limits: dict[str, Any] = {}
     time_validators = 0
     for m in flat:

@@ -208,11 +208,11 @@ class RunConsumer(InternalConsumer):
         for (topic, partition), offset in offsets_to_seek.items():
             if topic in self.run_topics:
                 first = self._run_starts.get((topic, partition, offset))
-                offset = first if first is not None else self._committed_or(topic, partition, offset)
+                offset = first if first is not None else self._committed(topic, partition, offset)
             seek[(topic, partition)] = offset
         super().trigger_backpressure(seek, resume_after)
 
-    def _committed_or(self, topic: str, partition: int, offset: int) -> int:
+    def _committed(self, topic: str, partition: int, offset: int) -> int:
         """The group's committed offset: where this checkpoint started (a run forgotten: never expected)."""
         logger.warning("%s[%s]: run ending at %s not remembered; seeking to the committed offset",
                        topic, partition, offset)  # fmt: skip

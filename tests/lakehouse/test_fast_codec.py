@@ -13,8 +13,8 @@ from typing import Any
 
 import msgspec
 import pytest
-from hypothesis import HealthCheck, event, given, settings
-from pydantic import BaseModel
+from hypothesis import HealthCheck, event, given, reject, settings
+from pydantic import BaseModel, ValidationError
 
 from lakehouse.codec import ContractError, decode, encode
 from lakehouse.fast_codec import _decoder, decode_fast
@@ -62,7 +62,10 @@ def test_alerts_decode_alike_on_both_paths(raw: bytes) -> None:
 @settings(max_examples=50, deadline=None)
 @given(reports())
 def test_a_valid_report_takes_the_fast_path(report: dict[str, Any]) -> None:
-    raw = encode(DroneReport.model_validate(report))
+    try:
+        raw = encode(DroneReport.model_validate(report))
+    except ValidationError:
+        reject()  # the strategy also draws values just past the bounds, for the mutations above
     decoder = _decoder(DroneReport)
     assert decoder is not None, "the contract has a part the fast path does not mirror"
     assert isinstance(decode_fast(DroneReport, raw), msgspec.Struct)
