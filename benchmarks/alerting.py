@@ -6,7 +6,10 @@
 
 latency: the simulator produces live at a steady rate; a reader on the alerts topic records, for each
 alert, its arrival time minus its Kafka timestamp, which Quix carries over from the report that raised
-it (the report's produce time). The PostgreSQL latency is the row's stored_at minus the timestamp of
+it (the report's produce time). The figures are those of the reports produced after the first
+``--warmup`` seconds (10): the stream's start is measured apart (``*_warmup_p99_ms``), since a fleet's
+first reports find every citizen new and the workers cold (in a flood a third of a minute's alerts are
+raised in its first second). The PostgreSQL latency is the row's stored_at minus the timestamp of
 the message that carried the row's severity (a riot alert is re-sent, and re-stored, when it grows).
 ``--rules-workers 1 2`` measures one `harmony alert` and then two rules processes in one group beside a
 delivery process (a lane each, same run); the largest count names the figures, the others are prefixed
@@ -106,12 +109,15 @@ def _workers(lane: Lane, rules_workers: int) -> list[subprocess.Popen[bytes]]:
     raise RuntimeError("the rules group did not settle in 120 s")
 
 
-def _latencies(args: argparse.Namespace, rules_workers: int) -> tuple[np.ndarray, np.ndarray]:
-    """Alert latencies on the alerts topic, and from produce to PostgreSQL, for one live run (ms)."""
+def _latencies(args: argparse.Namespace, rules_workers: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Alert latencies on the alerts topic, and from produce to PostgreSQL, for one live run (ms), of the
+    reports produced after the warm-up; and the topic's latencies of the warm-up's reports."""
     settings = get_settings()
     lane = Lane(settings)
     first_seen: dict[tuple[str, str], float] = {}  # (alert id, severity) -> source time, s
     lat_ms: list[float] = []
+    warm_ms: list[float] = []
+    steady_from = [float("inf")]  # when the warm-up ends (set when the simulator starts), s
     trace: list[tuple[float, float]] = []
     stop = threading.Event()
 
@@ -131,7 +137,7 @@ def _latencies(args: argparse.Namespace, rules_workers: int) -> tuple[np.ndarray
                 continue
             now = time.time()
             source_ms = msg.timestamp()[1]
-            lat_ms.append(now * 1000 - source_ms)
+            (lat_ms if source_ms >= steady_from[0] * 1000 else warm_ms).append(now * 1000 - source_ms)
             trace.append((now, now * 1000 - source_ms))
             alert = decode(Alert, msg.value())
             first_seen.setdefault((alert.alert_id, alert.severity.value), source_ms / 1000)
@@ -142,6 +148,7 @@ def _latencies(args: argparse.Namespace, rules_workers: int) -> tuple[np.ndarray
     workers: list[subprocess.Popen[bytes]] = []
     try:
         workers = _workers(lane, rules_workers)
+        steady_from[0] = time.time() + args.warmup
         sim = subprocess.run(
             simulate(
                 "--rate",
@@ -181,8 +188,14 @@ def _latencies(args: argparse.Namespace, rules_workers: int) -> tuple[np.ndarray
         Path(f"{trace_file}.pg").write_text(
             "".join(f"{first_seen[k]:.3f} {stored[k]:.3f} {k[0]}\n" for k in first_seen if k in stored)
         )
-    pg = np.array([(stored[k] - first_seen[k]) * 1000 for k in first_seen if k in stored])
-    return np.array(lat_ms), pg
+    pg = np.array(
+        [
+            (stored[k] - first_seen[k]) * 1000
+            for k in first_seen
+            if k in stored and first_seen[k] >= steady_from[0]
+        ]
+    )
+    return np.array(lat_ms), pg, np.array(warm_ms)
 
 
 def latency(args: argparse.Namespace) -> None:
@@ -193,8 +206,11 @@ def latency(args: argparse.Namespace) -> None:
     name = "alert_latency" if args.riots_per_day == 2.0 else "alert_latency_flood"
     figures: dict[str, float] = {}
     for n in counts:
-        arr, pg = runs[n]
+        arr, pg, warm = runs[n]
         prefix = "" if n == counts[-1] else f"{n}_worker_"
+        if len(warm):
+            figures[f"{prefix}{name}_warmup_p99_ms"] = float(np.percentile(warm, 99))
+            figures[f"{prefix}warmup_alerts"] = float(len(warm))
         figures |= {
             f"{prefix}{name}_p50_ms": float(np.percentile(arr, 50)),
             f"{prefix}{name}_p95_ms": float(np.percentile(arr, 95)),
@@ -215,6 +231,7 @@ def latency(args: argparse.Namespace) -> None:
             "also_measured_rules_workers": counts[:-1],
             "commit_interval_s": settings.alerting.commit_interval_s,
             "riots_per_day": args.riots_per_day,
+            "warmup_s": args.warmup,
         },
         figures,
     )
@@ -311,6 +328,7 @@ def main() -> None:
     lat.add_argument("--rate", type=float, default=10_000)
     lat.add_argument("--seconds", type=float, default=60)
     lat.add_argument("--riots-per-day", type=float, default=2.0)
+    lat.add_argument("--warmup", type=float, default=10.0, help="seconds of the stream measured apart")
     lat.add_argument("--trace", help="also write each alert's arrival time and latency to this file")
     lat.add_argument(
         "--rules-workers",
