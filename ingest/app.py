@@ -39,6 +39,7 @@ class LakeApplication(KeepsStop, RunsOfMessages, Application):
         self._lake_sink = sink
         self._max_bytes = max_bytes
         self._max_rows = max_rows
+        self.stop_after: int | None = None  # messages (Quix's own ``run(count=)`` counts runs here)
         self.run_topics = frozenset({sink.topic})
         self.max_run = MAX_RUN
         super().__init__(on_message_processed=self._after_message, **kwargs)
@@ -49,6 +50,8 @@ class LakeApplication(KeepsStop, RunsOfMessages, Application):
         sink = self._lake_sink
         if sink.buffered_bytes >= self._max_bytes or sink.buffered >= self._max_rows:
             self._processing_context.commit_checkpoint(force=True)
+        if self.stop_after is not None and sink.received >= self.stop_after:
+            self.stop()  # the run that reached the count is landed whole by the final checkpoint
 
     def _on_assign(self, consumer: Consumer, topic_partitions: list[TopicPartition]) -> None:
         # librdkafka keeps a partition paused across unassign/assign, and Quix forgets the pauses it made

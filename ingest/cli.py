@@ -31,7 +31,7 @@ def run(
     max_rows: Annotated[int | None, typer.Option(help="flush a batch at this many messages")] = None,
     max_bytes: Annotated[int | None, typer.Option(help="flush a batch at this many bytes")] = None,
     count: Annotated[
-        int | None, typer.Option(help="stop after this many messages (tests, benchmarks)")
+        int | None, typer.Option(help="stop after the run reaching this many messages (tests, benchmarks)")
     ] = None,
     timeout: Annotated[float | None, typer.Option(help="stop after this many idle seconds")] = None,
 ) -> None:
@@ -71,14 +71,13 @@ def run(
         f"commit every {options.commit_interval_s}s"
     )
     kwargs: dict[str, float | int] = {}
-    if count is not None:
-        kwargs["count"] = count
     if timeout is not None:
         kwargs["timeout"] = timeout
     landed = commits = dead_lettered = 0
     backoff_s = 1.0
     while not STOP.requested:
         try:
+            ingest.app.stop_after = count  # counted in messages by the app (Quix would count runs)
             ingest.app.run(**kwargs)  # type: ignore[arg-type]
             ingest.sink.flush()
         except SinkBackpressureError:

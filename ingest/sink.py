@@ -78,6 +78,7 @@ class IcebergSink(BaseSink):
         self.owned: set[int] = set()
         self._decoder = ThreadPoolExecutor(max_workers=DECODE_THREADS, thread_name_prefix="decode")
         self.landed_rows = 0
+        self.received = 0  # messages handed to this sink, landed or not
         self.dead_lettered = 0
         self.commits = 0
         self._outage_s = 0.0  # the current back-off while a server is away; 0 when all is well
@@ -109,6 +110,7 @@ class IcebergSink(BaseSink):
     ) -> None:
         """Buffer one run of the partition's messages (``lakehouse.streaming.runs``): raw bytes only."""
         self._values += value.values
+        self.received += len(value)
         self._keys += value.keys
         self._partitions += [partition] * len(value)
         self._offsets += value.offsets
