@@ -24,6 +24,7 @@ from quixstreams.state import State
 
 from alerting.bad_input import DeadLetters
 from alerting.quix_app import application
+from ingest.app import MAX_RUN
 from lakehouse.settings import Settings
 from lakehouse.streaming.runs import MessageRun, RunsOfMessages
 from tests.alerting.conftest import topic_ends
@@ -102,8 +103,6 @@ def _ingest_like(settings: Settings) -> dict[str, Any]:
 def sink_floor(settings: Settings, topic: str) -> float:
     """Messages/s of the ingest topology (its topic in runs of messages, ``lakehouse.streaming.runs``)
     with a sink that drops everything (same consumer settings)."""
-    from ingest.app import MAX_RUN
-
     clock = _Clock(sum(topic_ends(settings, topic).values()))
     app = _RunsApp(topic, MAX_RUN, **_ingest_like(settings))
     clock.app = app
