@@ -6,7 +6,6 @@ import fcntl
 import itertools
 import os
 from pathlib import Path
-from typing import Any
 
 from confluent_kafka import Consumer, TopicPartition
 from quixstreams import Application
@@ -29,10 +28,6 @@ class ResumingApplication(KeepsStop, RunsOfMessages, Application):
     consumed again. Resuming before Quix's own assignment keeps its pauses (state recovery) intact. A
     private hook of Quix (pinned in pyproject); tests/ingest/test_rebalance_pause.py checks the behaviour."""
 
-    def __init__(self, run_topics: frozenset[str] = frozenset(), **kwargs: Any) -> None:
-        self.run_topics, self.max_run = run_topics, MAX_RUN
-        super().__init__(**kwargs)
-
     def _on_assign(self, consumer: Consumer, topic_partitions: list[TopicPartition]) -> None:
         consumer.resume([TopicPartition(tp.topic, tp.partition) for tp in topic_partitions])
         super()._on_assign(consumer, topic_partitions)
@@ -51,6 +46,7 @@ def application(
     ``run_topics`` arrive in runs of messages, the others one message at a time."""
     return ResumingApplication(
         run_topics=run_topics,
+        max_run=MAX_RUN,
         broker_address=settings.kafka.bootstrap_servers,
         consumer_group=group,
         auto_offset_reset="earliest",

@@ -68,9 +68,7 @@ class _Drop(BatchingSink):
 
 
 class _RunsApp(RunsOfMessages, Application):
-    def __init__(self, topic: str, max_run: int, **kwargs: Any) -> None:
-        self.run_topics, self.max_run = frozenset({topic}), max_run
-        super().__init__(**kwargs)
+    pass
 
 
 class _DropRuns(BaseSink):
@@ -104,12 +102,8 @@ def sink_floor(settings: Settings, topic: str) -> float:
     """Messages/s of the ingest topology (its topic in runs of messages, ``lakehouse.streaming.runs``)
     with a sink that drops everything (same consumer settings)."""
     clock = _Clock(sum(topic_ends(settings, topic).values()))
-    app = _RunsApp(topic, MAX_RUN, **_ingest_like(settings))
-    clock.app = app
-    source = app.topic(topic, value_deserializer="bytes", key_deserializer="bytes")
-    app.dataframe(source).sink(_DropRuns(clock))
-    app.run()
-    return clock.rate()
+    app = _RunsApp(run_topics=frozenset({topic}), max_run=MAX_RUN, **_ingest_like(settings))
+    return _drain(app, topic, _DropRuns(clock), clock)
 
 
 def per_message_sink_floor(settings: Settings, topic: str) -> float:
@@ -117,9 +111,13 @@ def per_message_sink_floor(settings: Settings, topic: str) -> float:
     that drops its batches)."""
     clock = _Clock(sum(topic_ends(settings, topic).values()))
     app = Application(commit_every=settings.ingest.max_rows, **_ingest_like(settings))
+    return _drain(app, topic, _Drop(clock), clock)
+
+
+def _drain(app: Application, topic: str, sink: BaseSink, clock: _Clock) -> float:
+    """Run ``app`` with ``topic`` into ``sink`` until the clock has seen every message; its rate."""
     clock.app = app
-    source = app.topic(topic, value_deserializer="bytes", key_deserializer="bytes")
-    app.dataframe(source).sink(_Drop(clock))
+    app.dataframe(app.topic(topic, value_deserializer="bytes", key_deserializer="bytes")).sink(sink)
     app.run()
     return clock.rate()
 

@@ -40,9 +40,12 @@ class LakeApplication(KeepsStop, RunsOfMessages, Application):
         self._max_bytes = max_bytes
         self._max_rows = max_rows
         self.stop_after: int | None = None  # messages (Quix's own ``run(count=)`` counts runs here)
-        self.run_topics = frozenset({sink.topic})
-        self.max_run = MAX_RUN
-        super().__init__(on_message_processed=self._after_message, **kwargs)
+        super().__init__(
+            run_topics=frozenset({sink.topic}),
+            max_run=MAX_RUN,
+            on_message_processed=self._after_message,
+            **kwargs,
+        )
 
     def _after_message(self, topic: str, partition: int, offset: int) -> None:
         """After each run: a batch that reached its byte or row limit is landed now (Quix's own

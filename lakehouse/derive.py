@@ -178,9 +178,20 @@ def _is_time_validator(m: Any) -> bool:
     return func in (schemas._rfc3339, schemas._utc_ms)
 
 
-def unwrap_annotated(annotation: Any, metadata: list[Any]) -> tuple[Any, list[Any]]:
-    """The annotation without its ``Annotated`` layers, and every constraint on it (a field's own metadata,
-    the layers' and those inside ``Field(...)``), for the decoders that mirror the contract."""
+@dataclass(frozen=True)
+class Declared:
+    """What a field declares about its values, as the decoders that mirror the contract read it."""
+
+    annotation: Any  # without its ``Annotated`` layers
+    limits: dict[str, Any]  # pydantic's bounds (``_BOUNDS``)
+    time_validators: int  # how many of the contract's own timestamp validators (``UtcMillis``: 2)
+    unknown: list[Any]  # anything else: a decoder that meets one must leave the field to pydantic
+
+
+def declared(annotation: Any, metadata: list[Any]) -> Declared:
+    """Every constraint on a field (its own metadata, its ``Annotated`` layers', those inside
+    ``Field(...)``), sorted into bounds, the contract's time validators, what changes nothing a decoder
+    accepts (strictness, serialisers, the refusal of NaN and infinity) and what is unknown."""
     metadata = list(metadata)
     while typing.get_origin(annotation) is Annotated:
         metadata += typing.get_args(annotation)[1:]
@@ -188,28 +199,31 @@ def unwrap_annotated(annotation: Any, metadata: list[Any]) -> tuple[Any, list[An
     flat: list[Any] = []
     for m in metadata:
         flat += m.metadata if isinstance(m, FieldInfo) else [m]
-    return annotation, flat
-
-
-def _checks_of(
-    annotation: Any, path: tuple[str, ...], metadata: list[Any], unsupported: list[str]
-) -> list[Check]:
-    annotation, flat = unwrap_annotated(annotation, metadata)
-    where = ".".join(path)
     limits: dict[str, Any] = {}
     time_validators = 0
+    unknown: list[Any] = []
     for m in flat:
         known = [k for k in _BOUNDS if getattr(m, k, None) is not None]
         if known:
             limits.update({k: getattr(m, k) for k in known})
         elif isinstance(m, (Strict, PlainSerializer)):
-            continue  # Arrow's typed parse is strict; serialisers do not change what is accepted
+            continue  # both decoders are strict; serialisers do not change what is accepted
         elif type(m).__name__ == "_PydanticGeneralMetadata" and set(vars(m)) <= {"allow_inf_nan", "strict"}:
-            continue  # NaN and infinity are refused for every float below
+            continue  # NaN and infinity are refused for every float (JSON has neither)
         elif _is_time_validator(m):
             time_validators += 1
         else:
-            unsupported.append(f"{where}: {m!r}")
+            unknown.append(m)
+    return Declared(annotation, limits, time_validators, unknown)
+
+
+def _checks_of(
+    annotation: Any, path: tuple[str, ...], metadata: list[Any], unsupported: list[str]
+) -> list[Check]:
+    field = declared(annotation, metadata)
+    annotation, limits, time_validators = field.annotation, field.limits, field.time_validators
+    where = ".".join(path)
+    unsupported += [f"{where}: {m!r}" for m in field.unknown]
     bare, _ = _strip(annotation)
     out: list[Check] = []
     if isinstance(bare, type) and issubclass(bare, BaseModel):

@@ -28,11 +28,9 @@ from pydantic_core import PydanticUndefined
 
 from lakehouse import schemas
 from lakehouse.codec import MAX_MESSAGE_BYTES, decode
-from lakehouse.derive import _strip, unwrap_annotated
+from lakehouse.derive import _strip, declared
 
 M = TypeVar("M", bound=BaseModel)
-
-_LIMITS = ("ge", "gt", "le", "lt", "min_length", "max_length")
 
 
 class _Unsupported(TypeError):
@@ -46,22 +44,10 @@ def _to_utc_ms(text: str) -> datetime:
 
 def _limits(annotation: Any, metadata: list[Any]) -> tuple[Any, dict[str, Any], bool]:
     """The bare annotation, its bounds, and whether it is the contract's ``UtcMillis``."""
-    annotation, flat = unwrap_annotated(annotation, metadata)
-    limits: dict[str, Any] = {}
-    time_validators = 0
-    for m in flat:
-        known = {k: getattr(m, k) for k in _LIMITS if getattr(m, k, None) is not None}
-        if known:
-            limits.update(known)
-        elif type(m).__name__ in ("Strict", "PlainSerializer"):
-            continue  # msgspec does not coerce; serialisers do not change what is accepted
-        elif type(m).__name__ == "_PydanticGeneralMetadata" and set(vars(m)) <= {"allow_inf_nan", "strict"}:
-            continue  # every float refuses NaN and infinity below
-        elif getattr(m, "func", None) in (schemas._rfc3339, schemas._utc_ms):
-            time_validators += 1
-        else:
-            raise _Unsupported(repr(m))
-    return annotation, limits, time_validators == 2
+    field = declared(annotation, metadata)
+    if field.unknown:
+        raise _Unsupported(repr(field.unknown[0]))
+    return field.annotation, field.limits, field.time_validators == 2
 
 
 def _field_type(annotation: Any, metadata: list[Any], times: list[str], name: str) -> Any:

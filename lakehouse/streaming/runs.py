@@ -225,13 +225,16 @@ class RunConsumer(InternalConsumer):
 
 
 class RunsOfMessages:
-    """An ``Application`` mixin (put it before ``Application``): ``run_topics`` arrive as runs.
+    """An ``Application`` mixin (put it before ``Application``): ``run_topics`` arrive as runs of at most
+    ``max_run`` messages a poll, other topics one message at a time."""
 
-    Set ``run_topics`` and ``max_run`` before ``Application.__init__`` builds the consumer."""
-
-    run_topics: frozenset[str] = frozenset()
-    max_run: int = 1
     _config: Any  # Application's
+
+    def __init__(
+        self, *args: Any, run_topics: frozenset[str] = frozenset(), max_run: int = 1, **kwargs: Any
+    ) -> None:
+        self.run_topics, self.max_run = run_topics, max_run  # before Application builds the consumer
+        super().__init__(*args, **kwargs)
 
     def _get_internal_consumer(
         self,

@@ -58,9 +58,7 @@ def test_runs_are_cut_where_the_partition_changes_and_keep_the_order() -> None:
 
 
 class RunsApp(RunsOfMessages, Application):
-    def __init__(self, topic: str, max_run: int, **kwargs: Any) -> None:
-        self.run_topics, self.max_run = frozenset({topic}), max_run
-        super().__init__(**kwargs)
+    pass
 
 
 class Landing(BaseSink):
@@ -99,8 +97,8 @@ def topic(stack: Settings) -> Iterator[tuple[str, dict[int, int]]]:
 
 def _run(settings: Settings, topic: str, group: str, sink: Landing, max_run: int) -> None:
     app = RunsApp(
-        topic,
-        max_run,
+        run_topics=frozenset({topic}),
+        max_run=max_run,
         broker_address=settings.kafka.bootstrap_servers,
         consumer_group=group,
         auto_offset_reset="earliest",
