@@ -12,7 +12,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install -qq -e ".[dev]"  # -qq: errors only (setuptools' notes on editable installs are not)
 	@touch $(STAMP)
 
 venv: $(STAMP)
@@ -20,11 +20,16 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/harmony demo
 
+# The fast, server-free lane first (seconds), then the stack and the integration tests; last, a check that
+# the run wrote nothing into the checkout outside .harmony/.
 test: $(STAMP)
+	@git status --porcelain --untracked-files=all 2>/dev/null > $(VENV)/.untracked-before || true
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	HARMONY_CODEC_EXAMPLES=1000 $(BIN)/pytest -m 'not integration'
 	$(BIN)/harmony stack up
-	HARMONY_CODEC_EXAMPLES=1000 $(BIN)/pytest
+	HARMONY_CODEC_EXAMPLES=1000 $(BIN)/pytest -m integration
+	.ci/left-behind $(VENV)/.untracked-before
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

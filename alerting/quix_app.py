@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import fcntl
-import itertools
-import os
 from pathlib import Path
 
 from confluent_kafka import Consumer, TopicPartition
@@ -14,6 +11,7 @@ from alerting.bad_input import DeadLetters
 from lakehouse.settings import Settings
 from lakehouse.stopping import KeepsStop
 from lakehouse.streaming.runs import RunsOfMessages
+from lakehouse.streaming.state import processor_state_dir
 
 FETCH_BYTES_PER_PARTITION = 64 * 1024
 MAX_RUN = 2_000  # messages one poll hands over at most (runs cut at partition changes keep the order)
@@ -52,7 +50,7 @@ def application(
         auto_offset_reset="earliest",
         commit_interval=commit_interval_s,
         processing_guarantee="at-least-once",
-        state_dir=str(state_dir or state_slot(settings.state_path / "alerting" / group)),
+        state_dir=str(state_dir or processor_state_dir(settings.state_path, group)),
         use_changelog_topics=True,
         on_processing_error=dead_letters,
         # Small fetches per partition keep the partitions' event times close together while a backlog is
@@ -70,31 +68,3 @@ def application(
         producer_extra_config={"linger.ms": 1, "message.timeout.ms": 20_000},
         loglevel="WARNING",
     )
-
-
-_SLOTS: dict[Path, Path] = {}  # per state root, the slot this process holds (its lock fd stays open)
-
-
-def state_slot(root: Path) -> Path:
-    """A state folder no other live worker uses: the first free ``slot-N`` under ``root``, locked (flock)
-    for as long as this process lives.
-
-    Two workers of one group on one machine used to share a folder: when a partition moved between them,
-    the second could not open its RocksDB (held by the first's lock) and exited at assignment. State is
-    restored from the changelog topics whatever the slot; taking the first free one lets a restarted
-    worker find its state warm. A process keeps its slot across app rebuilds."""
-    if root in _SLOTS:
-        return _SLOTS[root]
-    root.mkdir(parents=True, exist_ok=True)
-    for n in itertools.count():
-        slot = root / f"slot-{n}"
-        slot.mkdir(exist_ok=True)
-        fd = os.open(slot / ".lock", os.O_CREAT | os.O_RDWR, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            continue
-        _SLOTS[root] = slot
-        return slot
-    raise AssertionError("unreachable")

@@ -23,6 +23,7 @@ from lakehouse.dead_letters import producer_config as dead_letters_producer
 from lakehouse.settings import IngestSettings, Settings
 from lakehouse.stopping import KeepsStop
 from lakehouse.streaming.runs import RunsOfMessages
+from lakehouse.streaming.state import processor_state_dir
 from lakehouse.tables import ensure_table
 
 logger = logging.getLogger("harmony.ingest")
@@ -132,12 +133,14 @@ def build(settings: Settings, stream: Stream, options: IngestSettings | None = N
         settings.kafka.dead_letter_topic,
         settings.kafka.max_message_bytes,
     )
+    group = stream.consumer_group(opts.consumer_group)
     app = LakeApplication(
         sink,
         opts.max_bytes,
         opts.max_rows,
         broker_address=settings.kafka.bootstrap_servers,
-        consumer_group=stream.consumer_group(opts.consumer_group),
+        consumer_group=group,
+        state_dir=str(processor_state_dir(settings.state_path, group)),
         auto_offset_reset="earliest",
         commit_interval=opts.commit_interval_s,
         consumer_extra_config={
