@@ -36,16 +36,27 @@ console = Console(stderr=True)
 
 @app.command()
 def demo(
-    days: Annotated[float, typer.Option(help="days of event time to simulate")] = 2.0,
-    drones: Annotated[int, typer.Option(help="fleet size")] = 48,
+    days: Annotated[
+        float, typer.Option(min=0.01, help="days of history up to now on a new lake (at most, after that)")
+    ] = 7.0,
+    drones: Annotated[int, typer.Option(min=1, help="fleet size")] = 48,
     serve: Annotated[bool, typer.Option(help="end by serving the dashboard until Ctrl-C")] = True,
+    reset: Annotated[
+        bool, typer.Option("--reset", help="start over: remove the lake, topics, groups, live alerts first")
+    ] = False,
 ) -> None:
-    """The main job end to end: stack up, simulate, ingest, alert, analyse, then the dashboard."""
+    """The main job end to end: stack up, simulate up to now, ingest, alert, analyse, train and score the
+    failure model, then the dashboard. Run again, it adds the time since its last run."""
     from harmony import smoke
-    from harmony.demo import pipeline
+    from harmony.demo import LakeInTheFuture, pipeline
 
     stack_cli.up()
     settings = get_settings()
+    if reset:
+        from harmony.reset import reset as reset_lane
+
+        with console.status("removing the lake, topics, consumer groups and live alerts"):
+            reset_lane(settings, lambda m: console.print(f"[green]✓[/] {m}", markup=True, highlight=False))
     steps = [
         ("Kafka produce → consume", smoke.kafka_round_trip),
         ("MinIO put → get", smoke.s3_round_trip),
@@ -55,7 +66,11 @@ def demo(
         with console.status(title):
             step(settings)
         console.print(f"[green]✓[/] {title}")
-    pipeline(settings, console, days, drones)
+    try:
+        pipeline(settings, console, days, drones)
+    except LakeInTheFuture as exc:
+        console.print(f"demo: {exc}", markup=False, highlight=False)
+        raise SystemExit(1) from exc
     if serve:
         dashboard()
 

@@ -11,16 +11,19 @@ import os
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import orjson
 from rich.console import Console
 from rich.table import Table
-from trino.exceptions import TrinoUserError
 
+from lakehouse.catalog import load_catalog
 from lakehouse.query import live_alerts, trino_sql
+from lakehouse.query.lake_state import newest_event
 from lakehouse.settings import Settings
+from lakehouse.tables import REPORTS
 
 HARMONY = str(Path(sys.executable).with_name("harmony"))
 # Each demo step is minutes on a 2-core machine; one that takes this long is stuck, not slow.
@@ -47,88 +50,164 @@ def _run(console: Console, title: str, args: list[str], optional: bool = False) 
     return True
 
 
-def _next_window(settings: Settings, days: float) -> datetime:
-    """The last ``days`` up to now, or, if the lake already holds later events, right after them.
+# A demo run that finds the lake this close to now has nothing to add: it says so and goes on.
+MIN_GAP = timedelta(minutes=10)
+# The demo's fleet: a report every 30 s per drone (6 reports a minute in each of the 16 zones with 48
+# drones: dense enough for the riot rule to see every injected riot), and drones that wear out in about
+# three days, so that a week of history (~1M reports) holds enough failures on both sides of the
+# model's split for its figures to mean something.
+DEMO_INTERVAL_S = 30.0
+DEMO_WEAR_LIFE_DAYS = 3.0
+HOLDOUT_DAYS = 2.0  # the failure model's held-out days (the rest trains and calibrates it)
 
-    Event time must move forward from one run to the next: the riot rule treats events older than its
-    window (relative to the newest it has seen in a zone) as late and ignores them, as streaming does.
-    """
-    start = (datetime.now(UTC) - timedelta(days=days)).replace(second=0, microsecond=0)
-    try:
-        latest = trino_sql.query(
-            f"SELECT max(event_time) FROM {settings.catalog.raw_namespace}.reports",  # noqa: S608 (names from settings)
-            settings,
-        )[0][0]
-    except TrinoUserError as exc:
-        if exc.error_name != "TABLE_NOT_FOUND":  # anything else is a real problem, not a first run
-            raise
-        return start
-    if latest is not None and latest + timedelta(minutes=1) > start:
-        after: datetime = (latest + timedelta(minutes=1)).astimezone(UTC)
-        return after.replace(second=0, microsecond=0)
-    return start
+
+@dataclass(frozen=True)
+class Window:
+    """The event time a demo run simulates: ``start`` up to ``end`` (never after the wall clock)."""
+
+    start: datetime
+    end: datetime
+    after: datetime | None  # the lake's newest event when the run goes on from it
+
+    @property
+    def days(self) -> float:
+        return (self.end - self.start).total_seconds() / 86_400
+
+
+class LakeInTheFuture(RuntimeError):
+    """The lake holds events dated after now (an older version's demo wrote them): only a reset helps."""
+
+
+def plan_window(newest: datetime | None, now: datetime, days: float) -> Window | None:
+    """What to simulate: the last ``days`` up to ``now`` on an empty lake, else from the lake's newest
+    event up to ``now`` (at most ``days``); None when the lake is already within :data:`MIN_GAP` of now.
+
+    Event time only moves forward from one run to the next (the riot rule ignores events older than its
+    window), and never past the wall clock: the dashboard's "today", freshness and live views describe
+    the present."""
+    now = now.astimezone(UTC).replace(second=0, microsecond=0)
+    earliest = now - timedelta(days=days)
+    if newest is None:
+        return Window(earliest, now, None)
+    if newest > now + MIN_GAP:
+        raise LakeInTheFuture(
+            f"the lake holds events up to {newest:%Y-%m-%d %H:%M} UTC, after now "
+            f"({now:%Y-%m-%d %H:%M}): `harmony demo --reset` starts a new lake"
+        )
+    if now - newest < MIN_GAP:
+        return None
+    start = max(earliest, (newest + timedelta(minutes=1)).replace(second=0, microsecond=0))
+    return Window(start, now, newest)
+
+
+def _newest_report(settings: Settings) -> datetime | None:
+    return newest_event(load_catalog(settings), REPORTS.identifier(settings))
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
 
 
 def pipeline(settings: Settings, console: Console, days: float, drones: int) -> None:
-    start = _next_window(settings, days)
+    window = plan_window(_newest_report(settings), datetime.now(UTC), days)
     truth = settings.state_path / "demo_ground_truth.jsonl"
-    _run(
-        console,
-        f"simulate: {days:g} days of a {drones}-drone fleet from {start:%Y-%m-%d %H:%M} UTC",
-        ["simulate", "--start", start.strftime("%Y-%m-%dT%H:%M:%S"), "--days", str(days),
-         "--drones", str(drones), "--ground-truth", str(truth)],
-    )  # fmt: skip
-    t0 = time.monotonic()
-    jobs = {
-        "ingest": ["ingest", "--timeout", "10"],
-        "ingest-alerts": ["ingest", "--stream", "alerts", "--timeout", "25"],
-        "alerting": ["alert", "--quiet", "--timeout", "10"],
-    }
-    logs = settings.state_path / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
-    with console.status("ingest and alerting in parallel, until both have caught up"):
-        procs = {}
-        for name, args in jobs.items():
-            with (logs / f"demo-{name}.log").open("wb") as log:
-                procs[name] = subprocess.Popen([HARMONY, *args], stdout=log, stderr=subprocess.STDOUT)
-        for name, proc in procs.items():
-            try:
-                code = proc.wait(STEP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                for p in procs.values():
-                    p.kill()
-                raise SystemExit(f"demo: {name} did not catch up in {STEP_TIMEOUT_S} s") from None
-            if code != 0:
-                raise SystemExit(
-                    f"demo: {name} failed (exit {proc.returncode}); see {logs / f'demo-{name}.log'}"
-                )
-            lines = (logs / f"demo-{name}.log").read_text(errors="replace").strip().splitlines()
-            console.print("[green]✓[/] ", end="")
-            console.print(lines[-1] if lines else name, markup=False, highlight=False)
-    console.print(f"  caught up in {time.monotonic() - t0:.0f}s")
+    if window is None:
+        truth.unlink(missing_ok=True)
+        console.print(
+            "the lake is up to date (its newest report is less than "
+            f"{MIN_GAP.total_seconds() / 60:.0f} minutes old): nothing to simulate; "
+            "`harmony demo --reset` starts a new lake",
+            markup=False,
+            highlight=False,
+        )
+    else:
+        if window.after is not None:
+            console.print(
+                f"the lake goes up to {window.after:%Y-%m-%d %H:%M} UTC: this run adds the "
+                f"{window.days:.2f} days since, up to now",
+                markup=False,
+                highlight=False,
+            )
+        simulate_and_process(settings, console, window, drones, truth)
     _run(console, "analyze: the four answers with Spark", ["analyze"])
-    # Predictive maintenance: a model needs failures on both sides of its time split; the lake grows by
-    # `days` with every demo run, and the held-out part is its last quarter.
-    holdout = f"{max(days / 4, 0.5):g}"
     if _run(
         console,
-        f"maintenance train: a failure model on the lake, the last {holdout} days held out",
-        ["maintenance", "train", "--holdout-days", holdout],
+        f"maintenance train: a failure model on the lake, the last {HOLDOUT_DAYS:g} days held out",
+        ["maintenance", "train", "--holdout-days", f"{HOLDOUT_DAYS:g}"],
         optional=True,
     ):
         _run(console, "maintenance score: every drone's failure risk", ["maintenance", "score"])
     else:
         console.print(
-            "  the Fleet health page waits for a model, which needs about two weeks of reports in the lake: "
-            "`harmony demo --days 14` (or more runs of this one)",
+            f"  the Fleet health page waits for a model, which needs failures on both sides of its split: "
+            f"`harmony demo --reset` makes {days:g} days",
             markup=False,
             highlight=False,
         )
-    summary(settings, console, truth, start)
+    summary(settings, console, truth, window)
     answers(settings, console)
 
 
-def summary(settings: Settings, console: Console, truth: Path, start: datetime) -> None:
+def simulate_and_process(
+    settings: Settings, console: Console, window: Window, drones: int, truth: Path
+) -> None:
+    """The window's reports into Kafka, then ingest and alerting, each its own process, until caught up."""
+    count = int(window.days * 86_400 / DEMO_INTERVAL_S * drones)
+    _run(
+        console,
+        f"simulate: {window.days:.2f} days of a {drones}-drone fleet, "
+        f"{window.start:%Y-%m-%d %H:%M} → {window.end:%Y-%m-%d %H:%M} UTC",
+        ["simulate", "--start", window.start.strftime("%Y-%m-%dT%H:%M:%S"), "--count", str(max(count, 1)),
+         "--drones", str(drones), "--interval", f"{DEMO_INTERVAL_S:g}",
+         "--wear-life-days", f"{DEMO_WEAR_LIFE_DAYS:g}", "--ground-truth", str(truth)],
+    )  # fmt: skip
+    t0 = time.monotonic()
+    logs = settings.state_path / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    with console.status("ingest and alerting in parallel, until both have caught up"):
+        # The alerts' own ingest starts once alerting has raised them all: its idle timeout then ends it
+        # as soon as they have landed, not an idle timeout after the rules' last alert.
+        first = _start(
+            logs,
+            {"ingest": ["ingest", "--timeout", "10"], "alerting": ["alert", "--quiet", "--timeout", "10"]},
+        )
+        _finish(console, logs, first, "alerting")
+        second = _start(logs, {"ingest-alerts": ["ingest", "--stream", "alerts", "--timeout", "5"]})
+        _finish(console, logs, {**first, **second})
+    console.print(f"  caught up in {time.monotonic() - t0:.0f}s")
+
+
+def _start(logs: Path, jobs: dict[str, list[str]]) -> dict[str, subprocess.Popen[bytes]]:
+    procs = {}
+    for name, args in jobs.items():
+        with (logs / f"demo-{name}.log").open("wb") as log:
+            procs[name] = subprocess.Popen([HARMONY, *args], stdout=log, stderr=subprocess.STDOUT)
+    return procs
+
+
+def _finish(console: Console, logs: Path, procs: dict[str, subprocess.Popen[bytes]], *only: str) -> None:
+    """Wait for ``only`` of ``procs`` (all when empty), then print each one's last line; a failure or a
+    step stuck for :data:`STEP_TIMEOUT_S` stops the demo (and every process it started)."""
+    for name in only or tuple(procs):
+        proc = procs[name]
+        if proc.returncode is not None and not only:
+            continue  # waited for and reported already
+        try:
+            code = proc.wait(STEP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            for p in procs.values():
+                p.kill()
+            raise SystemExit(f"demo: {name} did not catch up in {STEP_TIMEOUT_S} s") from None
+        if code != 0:
+            for p in procs.values():
+                p.kill()
+            raise SystemExit(f"demo: {name} failed (exit {code}); see {logs / f'demo-{name}.log'}")
+        lines = (logs / f"demo-{name}.log").read_text(errors="replace").strip().splitlines()
+        console.print("[green]✓[/] ", end="")
+        console.print(lines[-1] if lines else name, markup=False, highlight=False)
+
+
+def summary(settings: Settings, console: Console, truth: Path, window: Window | None) -> None:
     raw = settings.catalog.raw_namespace
     reports, citizens = trino_sql.query(
         f"SELECT count(*), coalesce(sum(cardinality(citizens)), 0) FROM {raw}.reports",  # noqa: S608 (names from settings)
@@ -145,7 +224,7 @@ def summary(settings: Settings, console: Console, truth: Path, start: datetime) 
     riots = [
         a
         for a in live_alerts.recent(settings, limit=100_000)
-        if a["kind"] == "riot" and a["event_time"] >= start
+        if window is not None and a["kind"] == "riot" and a["event_time"] >= window.start
     ]
     lines = truth.read_bytes().splitlines() if truth.exists() else []
     episodes = [e for e in map(orjson.loads, lines) if e.get("kind") == "riot"]
@@ -158,8 +237,8 @@ def summary(settings: Settings, console: Console, truth: Path, start: datetime) 
         for e in episodes
     )
     console.print(
-        f"riot alerts in the live view for this run: {len(riots)}; "
-        f"episodes injected: {len(episodes)}, of which alerted: {alerted}"
+        f"this run: {_plural(len(riots), 'riot alert')} in the live view; "
+        f"{_plural(len(episodes), 'riot episode')} injected, {alerted:,} of them alerted"
     )
     for a in sorted(riots, key=lambda a: a["event_time"])[-5:]:
         console.print(f"  {a['event_time']:%Y-%m-%d %H:%M} {a['severity']:8} {a['reason']}", markup=False)

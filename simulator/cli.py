@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import sys
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -21,6 +21,7 @@ from simulator.generator import ReportGenerator
 from simulator.lanes import Run, run_lanes
 
 console = Console(stderr=True)
+FUTURE_TOLERANCE = timedelta(minutes=1)  # clocks of two machines disagree by this much
 
 
 def simulate(
@@ -41,6 +42,9 @@ def simulate(
     riots_per_day: Annotated[float, typer.Option(help="mean riot episodes per weekday")] = 2.0,
     citizens_per_report: Annotated[float, typer.Option(help="mean citizens a drone sees per report")] = 4.0,
     weekend_multiplier: Annotated[float, typer.Option(help="unrest at weekends relative to weekdays")] = 1.6,
+    wear_life_days: Annotated[
+        float, typer.Option(min=0.01, help="days a drone of average wear flies before it fails")
+    ] = SimulatorConfig.model_fields["wear_life_days"].default,
     topic: Annotated[
         str | None, typer.Option(help="Kafka topic (default: the settings' reports topic)")
     ] = None,
@@ -49,6 +53,10 @@ def simulate(
     ] = Path(".harmony/ground_truth.jsonl"),
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="write JSON lines to stdout instead of Kafka")
+    ] = False,
+    allow_future: Annotated[
+        bool,
+        typer.Option("--allow-future", help="let a backfill run past the wall clock (events after now)"),
     ] = False,
     processes: Annotated[
         int,
@@ -68,6 +76,7 @@ def simulate(
         riots_per_day=riots_per_day,
         citizens_per_report=citizens_per_report,
         weekend_multiplier=weekend_multiplier,
+        wear_life_days=wear_life_days,
     )
     backfill = start is not None
     if not backfill and count is None and duration is None and not dry_run:
@@ -87,6 +96,12 @@ def simulate(
             if days is None:
                 raise typer.BadParameter("backfill needs --days or --count")
             count = int(days * 86_400 / config.report_interval_s * config.drones)
+        end = start_utc + timedelta(seconds=count * config.report_interval_s / config.drones)
+        if end > datetime.now(UTC) + FUTURE_TOLERANCE and not allow_future:
+            raise typer.BadParameter(
+                f"this backfill would end at {end:%Y-%m-%d %H:%M} UTC, after now: its events would lie in "
+                "the future (fewer --days or --count, an earlier --start, or --allow-future)"
+            )
         label = f"backfill from {start_utc:%Y-%m-%d} ({count:,} reports)"
     else:
         label = f"live at {rate:,.0f} reports/s"

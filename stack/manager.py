@@ -98,6 +98,13 @@ def provision(settings: Settings, report: Report = _quiet) -> None:
     _init_catalog(settings)
 
 
+def provision_topics(settings: Settings) -> None:
+    """Create the settings' Kafka topics that are missing (as `stack up` does)."""
+    from stack.services.kafka import Kafka
+
+    Kafka(settings).provision()
+
+
 def _init_catalog(settings: Settings) -> None:
     """Create the JDBC catalog's tables so every engine finds a ready catalog, even before any write."""
     from lakehouse.catalog import load_catalog

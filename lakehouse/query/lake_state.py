@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import orjson
+import pyarrow.compute as pc
 from pyiceberg.catalog import Catalog
 from pyiceberg.exceptions import NoSuchTableError
 
@@ -85,3 +86,23 @@ def lake_state(catalog: Catalog, settings: Settings) -> list[TableState]:
     with ThreadPoolExecutor(max_workers=len(identifiers)) as pool:
         states = list(pool.map(lambda i: table_state(catalog, i), identifiers))
     return [s for s in states if s is not None]
+
+
+def newest_event(catalog: Catalog, identifier: str, column: str = "event_time") -> datetime | None:
+    """The newest ``column`` value in the table, from its data files' column bounds (manifests only, no
+    data file read; Iceberg keeps timestamp bounds exact); None when the table does not exist or holds
+    no rows yet."""
+    try:
+        table = catalog.load_table(identifier)
+    except NoSuchTableError:
+        return None
+    if table.current_snapshot() is None:
+        return None
+    files = table.inspect.data_files()
+    if files.num_rows == 0:
+        return None
+    bounds = pc.struct_field(files.column("readable_metrics"), [column, "upper_bound"])
+    newest: datetime | None = pc.max(bounds).as_py()
+    if newest is None:
+        return None
+    return newest if newest.tzinfo is not None else newest.replace(tzinfo=UTC)
