@@ -7,7 +7,8 @@ drone's state is in the store of its partition: no repartition). The features fo
 changelog; a prediction is made when a drone's hour completes, as in Spark's training rows. The model
 comes from the lake (``answers.maintenance_model``, exported as data: no JVM here), looked up again in
 the background every few minutes, so a retrained model takes over without a restart. Before the first
-model, features are kept and nothing is scored. The alert id is the drone and the hour that crossed:
+model, and while the model in service is marked weak (too few failures behind its figures), features are
+kept and nothing is scored. The alert id is the drone and the hour that crossed:
 a replay re-creates the same alert.
 """
 
@@ -49,16 +50,26 @@ class ModelSource:
         self._thread.start()
 
     def _load(self) -> None:
+        """Look the newest card up; a lake that cannot be read, or a card that does not validate, keeps
+        the model already in service (the thread goes on: it must not die on what the lake holds)."""
         try:
             card = latest_model_card(load_catalog(self.settings), self.settings)
+            model = FailureModel.model_validate_json(card.model_json) if card else None
         except Exception as exc:
             logger.warning(
-                "failure model: cannot read the lake (%s: %s); asking again later", type(exc).__name__, exc
+                "failure model: cannot read the newest model (%s: %s); keeping v%s, asking again later",
+                type(exc).__name__,
+                str(exc).splitlines()[0][:300] if str(exc) else "",
+                self.model.version if self.model else "none",
             )
             return
-        model = FailureModel.model_validate_json(card.model_json) if card else None
         if model is not None and (self.model is None or model.version != self.model.version):
-            logger.info("failure model v%d in service (threshold %.2f)", model.version, model.threshold)
+            logger.info(
+                "failure model v%d in service (threshold %.2f%s)",
+                model.version,
+                model.threshold,
+                "; weak: it raises no alerts" if model.weak else "",
+            )
         self.model = model
 
     def _run(self) -> None:
@@ -146,8 +157,8 @@ class DroneHealthStep:
             if closed is None:
                 continue
             state.set(history_key, telemetry.history)  # the next hour's close reads it back
-            if model is None:
-                continue
+            if model is None or model.weak:
+                continue  # no model, or one whose figures are too thin to ground a drone on
             hour, features = closed
             risk = model.score(features)
             was_above = bool(state.get(above_key, False)) if above is None else above

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import time
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
+import orjson
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from lakehouse.settings import get_settings
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+from lakehouse.failure_model import ModelCard
+from lakehouse.settings import Settings, get_settings
 
 console = Console(stderr=True)
 MasterOpt = Annotated[str, typer.Option(help="Spark master: local[*], spark://host:7077, k8s://https://…")]
@@ -100,49 +105,84 @@ maintenance = typer.Typer(
 )
 
 
+def _interval(card: ModelCard, name: str, value: float, digits: int = 3) -> str:
+    low, high = orjson.loads(card.intervals).get(name, (None, None)) if card.intervals else (None, None)
+    shown = f"{value:.{digits}f}"
+    return shown if low is None else f"{shown} ({low:.{digits}f}–{high:.{digits}f})"
+
+
+def print_card(card: ModelCard) -> None:
+    """The card as a person reads it: the figures beside the battery rule's, with 90 % intervals."""
+    table = Table(
+        title=f"failure model v{card.version} (held out from {card.holdout_start:%Y-%m-%d %H:%M} UTC)"
+    )
+    for col in ("", "PR-AUC", "threshold", "precision", "recall"):
+        table.add_column(col, justify="left" if not col else "right")
+    table.add_row(
+        "model",
+        _interval(card, "pr_auc", card.pr_auc),
+        f"risk ≥ {card.threshold:.2f}",
+        _interval(card, "precision", card.precision, 2),
+        _interval(card, "recall", card.recall, 2),
+    )
+    table.add_row(
+        "baseline (battery rule)",
+        _interval(card, "baseline_pr_auc", card.baseline_pr_auc),
+        f"battery ≤ {card.baseline_threshold:.0f} %",
+        _interval(card, "baseline_precision", card.baseline_precision, 2),
+        _interval(card, "baseline_recall", card.baseline_recall, 2),
+    )
+    Console().print(table)
+    lead = f"{card.lead_time_median_h:.1f} h" if card.lead_time_median_h is not None else "-"
+    ratio = card.calibration_ratio
+    console.print(
+        f"{card.failures_warned} of {card.failures_evaluated} held-out failures were warned before they came "
+        f"(median lead time {lead}); expected {card.expected_positives or 0:,.0f} failing drone-hours, "
+        f"observed {card.observed_positives or 0:,}"
+        + (f" (ratio {_interval(card, 'calibration_ratio', ratio, 2)})" if ratio is not None else ""),
+        markup=False,
+        highlight=False,
+    )
+    console.print(card.assessment or "", markup=False, highlight=False)
+    console.print(f"saved to {card.model_path}", markup=False, highlight=False)
+
+
 @maintenance.command()
 def train(
     master: MasterOpt = "local[*]",
     holdout_days: Annotated[float, typer.Option(help="the last days of data, held out for evaluation")] = 7.0,
+    then_score: Annotated[
+        bool, typer.Option("--score", help="then score the fleet with it (`maintenance score`), same session")
+    ] = False,
 ) -> None:
-    """Train a failure model on the lake, evaluate it on held-out weeks, save it as a new version."""
-    from spark.failure_training import NotEnoughData
+    """Train a failure model on the lake, calibrate it, evaluate it on held-out days, save it as a new
+    version (the stream scores with it within minutes)."""
+    from spark.failure_training import NotEnoughData, reports_snapshot
     from spark.failure_training import train as run
     from spark.jobs import LakeUnavailable
     from spark.session import session
 
     settings = get_settings()
     t0 = time.monotonic()
+    try:
+        reports_snapshot(settings)  # fail fast, before starting a JVM
+    except LakeUnavailable as exc:
+        console.print(f"[red]maintenance train: {escape(str(exc))}[/]")
+        raise typer.Exit(1) from exc
     with console.status(f"starting Spark on {master}"):
         spark = session(settings, master, "harmony-maintenance-train")
     try:
-        with console.status("features, labels, training, evaluation"):
+        with console.status("features, labels, training, calibration, evaluation"):
             card = run(spark, settings, holdout_days, report=lambda m: console.print(f"  ✓ {escape(m)}"))
+        print_card(card)
+        if then_score:
+            _score(spark, settings, 10)
     except (NotEnoughData, LakeUnavailable) as exc:
         console.print(f"[red]maintenance train: {escape(str(exc))}[/]")
         raise typer.Exit(1) from exc
     finally:
         spark.stop()
-    table = Table(title=f"failure model v{card.version} (held out from {card.holdout_start:%Y-%m-%d %H:%M})")
-    for col in ("", "PR-AUC", "threshold", "precision", "recall"):
-        table.add_column(col, justify="left" if not col else "right")
-    table.add_row(
-        "model", f"{card.pr_auc:.3f}", f"{card.threshold:.2f}", f"{card.precision:.2f}", f"{card.recall:.2f}"
-    )
-    table.add_row(
-        "baseline (battery rule)",
-        f"{card.baseline_pr_auc:.3f}",
-        f"≤ {card.baseline_threshold:.0f} %",
-        f"{card.baseline_precision:.2f}",
-        f"{card.baseline_recall:.2f}",
-    )
-    Console().print(table)
-    lead = f"{card.lead_time_median_h:.1f} h" if card.lead_time_median_h is not None else "-"
-    console.print(
-        f"{card.failures_warned}/{card.failures_evaluated} held-out failures warned (those whose "
-        f"{card.horizon_h} h before lie in the held-out days), median lead time {lead}; "
-        f"saved to {card.model_path}; {time.monotonic() - t0:.1f}s"
-    )
+    console.print(f"maintenance train: {time.monotonic() - t0:.1f}s")
 
 
 @maintenance.command()
@@ -150,28 +190,46 @@ def score(
     master: MasterOpt = "local[*]", top: Annotated[int, typer.Option(help="rows to print")] = 10
 ) -> None:
     """Score every drone with the newest model into `answers.drone_risk`."""
-    from spark.failure_training import NotEnoughData
-    from spark.failure_training import score as run
+    from lakehouse.catalog import load_catalog
+    from lakehouse.tables import latest_model_card
+    from spark.failure_training import NotEnoughData, reports_snapshot
     from spark.jobs import LakeUnavailable
     from spark.session import session
 
     settings = get_settings()
+    try:  # fail fast, before starting a JVM
+        reports_snapshot(settings)
+        if latest_model_card(load_catalog(settings), settings) is None:
+            raise NotEnoughData("no model yet: run `harmony maintenance train` first")
+    except (NotEnoughData, LakeUnavailable) as exc:
+        console.print(f"[red]maintenance score: {escape(str(exc))}[/]")
+        raise typer.Exit(1) from exc
     with console.status(f"starting Spark on {master}"):
         spark = session(settings, master, "harmony-maintenance-score")
     try:
-        with console.status("scoring the fleet"):
-            risks = run(spark, settings)
+        _score(spark, settings, top)
     except (NotEnoughData, LakeUnavailable) as exc:
         console.print(f"[red]maintenance score: {escape(str(exc))}[/]")
         raise typer.Exit(1) from exc
     finally:
         spark.stop()
-    table = Table(title=f"drone risk ({len(risks)} drones, {sum(r.at_risk for r in risks)} at risk)")
+
+
+def _score(spark: SparkSession, settings: Settings, top: int) -> None:
+    from spark.failure_training import score as run
+
+    with console.status("scoring the fleet"):
+        risks = run(spark, settings)
+    expected = sum(r.risk for r in risks)
+    table = Table(
+        title=f"drone risk ({len(risks)} drones, {sum(r.at_risk for r in risks)} at risk; "
+        f"{expected:.1f} failures expected in the next 24 h)"
+    )
     for col in ("drone", "zone", "risk", "battery %", "fade", "motor °C", "dropouts", "as of"):
         table.add_column(col, justify="left" if col in ("drone", "zone") else "right")
     for r in risks[:top]:
         table.add_row(
-            r.drone_id,
+            escape(r.drone_id),
             escape(r.zone or "-"),
             f"[red]{r.risk:.2f}[/]" if r.at_risk else f"{r.risk:.2f}",
             f"{r.battery_level:.1f}",

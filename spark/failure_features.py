@@ -84,7 +84,12 @@ def features(hours: DataFrame, trends: bool = False) -> DataFrame:
         F.avg("temp_mean").over(level).alias("temp_level"),
         _slope("hour", "temp_mean", trend).alias("temp_slope"),
         (F.sum("dropouts").over(trend) / F.sum("n").over(trend)).alias("dropout_rate"),
-        (F.col("hour") - F.min("hour").over(segment)).cast("double").alias("hours_since_service"),
+        # Known from the first failure or maintenance on (segment 1 and after), unknown before it.
+        F.when(F.col("segment") > 0, F.col("hour") - F.min("hour").over(segment))
+        .otherwise(0)
+        .cast("double")
+        .alias("hours_since_service"),
+        (F.col("segment") == 0).cast("double").alias("service_unknown"),
     )
 
 

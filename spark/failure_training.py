@@ -1,12 +1,18 @@
 """`harmony maintenance train` and `score`: a failure model learnt on the lake, with MLlib only.
 
-Train: features and labels (``spark.failure_features``) from one consistent snapshot of raw.reports; a
-time-based split (the last ``holdout_days`` are the test set; training rows end ``HORIZON_H`` hours before
-it, so no training label looks into the test weeks); StandardScaler + LogisticRegression; the decision
-threshold picked on the training rows (best F1), the baseline's (a battery-level rule) likewise; both
-evaluated on the held-out rows: PR-AUC, precision and recall at the threshold, and the lead time (how
-long before each warned failure its first warning came). The pipeline is saved with MLlib's own
-persistence into the warehouse (``models/maintenance/v<N>``); the model card, with the model exported as
+Train: features and labels (``spark.failure_features``) from one consistent snapshot of raw.reports,
+split by time: the training rows end ``HORIZON_H`` hours before the held-out last ``holdout_days``
+begin (so no training label looks into them). StandardScaler + LogisticRegression on the training rows;
+Platt scaling of its margin (a one-feature MLlib LogisticRegression) fitted on the training rows scored
+*out of fold* (two halves by time, each scored by a regression fitted on the other), so risks are
+probabilities on rows no regression saw, without giving up days of a short lake to a calibration
+split. The operating point: flag as many drone-hours as the calibrated model expects to fail on those
+rows (the sum of their risks), the battery rule held to the same budget, so the two are compared at
+equal numbers of groundings. Held-out figures (``spark.model_evaluation``, on the collected rows):
+PR-AUC, precision and recall at the threshold, expected over observed failures, lead times, 90 %
+bootstrap intervals over drones; fewer than ``WEAK_BELOW_FAILURES`` failures in either part, or a model
+no better than the rule, marks the model weak (the stream raises no alert from it). The pipeline is
+saved with MLlib's own persistence into the warehouse (``models/maintenance/v<N>``); the model card, with the model exported as
 data for the stream, is appended to ``answers.maintenance_model``.
 
 Score: the newest model on every drone's latest hour, into ``answers.drone_risk`` (one overwrite).
@@ -21,12 +27,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import orjson
 import pyarrow as pa
 from pyarrow import fs
 from pyspark.ml import Pipeline, PipelineModel
 from pyspark.ml.classification import LogisticRegression, LogisticRegressionModel
-from pyspark.ml.evaluation import BinaryClassificationEvaluator
 from pyspark.ml.feature import StandardScaler, StandardScalerModel, VectorAssembler
 from pyspark.ml.functions import vector_to_array
 from pyspark.sql import DataFrame, SparkSession
@@ -39,7 +45,9 @@ from lakehouse.failure_model import (
     FEATURES,
     HORIZON_H,
     HOUR_MS,
+    WEAK_BELOW_FAILURES,
     DroneRisk,
+    Evaluation,
     FailureModel,
     ModelCard,
 )
@@ -47,87 +55,239 @@ from lakehouse.settings import Settings
 from lakehouse.storage import s3_filesystem
 from lakehouse.tables import DRONE_RISK, MAINTENANCE_MODEL, REPORTS, ensure_table, latest_model_card
 from spark import failure_features
+from spark import model_evaluation as evaluation
 from spark.jobs import LakeUnavailable, read
 
 MODELS_PREFIX = "models/maintenance"
-THRESHOLDS = tuple(round(0.02 * i, 2) for i in range(1, 50))  # candidate decision thresholds
-ALGORITHM = "StandardScaler + LogisticRegression (MLlib)"
+ALGORITHM = "StandardScaler + LogisticRegression, Platt-calibrated (MLlib)"
 
 
 class NotEnoughData(RuntimeError):
-    """Too little history, or no failure on one side of the split: said plainly, nothing written."""
+    """Too little history, or no failure in one of the splits: said plainly, nothing written."""
+
+
+def _margin(model: PipelineModel, rows: DataFrame) -> DataFrame:
+    """``rows`` with the regression's margin (log-odds before calibration) as ``margin``."""
+    return model.transform(rows).withColumn("margin", vector_to_array(F.col("rawPrediction"))[1])
+
+
+def with_risk(
+    model: PipelineModel, rows: DataFrame, calibration: tuple[float, float] = (1.0, 0.0)
+) -> DataFrame:
+    """``rows`` with the calibrated failure probability as ``risk`` (``FailureModel.score``'s arithmetic)."""
+    a, b = calibration
+    return _margin(model, rows).withColumn(
+        "risk", 1.0 / (1.0 + F.exp(-(F.lit(a) * F.col("margin") + F.lit(b))))
+    )
+
+
+def platt(scored: DataFrame) -> tuple[float, float]:
+    """Platt scaling: a one-feature logistic regression of the label on the margin, fitted on rows
+    scored by a model that did not train on them; ``(a, b)`` with ``p = sigmoid(a × margin + b)``."""
+    margins = VectorAssembler(inputCols=["margin"], outputCol="margin_vector").transform(
+        scored.select("margin", "label")
+    )
+    lr = LogisticRegression(featuresCol="margin_vector", labelCol="label", maxIter=100, regParam=0.0)
+    fitted = lr.fit(margins)
+    return float(fitted.coefficients[0]), float(fitted.intercept)
 
 
 @dataclass(frozen=True)
-class Scored:
-    precision: float
-    recall: float
+class Collected:
+    """One split's rows on the driver, for the figures: per drone-hour, in no particular order."""
 
+    drone: np.ndarray
+    end_ms: np.ndarray
+    label: np.ndarray
+    fail_ms: np.ndarray  # the failure reported in that hour, 0 if none
+    margin: np.ndarray
+    battery: np.ndarray
 
-def _at(rows: DataFrame, score: str, threshold: float, above: bool = True) -> Scored:
-    hit = F.col(score) >= threshold if above else F.col(score) <= threshold
-    r = rows.agg(
-        F.sum((hit & (F.col("label") == 1)).cast("long")).alias("tp"),
-        F.sum(hit.cast("long")).alias("flagged"),
-        F.sum(F.col("label").cast("long")).alias("positives"),
-    ).first()
-    assert r is not None
-    tp, flagged, positives = int(r["tp"] or 0), int(r["flagged"] or 0), int(r["positives"] or 0)
-    return Scored(tp / flagged if flagged else 0.0, tp / positives if positives else 0.0)
+    def risk(self, calibration: tuple[float, float]) -> np.ndarray:
+        a, b = calibration
+        return 1.0 / (1.0 + np.exp(-(a * self.margin + b)))
 
-
-def _best_threshold(rows: DataFrame, score: str, candidates: tuple[float, ...], above: bool = True) -> float:
-    """The candidate with the best F1 on ``rows`` (ties: the first), in one pass over them."""
-    aggs = []
-    for i, t in enumerate(candidates):
-        hit = F.col(score) >= t if above else F.col(score) <= t
-        aggs += [
-            F.sum((hit & (F.col("label") == 1)).cast("long")).alias(f"tp{i}"),
-            F.sum(hit.cast("long")).alias(f"f{i}"),
-        ]
-    r = rows.agg(F.sum(F.col("label").cast("long")).alias("p"), *aggs).first()
-    assert r is not None
-    positives = int(r["p"] or 0)
-    best, best_f1 = candidates[0], -1.0
-    for i, t in enumerate(candidates):
-        tp, flagged = int(r[f"tp{i}"] or 0), int(r[f"f{i}"] or 0)
-        f1 = 2 * tp / (flagged + positives) if flagged + positives else 0.0
-        if f1 > best_f1:
-            best, best_f1 = t, f1
-    return best
-
-
-def _pr_auc(rows: DataFrame, score: str) -> float:
-    evaluator = BinaryClassificationEvaluator(
-        rawPredictionCol=score, labelCol="label", metricName="areaUnderPR"
-    )
-    return float(evaluator.evaluate(rows))
-
-
-def _lead_times(test: DataFrame, holdout_start_ms: int) -> tuple[int, list[float]]:
-    """Held-out failures (whole horizon inside the test weeks), and each warned one's lead time: failure −
-    the first warning in the ``HORIZON_H`` hours before it (so the warned count is the list's length)."""
-    horizon_ms = HORIZON_H * HOUR_MS
-    fails = (
-        test.where(F.col("fail_ms").isNotNull() & (F.col("fail_ms") - horizon_ms >= holdout_start_ms))
-        .select("drone_id", F.col("fail_ms").alias("failure_ms"))
-        .distinct()
-    )
-    warnings = test.where(F.col("warning")).select(
-        F.col("drone_id").alias("w_drone"), F.col("end_ms").alias("w_ms")
-    )
-    warned = (
-        fails.join(
-            warnings,
-            (fails.drone_id == warnings.w_drone)
-            & (warnings.w_ms < fails.failure_ms)
-            & (warnings.w_ms >= fails.failure_ms - horizon_ms),
+    @classmethod
+    def of(cls, scored: DataFrame) -> Collected:
+        """The rows of ``scored`` (with a ``margin``) on the driver."""
+        got = scored.select(
+            "drone_id",
+            "end_ms",
+            "label",
+            F.coalesce("fail_ms", F.lit(0)).alias("fail_ms"),
+            "margin",
+            BASELINE_FEATURE,
+        ).collect()
+        return cls(
+            drone=np.array([r["drone_id"] for r in got], dtype=object),
+            end_ms=np.array([r["end_ms"] for r in got], dtype=np.int64),
+            label=np.array([r["label"] for r in got], dtype=np.int64),
+            fail_ms=np.array([r["fail_ms"] for r in got], dtype=np.int64),
+            margin=np.array([r["margin"] for r in got], dtype=np.float64),
+            battery=np.array([r[BASELINE_FEATURE] for r in got], dtype=np.float64),
         )
-        .groupBy("drone_id", "failure_ms")
-        .agg(((F.col("failure_ms") - F.min("w_ms")) / HOUR_MS).alias("lead_h"))
+
+
+def collect(model: PipelineModel, rows: DataFrame) -> Collected:
+    return Collected.of(_margin(model, rows))
+
+
+@dataclass(frozen=True)
+class Evaluated:
+    """A model fitted and calibrated on the first part, and its figures on the held-out one."""
+
+    model: PipelineModel
+    calibration: tuple[float, float]
+    evaluation: Evaluation
+
+
+def _failures(rows: DataFrame, after_ms: int, until_ms: int) -> list[tuple[str, int]]:
+    """The failures reported in ``(after_ms, until_ms]``: (drone, when), from every drone-hour."""
+    got = (
+        rows.where(
+            F.col("fail_ms").isNotNull() & (F.col("fail_ms") > after_ms) & (F.col("fail_ms") <= until_ms)
+        )
+        .select("drone_id", "fail_ms")
+        .distinct()
+        .collect()
     )
-    leads = sorted(float(r["lead_h"]) for r in warned.collect())
-    return fails.count(), leads
+    return sorted((str(r["drone_id"]), int(r["fail_ms"])) for r in got)
+
+
+def _out_of_fold(rows: DataFrame, start_ms: int, end_ms: int) -> DataFrame:
+    """The training rows with a margin from a model that did not see them: two halves by time, each
+    scored by a regression fitted on the other half (without the ``HORIZON_H`` hours next to it, whose
+    labels look into the half scored): the rows Platt scaling and the threshold are fitted on."""
+    horizon_ms = HORIZON_H * HOUR_MS
+    mid = (start_ms + end_ms) // 2
+    first, second = rows.where(F.col("end_ms") <= mid), rows.where(F.col("end_ms") > mid)
+    on_second = pipeline().fit(rows.where(F.col("end_ms") > mid + horizon_ms))
+    on_first = pipeline().fit(rows.where(F.col("end_ms") + horizon_ms <= mid))
+    return _margin(on_second, first).unionByName(_margin(on_first, second))
+
+
+def fit_and_evaluate(
+    rows: DataFrame, holdout_days: float, report: Callable[[str], None] = lambda _m: None
+) -> Evaluated:
+    """Split ``rows`` (``failure_features.features``) by time: fit and calibrate on the first part,
+    evaluate on the last ``holdout_days``."""
+    rows = rows.cache()
+    span = rows.agg(F.min("last_ms").alias("lo"), F.max("last_ms").alias("hi")).first()
+    assert span is not None
+    if span["hi"] is None:
+        raise NotEnoughData("raw.reports is empty")
+    data_start_ms, data_end_ms = int(span["lo"]), int(span["hi"])
+    horizon_ms = HORIZON_H * HOUR_MS
+    holdout_start_ms = data_end_ms - int(holdout_days * 86_400_000)
+    data = failure_features.labelled(rows, data_end_ms).cache()
+    train_rows = data.where(F.col("end_ms") + horizon_ms <= holdout_start_ms).cache()
+    test_rows = data.where(F.col("end_ms") > holdout_start_ms).cache()
+    n_train, n_test = train_rows.count(), test_rows.count()
+    # Failures the training labels can see, and those of the held-out days.
+    f_train = len(_failures(rows, data_start_ms - 1, holdout_start_ms))
+    failures = _failures(rows, holdout_start_ms, data_end_ms)
+    f_test = len(failures)
+    report(f"{n_train:,} training rows ({f_train} failures), {n_test:,} held-out rows ({f_test} failures)")
+    if f_train < 2 or f_test == 0:
+        raise NotEnoughData(
+            f"failures are needed on both sides of the split by time (training {f_train}, held out "
+            f"{f_test}): backfill more days or hold out fewer"
+        )
+    out_of_fold = _out_of_fold(train_rows, data_start_ms, holdout_start_ms - horizon_ms).cache()
+    calibration = platt(out_of_fold)
+    model = pipeline().fit(train_rows)
+    cal, test = Collected.of(out_of_fold), collect(model, test_rows)
+    cal_risk, test_risk = cal.risk(calibration), test.risk(calibration)
+    budget = float(cal_risk.sum())
+    threshold = evaluation.budget_threshold(cal_risk, budget)
+    baseline_threshold = -evaluation.budget_threshold(-cal.battery, budget)
+    warned = test_risk >= threshold
+    leads = evaluation.lead_times_h(test.drone, test.end_ms, warned, failures, horizon_ms)
+    flagged_rule = test.battery <= baseline_threshold
+    model_at = evaluation.at_threshold(warned, test.label)
+    rule_at = evaluation.at_threshold(flagged_rule, test.label)
+    figures: dict[str, Callable[[np.ndarray], float]] = {
+        "pr_auc": lambda i: evaluation.pr_auc(test_risk[i], test.label[i]),
+        "baseline_pr_auc": lambda i: evaluation.pr_auc(-test.battery[i], test.label[i]),
+        "precision": lambda i: evaluation.at_threshold(warned[i], test.label[i]).precision,
+        "recall": lambda i: evaluation.at_threshold(warned[i], test.label[i]).recall,
+        "baseline_precision": lambda i: evaluation.at_threshold(flagged_rule[i], test.label[i]).precision,
+        "baseline_recall": lambda i: evaluation.at_threshold(flagged_rule[i], test.label[i]).recall,
+        "calibration_ratio": lambda i: float(test_risk[i].sum() / max(test.label[i].sum(), 1)),
+    }
+    intervals = {name: evaluation.bootstrap(test.drone, f) for name, f in figures.items()}
+    pr, rule_pr = evaluation.pr_auc(test_risk, test.label), evaluation.pr_auc(-test.battery, test.label)
+    fewest = min((f_train, "training"), (f_test, "held-out"))
+    weak = fewest[0] < WEAK_BELOW_FAILURES or pr <= rule_pr
+    held = (data_end_ms - holdout_start_ms) / 86_400_000
+    if fewest[0] < WEAK_BELOW_FAILURES:
+        assessment = (
+            f"Weak model: its {fewest[1]} days hold only {fewest[0]} failures (fewer than "
+            f"{WEAK_BELOW_FAILURES}), so its figures are uncertain (see the intervals); the stream raises no "
+            "maintenance alerts from it. More days of history make it trustworthy."
+        )
+    elif pr <= rule_pr:
+        assessment = (
+            f"Weak model: on the {held:g} held-out days it does no better than the battery rule (PR-AUC "
+            f"{pr:.3f} against {rule_pr:.3f}); the stream raises no maintenance alerts from it."
+        )
+    else:
+        assessment = (
+            f"Trustworthy: {f_test} failures in the {held:g} held-out days, PR-AUC {pr:.3f} "
+            f"({intervals['pr_auc'][0]:.3f}–{intervals['pr_auc'][1]:.3f}) against the battery rule's "
+            f"{rule_pr:.3f} ({intervals['baseline_pr_auc'][0]:.3f}–{intervals['baseline_pr_auc'][1]:.3f})."
+        )
+    out = Evaluated(
+        model=model,
+        calibration=calibration,
+        evaluation=Evaluation(
+            horizon_h=HORIZON_H,
+            data_start=_utc(data_start_ms),
+            data_end=_utc(data_end_ms),
+            holdout_start=_utc(holdout_start_ms),
+            train_rows=n_train,
+            test_rows=n_test,
+            train_failures=f_train,
+            test_failures=f_test,
+            pr_auc=pr,
+            baseline_pr_auc=rule_pr,
+            threshold=threshold,
+            precision=model_at.precision,
+            recall=model_at.recall,
+            baseline_threshold=baseline_threshold,
+            baseline_precision=rule_at.precision,
+            baseline_recall=rule_at.recall,
+            failures_warned=len(leads),
+            failures_evaluated=len(failures),
+            lead_time_mean_h=sum(leads) / len(leads) if leads else None,
+            lead_time_median_h=_median(leads),
+            calibration_rows=len(cal.label),
+            expected_positives=float(test_risk.sum()),
+            observed_positives=int(test.label.sum()),
+            operating_point=(
+                f"ground as many drones as the model expects to fail: on the training days, scored out of "
+                f"fold, it flagged {int((cal_risk >= threshold).sum()):,} of {len(cal.label):,} drone-hours "
+                f"against {budget:,.0f} expected to fail; the battery rule is held to the same budget"
+            ),
+            weak=weak,
+            assessment=assessment,
+            intervals=orjson.dumps(
+                {k: [round(lo, 4), round(hi, 4)] for k, (lo, hi) in intervals.items()}
+            ).decode(),
+        ),
+    )
+    report(
+        f"held out: PR-AUC {pr:.3f} (baseline {rule_pr:.3f}); {len(leads)}/{len(failures)} failures warned; "
+        f"expected {out.evaluation.expected_positives:,.0f} failing drone-hours, observed "
+        f"{out.evaluation.observed_positives:,}"
+    )
+    for df in (rows, data, train_rows, test_rows, out_of_fold):
+        df.unpersist()
+    return out
+
+
+def _utc(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, UTC)
 
 
 def _median(values: list[float]) -> float | None:
@@ -137,8 +297,10 @@ def _median(values: list[float]) -> float | None:
     return values[mid] if len(values) % 2 else (values[mid - 1] + values[mid]) / 2
 
 
-def export(model: PipelineModel, version: int, threshold: float) -> FailureModel:
-    """The fitted pipeline as data for the stream (scaler statistics and coefficients)."""
+def export(
+    model: PipelineModel, version: int, threshold: float, calibration: tuple[float, float], weak: bool
+) -> FailureModel:
+    """The fitted pipeline as data for the stream (scaler statistics, coefficients, calibration)."""
     scaler = next(s for s in model.stages if isinstance(s, StandardScalerModel))
     lr = next(s for s in model.stages if isinstance(s, LogisticRegressionModel))
     return FailureModel(
@@ -149,6 +311,8 @@ def export(model: PipelineModel, version: int, threshold: float) -> FailureModel
         coefficients=tuple(float(v) for v in lr.coefficients.toArray()),
         intercept=float(lr.intercept),
         threshold=threshold,
+        calibration=calibration,
+        weak=weak,
     )
 
 
@@ -160,11 +324,6 @@ def pipeline() -> Pipeline:
             LogisticRegression(featuresCol="features", labelCol="label", maxIter=200, regParam=0.001),
         ]
     )
-
-
-def with_risk(model: PipelineModel, rows: DataFrame) -> DataFrame:
-    """``rows`` with the model's failure probability as ``risk``."""
-    return model.transform(rows).withColumn("risk", vector_to_array(F.col("probability"))[1])
 
 
 def reports_snapshot(settings: Settings) -> dict[str, int | None]:
@@ -218,97 +377,6 @@ def load_model(settings: Settings, version: int) -> PipelineModel:
         return PipelineModel.load(str(local))
 
 
-@dataclass(frozen=True)
-class Evaluated:
-    """A model fitted on the training weeks and its figures on the held-out ones."""
-
-    model: PipelineModel
-    data_start_ms: int
-    data_end_ms: int
-    holdout_start_ms: int
-    train_rows: int
-    test_rows: int
-    train_failures: int
-    test_failures: int
-    pr_auc: float
-    baseline_pr_auc: float
-    threshold: float
-    at_threshold: Scored
-    baseline_threshold: float
-    baseline: Scored
-    held_out_failures: int
-    leads_h: list[float]
-
-
-def fit_and_evaluate(
-    rows: DataFrame, holdout_days: float, report: Callable[[str], None] = lambda _m: None
-) -> Evaluated:
-    """Split ``rows`` (``failure_features.features``) by time, fit on the first part, evaluate on the last."""
-    rows = rows.cache()
-    span = rows.agg(F.min("last_ms").alias("lo"), F.max("last_ms").alias("hi")).first()
-    assert span is not None
-    if span["hi"] is None:
-        raise NotEnoughData("raw.reports is empty")
-    data_start_ms, data_end_ms = int(span["lo"]), int(span["hi"])
-    holdout_start_ms = data_end_ms - int(holdout_days * 86_400_000)
-    horizon_ms = HORIZON_H * HOUR_MS
-    data = failure_features.labelled(rows, data_end_ms).cache()
-    train_rows = data.where(F.col("end_ms") + horizon_ms <= holdout_start_ms).cache()
-    test_rows = data.where(F.col("end_ms") > holdout_start_ms).cache()
-    counts = {}
-    for name, df in (("train", train_rows), ("test", test_rows)):
-        r = df.agg(F.count(F.lit(1)).alias("n"), F.count("fail_ms").alias("f")).first()
-        assert r is not None
-        counts[name] = (int(r["n"]), int(r["f"]))
-    (n_train, f_train), (n_test, f_test) = counts["train"], counts["test"]
-    report(f"{n_train:,} training rows ({f_train} failures), {n_test:,} held-out rows ({f_test} failures)")
-    if f_train == 0 or f_test == 0:
-        raise NotEnoughData(
-            f"a failure is needed on both sides of the split (training {f_train}, held out {f_test}): "
-            "backfill more weeks or hold out fewer days"
-        )
-    model = pipeline().fit(train_rows)
-    threshold = _best_threshold(with_risk(model, train_rows), "risk", THRESHOLDS)
-    battery_candidates = tuple(float(b) for b in range(40, 101))
-    baseline_threshold = _best_threshold(train_rows, BASELINE_FEATURE, battery_candidates, above=False)
-    test_scored = (
-        with_risk(model, test_rows)
-        .withColumn("baseline_score", -F.col(BASELINE_FEATURE))
-        .withColumn("warning", F.col("risk") >= threshold)
-        .cache()
-    )
-    held_out_failures, leads = _lead_times(test_scored, holdout_start_ms)
-    out = Evaluated(
-        model=model,
-        data_start_ms=data_start_ms,
-        data_end_ms=data_end_ms,
-        holdout_start_ms=holdout_start_ms,
-        train_rows=n_train,
-        test_rows=n_test,
-        train_failures=f_train,
-        test_failures=f_test,
-        pr_auc=_pr_auc(test_scored, "risk"),
-        baseline_pr_auc=_pr_auc(test_scored, "baseline_score"),
-        threshold=threshold,
-        at_threshold=_at(test_scored, "risk", threshold),
-        baseline_threshold=baseline_threshold,
-        baseline=_at(test_scored, BASELINE_FEATURE, baseline_threshold, above=False),
-        held_out_failures=held_out_failures,
-        leads_h=leads,
-    )
-    report(
-        f"held out: PR-AUC {out.pr_auc:.3f} (baseline {out.baseline_pr_auc:.3f}); "
-        f"{len(leads)}/{held_out_failures} failures warned"
-    )
-    for df in (rows, data, train_rows, test_rows, test_scored):
-        df.unpersist()
-    return out
-
-
-def _utc(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, UTC)
-
-
 def train(
     spark: SparkSession,
     settings: Settings,
@@ -322,33 +390,16 @@ def train(
     previous = latest_model_card(catalog, settings)
     version = (previous.version if previous else 0) + 1
     path = save_model(ev.model, settings, version)
+    figures = ev.evaluation
+    exported = export(ev.model, version, figures.threshold, ev.calibration, bool(figures.weak))
     card = ModelCard(
+        **figures.model_dump(),
         version=version,
         trained_at=datetime.now(UTC),
         algorithm=ALGORITHM,
         model_path=path,
-        model_json=export(ev.model, version, ev.threshold).model_dump_json(),
+        model_json=exported.model_dump_json(),
         source_snapshots=orjson.dumps(snapshots).decode(),
-        horizon_h=HORIZON_H,
-        data_start=_utc(ev.data_start_ms),
-        data_end=_utc(ev.data_end_ms),
-        holdout_start=_utc(ev.holdout_start_ms),
-        train_rows=ev.train_rows,
-        test_rows=ev.test_rows,
-        train_failures=ev.train_failures,
-        test_failures=ev.test_failures,
-        pr_auc=ev.pr_auc,
-        baseline_pr_auc=ev.baseline_pr_auc,
-        threshold=ev.threshold,
-        precision=ev.at_threshold.precision,
-        recall=ev.at_threshold.recall,
-        baseline_threshold=ev.baseline_threshold,
-        baseline_precision=ev.baseline.precision,
-        baseline_recall=ev.baseline.recall,
-        failures_warned=len(ev.leads_h),
-        failures_evaluated=ev.held_out_failures,
-        lead_time_mean_h=sum(ev.leads_h) / len(ev.leads_h) if ev.leads_h else None,
-        lead_time_median_h=_median(ev.leads_h),
         train_seconds=time.monotonic() - t0,
     )
     table = ensure_table(catalog, MAINTENANCE_MODEL, settings)
@@ -366,7 +417,7 @@ def score(spark: SparkSession, settings: Settings) -> list[DroneRisk]:
     model = load_model(settings, card.version)
     rows = feature_rows(spark, settings, reports_snapshot(settings), trends=True)
     latest = rows.groupBy("drone_id").agg(F.max("hour").alias("hour"))
-    current = with_risk(model, rows.join(latest, ["drone_id", "hour"]))
+    current = with_risk(model, rows.join(latest, ["drone_id", "hour"]), exported.calibration)
     risks = [
         DroneRisk(
             drone_id=r["drone_id"],
@@ -379,7 +430,13 @@ def score(spark: SparkSession, settings: Settings) -> list[DroneRisk]:
             model_version=card.version,
             battery_trend=[round(v, 2) for v in r["battery_trend"]],
             temp_trend=[round(v, 2) for v in r["temp_trend"]],
-            **{name: float(r[name]) for name in FEATURES},
+            battery_level=float(r["battery_level"]),
+            battery_fade=float(r["battery_fade"]),
+            battery_slope=float(r["battery_slope"]),
+            temp_level=float(r["temp_level"]),
+            temp_slope=float(r["temp_slope"]),
+            dropout_rate=float(r["dropout_rate"]),
+            hours_since_service=None if r["service_unknown"] else float(r["hours_since_service"]),
         )
         for r in current.select(
             "drone_id", "hour", "zone", "lat", "lon", "risk", "battery_trend", "temp_trend", *FEATURES

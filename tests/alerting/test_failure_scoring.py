@@ -79,3 +79,34 @@ def test_some_examples_raise_alerts() -> None:
     ]  # fmt: skip
     alerts = step()(hot, cast(Any, DictState()))
     assert [a.alert_id for a in alerts] and all(a.alert_id.startswith("maintenance-d1-") for a in alerts)
+
+
+def test_a_weak_model_raises_no_alert_but_keeps_the_features() -> None:
+    hot = [
+        Reading(drone_id="d1", zone="Z", event_ms=h * HOUR_MS, battery=100.0 - 9 * h, temp=150.0,
+                signal=-60.0, event=None)
+        for h in range(30)
+    ]  # fmt: skip
+    weak = DroneHealthStep(cast(ModelSource, SimpleNamespace(model=MODEL.model_copy(update={"weak": True}))))
+    state, strong_state = DictState(), DictState()
+    assert weak(hot, cast(Any, state)) == [] and weak.raised == 0
+    step()(hot, cast(Any, strong_state))
+    history = [k for k in state.data if k.startswith("history:")]
+    assert history and {k: state.data[k] for k in history} == {k: strong_state.data[k] for k in history}
+
+
+def test_a_card_that_does_not_validate_keeps_the_model_in_service(monkeypatch: Any) -> None:
+    """The refresh thread reads what the lake holds: a broken card is logged, never the thread's end."""
+    import alerting.failure_scoring as scoring
+
+    cards = iter(
+        [SimpleNamespace(model_json=MODEL.model_dump_json()), SimpleNamespace(model_json="{not json")]
+    )
+    monkeypatch.setattr(scoring, "load_catalog", lambda _s: None)
+    monkeypatch.setattr(scoring, "latest_model_card", lambda _c, _s: next(cards))
+    source = ModelSource.__new__(ModelSource)
+    source.settings, source.model = cast(Any, None), None
+    source._load()
+    assert source.model == MODEL
+    source._load()  # raised ValidationError in the refresh thread before
+    assert source.model == MODEL, "the model already in service stays"

@@ -8,6 +8,7 @@ import math
 from collections.abc import Iterator
 from datetime import UTC, timedelta
 
+import numpy as np
 import orjson
 import pytest
 from pyarrow import fs
@@ -18,7 +19,7 @@ from lakehouse.catalog import load_catalog
 from lakehouse.failure_model import FEATURES, HOUR_MS, DroneTelemetry, FailureModel
 from lakehouse.storage import s3_filesystem
 from lakehouse.tables import DRONE_RISK, latest_model_card
-from spark import failure_features
+from spark import failure_features, model_evaluation
 from spark.failure_training import (
     MODELS_PREFIX,
     export,
@@ -66,6 +67,39 @@ def test_model_beats_the_battery_rule_on_held_out_weeks(fleet_lake: SeededLake) 
     assert any(f.path.endswith("metadata/part-00000") for f in files), "MLlib's own format in the warehouse"
 
 
+def test_the_held_out_pr_auc_is_mllibs(spark: SparkSession) -> None:
+    """``spark.model_evaluation.pr_auc`` (on the driver, for the bootstrap) against MLlib's evaluator on
+    the exact curve (``numBins=0``), with ties and without."""
+    from pyspark.ml.evaluation import BinaryClassificationEvaluator
+
+    rng = np.random.default_rng(7)
+    for scores in (rng.random(3000), np.round(rng.random(3000), 2)):
+        labels = (rng.random(3000) < scores * 0.6).astype(np.int64)
+        df = spark.createDataFrame(
+            [(float(x), float(y)) for x, y in zip(scores, labels, strict=True)], ["score", "label"]
+        )
+        mllib = BinaryClassificationEvaluator(
+            rawPredictionCol="score", labelCol="label", metricName="areaUnderPR", numBins=0
+        ).evaluate(df)
+        assert math.isclose(model_evaluation.pr_auc(scores, labels), mllib, rel_tol=1e-9)
+
+
+def test_risks_are_calibrated_and_the_threshold_is_the_stated_operating_point(fleet_lake: SeededLake) -> None:
+    """On the held-out weeks the expected failing drone-hours (the sum of the calibrated risks) are within
+    a factor of two of those observed, and at the same number of groundings the model is at least as
+    precise as the battery rule; enough failures everywhere: not weak."""
+    card = latest_model_card(load_catalog(fleet_lake.settings), fleet_lake.settings)
+    assert card is not None and card.calibration_ratio is not None
+    assert 0.5 <= card.calibration_ratio <= 2.0, card.calibration_ratio
+    assert card.precision >= card.baseline_precision, (card.precision, card.baseline_precision)
+    assert card.weak is False and card.assessment and card.assessment.startswith("Trustworthy")
+    assert card.calibration_rows == card.train_rows, "every training row scored out of fold"
+    intervals = orjson.loads(card.intervals or "{}")
+    low, high = intervals["pr_auc"]
+    assert low <= card.pr_auc <= high, "the interval holds the figure"
+    assert FailureModel.model_validate_json(card.model_json).calibration != (1.0, 0.0)
+
+
 def test_features_cannot_see_the_future(spark: SparkSession, reports: DataFrame) -> None:
     """Hiding every report after a moment changes no feature of a prediction made up to that moment."""
     span = reports.agg(F.min("event_time"), F.max("event_time")).first()
@@ -92,7 +126,9 @@ def test_spark_and_the_stream_agree(spark: SparkSession, reports: DataFrame, fle
     pipeline = load_model(fleet_lake.settings, card.version)
     drones = ["drone-0003", "drone-0017", "drone-0031"]
     sample = reports.where(F.col("drone_id").isin(drones))
-    rows = with_risk(pipeline, failure_features.features(failure_features.hourly(sample)))
+    rows = with_risk(
+        pipeline, failure_features.features(failure_features.hourly(sample)), exported.calibration
+    )
     spark_rows = {(r["drone_id"], r["hour"]): r for r in rows.collect()}
     stream: dict[tuple[str, int], dict[str, float]] = {}
     ordered = sample.select(
@@ -123,19 +159,21 @@ def test_training_is_reproducible(spark: SparkSession, fleet_lake: SeededLake) -
     assert card.source_snapshots == orjson.dumps(snapshots).decode(), "nothing landed since"
     again = fit_and_evaluate(feature_rows(spark, fleet_lake.settings, snapshots), HOLDOUT_DAYS)
     # Equal up to float summation order (Spark's partial aggregates meet in any order).
+    figures = again.evaluation
     a, b = (
-        export(again.model, card.version, again.threshold),
+        export(again.model, card.version, figures.threshold, again.calibration, bool(figures.weak)),
         FailureModel.model_validate_json(card.model_json),
     )
-    assert a.threshold == b.threshold and a.features == b.features
+    assert a.features == b.features and a.weak == b.weak
+    assert math.isclose(a.threshold, b.threshold, rel_tol=1e-6)
     for x, y in zip(
-        (*a.mean, *a.std, *a.coefficients, a.intercept),
-        (*b.mean, *b.std, *b.coefficients, b.intercept),
+        (*a.mean, *a.std, *a.coefficients, a.intercept, *a.calibration),
+        (*b.mean, *b.std, *b.coefficients, b.intercept, *b.calibration),
         strict=True,
     ):
         assert math.isclose(x, y, rel_tol=1e-6, abs_tol=1e-9), (x, y)
-    assert math.isclose(again.pr_auc, card.pr_auc, rel_tol=1e-3)  # near-tied scores may swap places
-    assert math.isclose(again.baseline_pr_auc, card.baseline_pr_auc, rel_tol=1e-3)
+    assert math.isclose(figures.pr_auc, card.pr_auc, rel_tol=1e-3)  # near-tied scores may swap places
+    assert math.isclose(figures.baseline_pr_auc, card.baseline_pr_auc, rel_tol=1e-3)
 
 
 def test_the_fleet_is_scored(fleet_lake: SeededLake) -> None:
