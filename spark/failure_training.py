@@ -1,18 +1,18 @@
 """`harmony maintenance train` and `score`: a failure model learnt on the lake, with MLlib only.
 
 Train: features and labels (``spark.failure_features``) from one consistent snapshot of raw.reports,
-split by time: the training rows end ``HORIZON_H`` hours before the held-out last ``holdout_days``
-begin (so no training label looks into them). StandardScaler + LogisticRegression on the training rows;
-Platt scaling of its margin (a one-feature MLlib LogisticRegression) fitted on the training rows scored
-*out of fold* (two halves by time, each scored by a regression fitted on the other), so risks are
-probabilities on rows no regression saw, without giving up days of a short lake to a calibration
-split. The operating point: flag as many drone-hours as the calibrated model expects to fail on those
-rows (the sum of their risks), the battery rule held to the same budget, so the two are compared at
-equal numbers of groundings. Held-out figures (``spark.model_evaluation``, on the collected rows):
-PR-AUC, precision and recall at the threshold, expected over observed failures, lead times, 90 %
-bootstrap intervals over drones; fewer than ``WEAK_BELOW_FAILURES`` failures in either part, or a model
-no better than the rule, marks the model weak (the stream raises no alert from it). The pipeline is
-saved with MLlib's own persistence into the warehouse (``models/maintenance/v<N>``); the model card, with the model exported as
+split by time: the training rows end ``HORIZON_H`` hours before the held-out last ``holdout_days`` begin
+(so no training label looks into them). StandardScaler + LogisticRegression on the training rows; Platt
+scaling of its margin (a one-feature MLlib LogisticRegression) fitted on the training rows scored *out
+of fold* (two halves by time, each scored by a regression fitted on the other), so risks are
+probabilities on rows no regression saw, without giving up days of a short lake to a calibration split.
+The operating point: flag as many drone-hours as the calibrated model expects to fail on those rows (the
+sum of their risks), the battery rule held to the same budget, so the two are compared at equal numbers
+of groundings. Held-out figures (``spark.model_evaluation``, on the collected rows): PR-AUC, precision
+and recall at the threshold, expected over observed failures, lead times, 90 % bootstrap intervals over
+drones; fewer than ``WEAK_BELOW_FAILURES`` failures in either part, or a model no better than the rule,
+marks the model weak (the stream raises no alert from it). The pipeline is saved with MLlib's own
+persistence into the warehouse (``models/maintenance/v<N>``); the model card, with the model exported as
 data for the stream, is appended to ``answers.maintenance_model``.
 
 Score: the newest model on every drone's latest hour, into ``answers.drone_risk`` (one overwrite).
