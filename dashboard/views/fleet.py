@@ -1,5 +1,6 @@
 """Fleet health: every drone's failure risk on the city map, the ranking with its telemetry trend, and the
-model card (how the model in service did against the naive battery rule on held-out weeks).
+model card (how the model in service did against the naive battery rule on held-out days, with 90 %
+intervals, and whether its figures are too thin to trust: a weak model says so, in words).
 
 Reads ``answers.drone_risk`` (`harmony maintenance score`) and ``answers.maintenance_model``
 (`harmony maintenance train`); recomputes nothing.
@@ -7,6 +8,7 @@ Reads ``answers.drone_risk`` (`harmony maintenance score`) and ``answers.mainten
 
 from __future__ import annotations
 
+import orjson
 import pandas as pd
 import pydeck as pdk
 import streamlit as st
@@ -56,10 +58,16 @@ st.caption(
     f"Scored with model v{int(risk['model_version'].max())} · latest hour {as_of:%Y-%m-%d %H:%M} UTC · "
     f"answered by **{engine}**"
 )
-c1, c2, c3 = st.columns(3)
+card = card_df.iloc[0] if card_df is not None and not card_df.empty else None
+weak = card is not None and pd.notna(card.get("weak")) and bool(card.get("weak"))  # null: an older card
+if card is not None and weak:
+    st.warning(ui.plain(card["assessment"]))
+c1, c2, c3, c4 = st.columns(4)
 c1.metric("Drones scored", len(risk))
 c2.metric("At risk (ground them)", len(at_risk))
-c3.metric("Highest risk", f"{risk['risk'].max():.0%}")
+# Calibrated risks: their sum is the number of drones the model expects to fail within its horizon.
+c3.metric("Failures expected in 24 h", f"{risk['risk'].sum():.1f}")
+c4.metric("Highest risk", f"{risk['risk'].max():.0%}")
 
 
 def colour(r: float) -> list[int]:
@@ -114,12 +122,20 @@ with left:
         ),
         height=380,
     )
+
+
+def with_interval(name: str, value: float, intervals: dict[str, list[float]], digits: int = 3) -> str:
+    low_high = intervals.get(name)
+    shown = f"{value:.{digits}f}"
+    return shown if not low_high else f"{shown} ({low_high[0]:.{digits}f}–{low_high[1]:.{digits}f})"
+
+
 with right:
     st.subheader("Model card")
-    if card_df is None or card_df.empty:
+    if card is None:
         st.info("No model card.")
     else:
-        card = card_df.iloc[0]
+        intervals = orjson.loads(card["intervals"]) if pd.notna(card.get("intervals")) else {}
         lead = card["lead_time_median_h"]
         st.markdown(
             f"**v{int(card['version'])}** · {ui.plain(card['algorithm'])} · trained "
@@ -129,35 +145,53 @@ with right:
             pd.DataFrame(
                 {
                     "": ["model", "baseline: battery rule"],
-                    "PR-AUC": [card["pr_auc"], card["baseline_pr_auc"]],
+                    "PR-AUC": [
+                        with_interval("pr_auc", card["pr_auc"], intervals),
+                        with_interval("baseline_pr_auc", card["baseline_pr_auc"], intervals),
+                    ],
                     "threshold": [
                         f"risk ≥ {card['threshold']:.2f}",
                         f"battery ≤ {card['baseline_threshold']:.0f} %",
                     ],
-                    "precision": [card["precision"], card["baseline_precision"]],
-                    "recall": [card["recall"], card["baseline_recall"]],
+                    "precision": [
+                        with_interval("precision", card["precision"], intervals, 2),
+                        with_interval("baseline_precision", card["baseline_precision"], intervals, 2),
+                    ],
+                    "recall": [
+                        with_interval("recall", card["recall"], intervals, 2),
+                        with_interval("baseline_recall", card["baseline_recall"], intervals, 2),
+                    ],
                 }
             ),
             hide_index=True,
-            column_config={
-                c: st.column_config.NumberColumn(format="%.3f") for c in ("PR-AUC", "precision", "recall")
-            },
         )
+        failures = int(card["test_failures"])
+        warned = (
+            f"{int(card['failures_warned'])} of them were warned before they came"
+            + (f" (median lead time **{lead:.1f} h**)" if pd.notna(lead) else "")
+            if failures
+            else "none to warn of"
+        )
+        expected = ""
+        if pd.notna(card.get("expected_positives")) and card["observed_positives"]:
+            ratio = card["expected_positives"] / card["observed_positives"]
+            expected = (
+                f" The model expected {card['expected_positives']:,.0f} failing drone-hours there; "
+                f"{int(card['observed_positives']):,} came (ratio "
+                f"{with_interval('calibration_ratio', ratio, intervals, 2)})."
+            )
         st.markdown(
             f"Predicts a failure within **{int(card['horizon_h'])} h**. Held out: "
             f"{pd.to_datetime(card['holdout_start']):%Y-%m-%d %H:%M} → "
-            f"{pd.to_datetime(card['data_end']):%Y-%m-%d %H:%M} "
-            f"UTC ({int(card['test_rows']):,} drone-hours, {int(card['test_failures'])} failures, "
-            + (
-                f"{int(card['failures_warned'])} of the {int(card['failures_evaluated'])} whose "
-                f"{int(card['horizon_h'])} h before lie in them warned"
-                if pd.notna(card.get("failures_evaluated"))
-                else f"{int(card['failures_warned'])} warned"
-            )
-            + (f", median lead time **{lead:.1f} h**" if pd.notna(lead) else "")
-            + f"). Trained on {int(card['train_rows']):,} drone-hours from "
+            f"{pd.to_datetime(card['data_end']):%Y-%m-%d %H:%M} UTC: "
+            f"{int(card['test_rows']):,} drone-hours, {failures} failures; {warned}.{expected} "
+            f"Trained on {int(card['train_rows']):,} drone-hours from "
             f"{pd.to_datetime(card['data_start']):%Y-%m-%d} ({int(card['train_failures'])} failures)."
         )
+        if pd.notna(card.get("operating_point")):
+            st.caption(f"Threshold: {ui.plain(card['operating_point'])}.")
+        if pd.notna(card.get("assessment")) and not weak:
+            st.caption(ui.plain(card["assessment"]))
         st.caption(
             f"Pipeline saved at {ui.plain(card['model_path'])}; "
             f"trained on raw snapshots {ui.plain(card['source_snapshots'])}"
@@ -182,6 +216,7 @@ st.dataframe(
         "battery_fade": st.column_config.NumberColumn("fade", format="%.1f"),
         "temp_level": st.column_config.NumberColumn("motor °C", format="%.1f"),
         "dropout_rate": st.column_config.NumberColumn("dropouts", format="percent"),
+        # Null (blank) until the drone's first failure or maintenance is seen: unknown, not "since the data".
         "hours_since_service": st.column_config.NumberColumn("h since service", format="%d"),
         "battery_trend": st.column_config.LineChartColumn("battery peak, 24 h"),
         "temp_trend": st.column_config.LineChartColumn("motor temp, 24 h"),

@@ -28,7 +28,9 @@ def test_fleet_health_shows_the_risk_the_card_and_the_ranking(fleet_lake: Seeded
         assert "Drones scored\n40" in text.replace("\n\n", "\n")
         assert f"model v{card.version}" in text and "Model card" in text  # the tables are canvas: not text
         assert f"{card.test_failures} failures" in text and "median lead time" in text
-        assert f"{card.failures_warned} of the {card.failures_evaluated} whose" in text
+        assert f"{card.failures_warned} of them were warned before they came" in text
+        assert "Failures expected in 24 h" in text and "Threshold: ground as many drones" in text
+        assert card.assessment is not None and card.assessment in text.replace("\n", " ")
         assert page.locator("[data-testid=stDataFrame]").count() == 2, "the card's metrics and the ranking"
         outside = [
             u
