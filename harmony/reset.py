@@ -25,7 +25,7 @@ from lakehouse.tables import purge_namespace
 from stack import manager
 
 MODELS_PREFIX = "models"  # the failure models' MLlib pipelines in the warehouse
-LOCAL_STATE = (QUIX_FOLDER, "alerting")  # Quix state folders; the delivery sinks' parked alerts
+PARKED_FOLDER = "alerting"  # the delivery sinks' parked alerts: <delivery group>-<sink>-parked.jsonl
 
 
 def product_groups(settings: Settings) -> tuple[str, ...]:
@@ -78,6 +78,10 @@ def reset(settings: Settings, report: Callable[[str], None]) -> None:
         conn.commit()
     finally:
         conn.close()
-    for name in LOCAL_STATE:
-        shutil.rmtree(settings.state_path / name, ignore_errors=True)
+    for group in groups:  # this lane's only: other lanes on the same stack keep theirs
+        shutil.rmtree(settings.state_path / QUIX_FOLDER / group, ignore_errors=True)
+    for parked in (settings.state_path / PARKED_FOLDER).glob(
+        f"{settings.alerting.delivery_group}-*-parked.jsonl"
+    ):
+        parked.unlink()
     report("live alerts and the processors' local state removed")

@@ -26,8 +26,20 @@ def analyze(
     incremental: Annotated[
         bool, typer.Option("--incremental", help="only read rows appended since the last run, if that is all")
     ] = False,
+    with_maintenance: Annotated[
+        bool,
+        typer.Option(
+            "--maintenance",
+            help="then train the failure model and score the fleet in the same Spark session "
+            "(`maintenance train --score`; skipped with the reason when the lake holds too few failures)",
+        ),
+    ] = False,
+    holdout_days: Annotated[
+        float, typer.Option(help="with --maintenance: the last days of data, held out for evaluation")
+    ] = 7.0,
 ) -> None:
     """Answer the four questions from the lake into Iceberg tables under `answers.`."""
+    from spark.failure_training import NotEnoughData
     from spark.jobs import LakeUnavailable, source_snapshots
     from spark.jobs import analyze as run
     from spark.session import session
@@ -42,10 +54,22 @@ def analyze(
     with console.status(f"starting Spark on {master}"):
         spark = session(settings, master, "harmony-analyze")
     console.print(f"Spark {spark.version} on {master} ready in {time.monotonic() - t0:.1f}s")
-    with console.status("computing the four answers"):
-        result = run(spark, settings, report=lambda m: console.print(f"  ✓ {m}"), incremental=incremental)
-    console.print(f"analyze ({result.mode}): {len(result.answers)} answers in {time.monotonic() - t0:.1f}s")
-    spark.stop()
+    try:
+        with console.status("computing the four answers"):
+            result = run(spark, settings, report=lambda m: console.print(f"  ✓ {m}"), incremental=incremental)
+        console.print(
+            f"analyze ({result.mode}): {len(result.answers)} answers in {time.monotonic() - t0:.1f}s"
+        )
+        if with_maintenance:
+            t1 = time.monotonic()
+            try:
+                _train(spark, settings, holdout_days)
+                _score(spark, settings, 10)
+            except NotEnoughData as exc:  # the answers are there: a model is for a longer lake
+                console.print(f"[yellow]maintenance skipped:[/] {escape(str(exc))}")
+            console.print(f"maintenance: {time.monotonic() - t1:.1f}s")
+    finally:
+        spark.stop()
 
 
 lake = typer.Typer(help="Lake housekeeping with Iceberg's Spark procedures.")
@@ -158,7 +182,6 @@ def train(
     """Train a failure model on the lake, calibrate it, evaluate it on held-out days, save it as a new
     version (the stream scores with it within minutes)."""
     from spark.failure_training import NotEnoughData, reports_snapshot
-    from spark.failure_training import train as run
     from spark.jobs import LakeUnavailable
     from spark.session import session
 
@@ -172,9 +195,7 @@ def train(
     with console.status(f"starting Spark on {master}"):
         spark = session(settings, master, "harmony-maintenance-train")
     try:
-        with console.status("features, labels, training, calibration, evaluation"):
-            card = run(spark, settings, holdout_days, report=lambda m: console.print(f"  ✓ {escape(m)}"))
-        print_card(card)
+        _train(spark, settings, holdout_days)
         if then_score:
             _score(spark, settings, 10)
     except (NotEnoughData, LakeUnavailable) as exc:
@@ -183,6 +204,15 @@ def train(
     finally:
         spark.stop()
     console.print(f"maintenance train: {time.monotonic() - t0:.1f}s")
+
+
+def _train(spark: SparkSession, settings: Settings, holdout_days: float) -> ModelCard:
+    from spark.failure_training import train as run
+
+    with console.status("features, labels, training, calibration, evaluation"):
+        card = run(spark, settings, holdout_days, report=lambda m: console.print(f"  ✓ {escape(m)}"))
+    print_card(card)
+    return card
 
 
 @maintenance.command()

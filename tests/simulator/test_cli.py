@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import subprocess
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import orjson
@@ -37,6 +38,39 @@ def test_live_dry_run_stamps_now(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr.decode()
     times = [decode(DroneReport, line).event_time.timestamp() for line in out.stdout.splitlines()]
     assert len(times) == 20 and all(before - 1 <= t <= time.time() + 1 for t in times)
+
+
+def test_a_backfill_into_the_future_is_refused_unless_asked(tmp_path: Path) -> None:
+    start = (datetime.now(UTC) - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%S")
+    args = [
+        "--start",
+        start,
+        "--days",
+        "1",
+        "--drones",
+        "4",
+        "--dry-run",
+        "--ground-truth",
+        str(tmp_path / "t"),
+    ]
+    refused = run(*args)
+    assert refused.returncode != 0 and b"after now" in refused.stderr and refused.stdout == b""
+    assert b"Traceback" not in refused.stderr
+    allowed = run(*args, "--allow-future")
+    assert allowed.returncode == 0, allowed.stderr.decode()
+    assert len(allowed.stdout.splitlines()) == 86_400 // 10 * 4
+    past = run(
+        "--start",
+        start,
+        "--count",
+        "100",
+        "--drones",
+        "4",
+        "--dry-run",
+        "--ground-truth",
+        str(tmp_path / "p"),
+    )
+    assert past.returncode == 0, "a backfill up to now is fine"
 
 
 def test_bad_options_are_refused_clearly() -> None:
