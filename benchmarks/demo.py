@@ -92,7 +92,12 @@ def main() -> None:
         shutil.rmtree(scratch, ignore_errors=True)
     results_file.write(
         "demo",
-        {"command": "make demo", "clone": "fresh", "cold": not skip_cold, "goals_s": {"cold": 600, "warm": 300}},
+        {
+            "command": "make demo",
+            "clone": "fresh",
+            "cold": not skip_cold,
+            "goals_s": {"cold": 600, "warm": 300},
+        },
         figures,
         details,
     )
