@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -92,6 +93,9 @@ CITIZEN_OBSERVATIONS = TableSpec("raw", "citizen_observations", CitizenObservati
 ALERTS = TableSpec("raw", "alerts", Alert)
 
 RAW_TABLES = (REPORTS, CITIZEN_OBSERVATIONS, ALERTS)
+# The `harmony ingest --stream` that lands each raw table (``ingest.streams`` says how), for whoever
+# must tell a user on an empty lane what fills a table.
+INGEST_STREAM = {REPORTS.name: "reports", CITIZEN_OBSERVATIONS.name: "reports", ALERTS.name: "alerts"}
 
 # Predictive maintenance (``lakehouse.failure_model``): one row per trained model version, appended; and
 # the fleet's current risk, replaced by every scoring run. Small tables written in one commit each.
@@ -129,6 +133,13 @@ KAFKA_OFFSETS_PROPERTY_PREFIX = "harmony.kafka.offsets."
 # Snapshot-summary properties of an answer: the raw tables' snapshot ids it was computed from, and how.
 SOURCE_SNAPSHOTS_PROPERTY = "harmony.source-snapshots"
 ANALYZE_MODE_PROPERTY = "harmony.analyze-mode"
+
+
+def namespaces_named(statement: str, settings: Settings) -> list[str]:
+    """The lake's namespaces (raw, answers) a SQL text names as a word: an engine's "schema not found"
+    on one of them means a lane that was never filled, which deserves a hint rather than a failure."""
+    configured = dict.fromkeys((settings.catalog.raw_namespace, settings.catalog.answers_namespace))
+    return [ns for ns in configured if re.search(rf"(?<!\w){re.escape(ns)}(?!\w)", statement, re.IGNORECASE)]
 
 
 def ensure_namespace(catalog: Catalog, namespace: str) -> None:

@@ -36,6 +36,15 @@ def connect(settings: Settings, timeout_s: int = 5) -> psycopg2.extensions.conne
     )
 
 
+def table_exists(conn: psycopg2.extensions.connection, settings: Settings) -> bool:
+    """Whether the live alerts table exists yet (the delivery worker creates it when it starts): a reader
+    on a lane where alerting never ran finds no table, which means no alerts, not a failure."""
+    with conn.cursor() as cur:
+        cur.execute("SELECT to_regclass(quote_ident(%s)) IS NOT NULL", (settings.postgres.alerts_table,))
+        row = cur.fetchone()
+    return bool(row and row[0])
+
+
 def ensure_table(conn: psycopg2.extensions.connection, settings: Settings) -> None:
     table = sql.Identifier(settings.postgres.alerts_table)
     with conn.cursor() as cur:
@@ -97,9 +106,11 @@ def upsert(conn: psycopg2.extensions.connection, settings: Settings, alerts: Ite
 
 
 def recent(settings: Settings, limit: int = 100) -> list[dict[str, Any]]:
-    """The newest alerts, newest first (the dashboard's live view)."""
+    """The newest alerts, newest first (the dashboard's live view); none before the table exists."""
     conn = connect(settings)
     try:
+        if not table_exists(conn, settings):
+            return []
         with conn.cursor() as cur:
             cur.execute(
                 sql.SQL("SELECT {} FROM {} ORDER BY event_time DESC, alert_id LIMIT %s").format(
