@@ -16,6 +16,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from quixstreams import Application
 
 from ingest.sink import TRANSIENT, IcebergSink
+from ingest.status import require_topics
 from ingest.streams import Stream
 from ingest.writer import ExactlyOnceWriter, WriterConfig
 from lakehouse.catalog import load_catalog
@@ -111,12 +112,16 @@ class IngestApp:
 
 
 def build(settings: Settings, stream: Stream, options: IngestSettings | None = None) -> IngestApp:
-    """Create the tables if needed, then the Quix application landing ``stream``."""
+    """Create the tables if needed, then the Quix application landing ``stream``.
+
+    The topics come first: on a lane whose topics do not exist (never provisioned) this raises
+    ``TopicMissing`` before any namespace or table is made for a stream that cannot arrive."""
     opts = options or settings.ingest
+    topic_name = stream.topic(settings)
+    require_topics(settings, (topic_name, settings.kafka.dead_letter_topic))
     catalog = load_catalog(settings)
     for spec, _ in stream.tables:
         ensure_table(catalog, spec, settings)
-    topic_name = stream.topic(settings)
     writer = ExactlyOnceWriter(
         catalog,
         topic_name,

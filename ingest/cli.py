@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.console import Console
@@ -43,6 +43,7 @@ def run(
     from quixstreams.checkpointing.exceptions import CheckpointConsumerCommitError
     from quixstreams.sinks.base import SinkBackpressureError
 
+    from ingest.status import TopicMissing
     from ingest.writer import LostOffsetsError
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
@@ -63,12 +64,12 @@ def run(
     options = settings.ingest.model_copy(update=overrides)
     try:
         ingest = build_when_reachable(settings, STREAMS[stream], options)
-    except LostOffsetsError as exc:
-        console.print(f"[red]ingest[{stream}]: {escape(str(exc))}[/]")
-        raise typer.Exit(1) from None
-    console.print(
-        f"ingest[{stream}]: group {STREAMS[stream].consumer_group(options.consumer_group)}, "
-        f"commit every {options.commit_interval_s}s"
+    except (LostOffsetsError, TopicMissing) as exc:
+        fail(stream, str(exc))
+    say(
+        stream,
+        f"group {STREAMS[stream].consumer_group(options.consumer_group)}, "
+        f"commit every {options.commit_interval_s}s",
     )
     kwargs: dict[str, float | int] = {}
     if timeout is not None:
@@ -81,49 +82,49 @@ def run(
             ingest.app.run(**kwargs)  # type: ignore[arg-type]
             ingest.sink.flush()
         except SinkBackpressureError:
-            console.print(
-                f"ingest[{stream}]: a server is away; the last batch stays on Kafka for the next run"
-            )
+            say(stream, "a server is away; the last batch stays on Kafka for the next run")
         except CheckpointConsumerCommitError as exc:
             # The broker went away between the lake's commit and Kafka's. The lake's offsets are the
             # truth (the next assignment starts from them), so nothing is lost or landed twice: start a
             # new consumer once the broker is back instead of exiting.
             landed, commits = landed + ingest.sink.landed_rows, commits + ingest.sink.commits
             dead_lettered += ingest.sink.dead_lettered
-            console.print(
-                f"ingest[{stream}]: the broker is away ({escape(str(exc.args[0] if exc.args else exc))}); "
-                f"the lake holds the batch, Kafka's offsets were not committed; resuming in {backoff_s:.0f}s"
+            say(
+                stream,
+                f"the broker is away ({exc.args[0] if exc.args else exc}); the lake holds the batch, "
+                f"Kafka's offsets were not committed; resuming in {backoff_s:.0f}s",
             )
             if STOP.back_off(backoff_s):
                 break
             backoff_s = min(30.0, backoff_s * 2)
-            ingest = build_when_reachable(settings, STREAMS[stream], options)
+            try:
+                ingest = build_when_reachable(settings, STREAMS[stream], options)
+            except TopicMissing as missing:  # deleted while the worker ran
+                fail(stream, str(missing))
             continue
         except LostOffsetsError as exc:
-            console.print(f"[red]ingest[{stream}]: {escape(str(exc))}[/]")
-            raise typer.Exit(1) from None
+            fail(stream, str(exc))
         break
     landed, commits = landed + ingest.sink.landed_rows, commits + ingest.sink.commits
     dead_lettered += ingest.sink.dead_lettered
-    console.print(
-        f"ingest[{stream}]: landed {landed:,} rows in {commits} commits, dead-lettered {dead_lettered:,}"
-    )
+    say(stream, f"landed {landed:,} rows in {commits} commits, dead-lettered {dead_lettered:,}")
 
 
 @app.command()
 def status(stream: StreamOpt = "reports") -> None:
     """Print, per table and partition, the offset committed in the lake, the end of the topic and the lag."""
-    from ingest.status import ingest_status
+    from ingest.status import TopicMissing, ingest_status
     from ingest.writer import LostOffsetsError
 
+    if stream not in STREAMS:
+        raise typer.BadParameter(f"unknown stream {stream!r}; choose from {', '.join(STREAMS)}")
     settings = get_settings()
     try:
         chosen = STREAMS[stream]
         rows = ingest_status(settings, chosen, chosen.consumer_group(settings.ingest.consumer_group))
-    except LostOffsetsError as exc:
-        console.print(f"[red]ingest[{stream}]: {escape(str(exc))}[/]")
-        raise typer.Exit(1) from None
-    table = Table(title=f"ingest [{stream}]")
+    except (LostOffsetsError, TopicMissing, ConnectionError) as exc:
+        fail(stream, str(exc))
+    table = Table(title=escape(f"ingest [{stream}]"))
     for col in ("table", "partition", "lake offset", "group offset", "end", "lag"):
         table.add_column(col, justify="right" if col not in ("table",) else "left")
     for r in rows:
@@ -136,6 +137,26 @@ def status(stream: StreamOpt = "reports") -> None:
             f"{r.lag:,}",
         )
     Console().print(table)
+    if all(r.committed is None for r in rows):
+        command = "harmony ingest" + ("" if stream == "reports" else f" --stream {stream}")
+        filler = {"reports": "harmony simulate", "alerts": "harmony alert"}.get(stream)
+        empty = (
+            f" (the topic is empty: `{filler}` fills it)" if filler and all(r.end == 0 for r in rows) else ""
+        )
+        say(stream, f"nothing landed in the lake yet: run `{command}`{empty}")
+
+
+def say(stream: str, message: str) -> None:
+    """One line on stderr about this stream; the text is never read as markup, nor wrapped."""
+    console.print(f"ingest[{stream}]: {message}", markup=False, highlight=False, soft_wrap=True)
+
+
+def fail(stream: str, message: str) -> NoReturn:
+    """The worker cannot start, in one line saying what to run first; exits 1."""
+    console.print(
+        f"[red]{escape(f'ingest[{stream}]')}: {escape(message)}[/]", highlight=False, soft_wrap=True
+    )
+    raise typer.Exit(1)
 
 
 def build_when_reachable(settings: Settings, stream: Stream, options: IngestSettings) -> IngestApp:
