@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from lakehouse.settings import get_settings
+from lakehouse.stopping import STOP
 
 console = Console(stderr=True)
 
@@ -36,10 +37,25 @@ def alert(
     timeout: Annotated[float | None, typer.Option(help="stop after this many idle seconds")] = None,
 ) -> None:
     """Run one alerting worker; start more with the same command to scale out (one group per role)."""
+    from alerting.quix_app import TopicMissing, require_topics
     from alerting.runner import DeliveryFailed, Limits, run_both, run_delivery, run_rules
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = get_settings()
+    kafka = settings.kafka
+    # The rules read the reports and write the alerts; delivery reads the alerts; both dead-letter.
+    needed = {
+        Role.BOTH: (kafka.reports_topic, kafka.alerts_topic),
+        Role.RULES: (kafka.reports_topic, kafka.alerts_topic),
+        Role.DELIVERY: (kafka.alerts_topic,),
+    }[role] + (kafka.dead_letter_topic,)
+    STOP.install()  # a stop while waiting for the broker at start is a clean exit
+    try:
+        if not require_topics(settings, needed):
+            return
+    except TopicMissing as exc:
+        console.print(f"[red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
     options = settings.alerting
     if webhook is not None:
         options = options.model_copy(update={"webhook_url": webhook})

@@ -57,11 +57,11 @@ def build(
 ) -> DeliveryApp:
     opts = options or settings.alerting
     dead_letters = DeadLetters(settings, "alert-delivery")
-    sinks: list[BaseSink] = [
-        PostgresAlertSink(
-            settings, spool(settings, opts, "postgres"), opts.parking_limit, opts.postgres_retry_s
-        )
-    ]
+    postgres = PostgresAlertSink(
+        settings, spool(settings, opts, "postgres"), opts.parking_limit, opts.postgres_retry_s
+    )
+    postgres.prepare()  # the live alerts table exists from the start, not from the first alert
+    sinks: list[BaseSink] = [postgres]
     if opts.webhook_url:
         sinks.append(
             WebhookSink(

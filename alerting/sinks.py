@@ -63,6 +63,23 @@ class PostgresAlertSink(ParkingSink):
                 self._conn.close()
         self._conn = None
 
+    def prepare(self) -> None:
+        """Create the live alerts table now, so the dashboard finds one as soon as delivery runs rather
+        than at the first alert (a calm city may raise none for hours). On its own connection: the
+        delivery thread owns the sink's. PostgreSQL away at start is no reason to stop: the first
+        delivery creates the table, as before."""
+        try:
+            conn = live_alerts.connect(self.settings)
+            try:
+                live_alerts.ensure_table(conn, self.settings)
+            finally:
+                conn.close()
+        except (psycopg2.OperationalError, psycopg2.InterfaceError) as exc:
+            first_line = (str(exc).strip() or repr(exc)).splitlines()[0]
+            logger.warning(
+                "PostgreSQL is unreachable (%s): the alerts table waits for the first alert", first_line
+            )
+
 
 class WebhookSink(ParkingSink):
     """POSTs each alert as JSON (idempotency key: alert id and severity); parked on disk while the hook
