@@ -7,13 +7,18 @@ import sys
 from typing import Annotated, Any
 
 import orjson
+import trino.exceptions
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from lakehouse.catalog import load_catalog
 from lakehouse.query.engines import QUERY_ERRORS, Engine, Result, run
-from lakehouse.settings import get_settings
+from lakehouse.settings import Settings, get_settings
+from lakehouse.tables import namespaces_named
+
+FIRST = "run `harmony demo` (or `harmony ingest` / `harmony analyze`) first"
 
 
 def _text(value: Any) -> str:
@@ -38,6 +43,29 @@ def _print(result: Result, fmt: str) -> None:
         )
 
 
+def one_line(exc: Exception) -> str:
+    """The engine's own message in one line: Trino's without the error object around it, DuckDB's
+    without the caret block under it."""
+    if isinstance(exc, trino.exceptions.TrinoQueryError) and exc.message:
+        text = exc.message
+    else:
+        text = str(exc).strip()
+    return " ".join(text.splitlines()[0].split()) if text else type(exc).__name__
+
+
+def missing_namespaces(statement: str, settings: Settings) -> list[str]:
+    """The lake's namespaces the statement names that the catalog does not hold: a lane never filled.
+    Asked of the catalog (not read from the engine's error); no answer is no hint."""
+    named = namespaces_named(statement, settings)
+    if not named:
+        return []
+    try:
+        catalog = load_catalog(settings)
+        return [ns for ns in named if not catalog.namespace_exists(ns)]
+    except Exception:  # only a hint: the engine's error is already the answer
+        return []
+
+
 def sql(
     statement: Annotated[str, typer.Argument(help="the SQL statement, or - to read it from stdin")],
     engine: Annotated[
@@ -51,9 +79,16 @@ def sql(
     text = sys.stdin.read() if statement == "-" else statement
     if not text.strip():
         raise typer.BadParameter("no SQL statement given")
+    settings = get_settings()
     try:
-        result = run(text.strip().rstrip(";"), get_settings(), engine)
+        result = run(text.strip().rstrip(";"), settings, engine)
     except QUERY_ERRORS as exc:  # an engine's refusal (syntax, missing table, server down) is the answer
-        Console(stderr=True).print(f"[red]{engine.value}:[/] {escape(str(exc).strip()[:2000])}")
+        missing = missing_namespaces(text, settings)
+        hint = f"; the lake has no {' or '.join(missing)} namespace yet: {FIRST}" if missing else ""
+        Console(stderr=True).print(
+            f"[red]{engine.value}:[/] {escape(one_line(exc)[:2000])}{escape(hint)}",
+            highlight=False,
+            soft_wrap=True,
+        )
         raise typer.Exit(1) from None
     _print(result, fmt)
