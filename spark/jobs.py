@@ -24,6 +24,7 @@ from lakehouse.tables import (
     ALERTS,
     ANALYZE_MODE_PROPERTY,
     CITIZEN_OBSERVATIONS,
+    INGEST_STREAM,
     REPORTS,
     SOURCE_SNAPSHOTS_PROPERTY,
     Answer,
@@ -55,20 +56,33 @@ class AnalyzeRun:
     reason: str = ""
 
 
+def current_snapshot(
+    catalog: Catalog, spec: TableSpec, settings: Settings, empty_ok: bool = False
+) -> int | None:
+    """A raw table's current snapshot id; :class:`LakeUnavailable` naming the command that fills it when
+    it does not exist, or holds nothing yet (unless ``empty_ok``)."""
+    ident = spec.identifier(settings)
+    if INGEST_STREAM[spec.name] == "alerts":
+        fill, topic = "`harmony ingest --stream alerts`", settings.kafka.alerts_topic
+    else:
+        fill, topic = "`harmony simulate` then `harmony ingest`", settings.kafka.reports_topic
+    if not catalog.table_exists(ident):
+        raise LakeUnavailable(f"{ident} does not exist yet: run {fill} first")
+    snap = catalog.load_table(ident).current_snapshot()
+    if snap is None and not empty_ok:
+        raise LakeUnavailable(f"{ident} has no data yet (the topic {topic} may be empty): run {fill} first")
+    return snap.snapshot_id if snap is not None else None
+
+
 def source_snapshots(settings: Settings) -> Snapshots:
     """The current snapshot of each raw table (fails clearly if the lake is unreachable or empty)."""
     try:
         catalog = load_catalog(settings)
-        out: Snapshots = {}
-        for spec in (REPORTS, CITIZEN_OBSERVATIONS, ALERTS):
-            ident = spec.identifier(settings)
-            if not catalog.table_exists(ident):
-                raise LakeUnavailable(f"{ident} does not exist yet: run `harmony ingest` first")
-            snap = catalog.load_table(ident).current_snapshot()
-            if snap is None and spec is not ALERTS:  # no alert at all is a possible (calm) answer
-                raise LakeUnavailable(f"{ident} has no data yet: run `harmony ingest` first")
-            out[ident] = snap.snapshot_id if snap is not None else None
-        return out
+        return {
+            # no alert at all is a possible (calm) answer
+            spec.identifier(settings): current_snapshot(catalog, spec, settings, empty_ok=spec is ALERTS)
+            for spec in (REPORTS, CITIZEN_OBSERVATIONS, ALERTS)
+        }
     except LakeUnavailable:
         raise
     except Exception as exc:

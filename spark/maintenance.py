@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 from pyspark.sql import Row, SparkSession
 
+from lakehouse.catalog import load_catalog
 from lakehouse.settings import Settings
 from lakehouse.tables import RAW_TABLES
 
@@ -71,6 +72,18 @@ def _call(spark: SparkSession, statement: str, short: str, what: str) -> Row | N
             time.sleep(0.5 * attempt)
     logger.warning("%s: %s left for the next run: every try met a concurrent commit", short, what)
     return None
+
+
+NOTHING_TO_MAINTAIN = "no raw tables yet: run `harmony demo` (or `harmony ingest`) first"
+
+
+def nothing_to_maintain(settings: Settings) -> str | None:
+    """Why there is nothing to maintain (no raw table exists yet), asked of the catalog before a JVM is
+    started: a lane never filled is not an error, and Spark's start costs seconds and a page of logs."""
+    catalog = load_catalog(settings)
+    if any(catalog.table_exists(spec.identifier(settings)) for spec in RAW_TABLES):
+        return None
+    return NOTHING_TO_MAINTAIN
 
 
 def maintain(
