@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import sys
 import time
 from datetime import UTC, datetime, timedelta
@@ -49,8 +50,12 @@ def simulate(
         str | None, typer.Option(help="Kafka topic (default: the settings' reports topic)")
     ] = None,
     ground_truth: Annotated[
-        Path, typer.Option(help="where to write the injected riot episodes (JSON lines)")
-    ] = Path(".harmony/ground_truth.jsonl"),
+        Path | None,
+        typer.Option(
+            help="where to write the injected riot episodes (JSON lines; default: ground_truth.jsonl in "
+            "the state directory, none with --dry-run)"
+        ),
+    ] = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="write JSON lines to stdout instead of Kafka")
     ] = False,
@@ -113,7 +118,10 @@ def simulate(
     from lakehouse.settings import get_settings
     from simulator.delivery import ReportProducer, TopicUnavailable
 
-    kafka = None if dry_run else get_settings().kafka
+    settings = None if dry_run else get_settings()  # a dry run needs no settings (nor credentials)
+    kafka = None if settings is None else settings.kafka
+    if ground_truth is None and settings is not None:
+        ground_truth = settings.state_path / "ground_truth.jsonl"  # not the working directory's
     run = Run(
         config=config,
         salt=salt,
@@ -121,7 +129,7 @@ def simulate(
         count=count,
         duration_s=duration,
         rate=rate,
-        ground_truth=ground_truth,
+        ground_truth=ground_truth or Path(os.devnull),  # read by producer lanes only, never a dry run
         bootstrap_servers="" if kafka is None else kafka.bootstrap_servers,
         topic=topic or ("" if kafka is None else kafka.reports_topic),
     )
@@ -134,7 +142,7 @@ def simulate(
     try:
         producer: ReportProducer = run.producer()  # connects and checks the topic before anything runs
     except TopicUnavailable as exc:
-        console.print(f"[red]error:[/] {escape(str(exc))}")
+        console.print(f"[red]error:[/] {escape(str(exc))}", soft_wrap=True)
         raise typer.Exit(1) from exc
     t0 = time.monotonic()
     interrupted = False
