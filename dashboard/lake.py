@@ -22,6 +22,7 @@ from lakehouse.query import live_alerts
 from lakehouse.query.engines import Engine, Result, run
 from lakehouse.query.lake_state import TableState, lake_state
 from lakehouse.settings import Settings
+from lakehouse.tables import namespaces_named
 
 
 class QueryRefused(ValueError):
@@ -134,8 +135,25 @@ def query(
     return Answered(result, reason)
 
 
+def one_line(exc: Exception) -> str:
+    """An engine's own message in one line: Trino's without the error object around it, DuckDB's without
+    the caret block under it, psycopg2's without its detail lines."""
+    if isinstance(exc, trino.exceptions.TrinoQueryError) and exc.message:
+        text = exc.message
+    else:
+        text = str(exc).strip()
+    return " ".join(text.splitlines()[0].split()) if text else type(exc).__name__
+
+
 def lake(settings: Settings) -> list[TableState]:
     return lake_state(load_catalog(settings), settings)
+
+
+def empty_namespaces(statement: str, settings: Settings, tables: list[TableState]) -> list[str]:
+    """The lake's namespaces (raw, answers) ``statement`` names that hold no table yet, per the catalog's
+    state (``tables``): a query on a lane never filled, which wants a hint, not an error."""
+    filled = {t.identifier.split(".", 1)[0] for t in tables}
+    return [ns for ns in namespaces_named(statement, settings) if ns not in filled]
 
 
 def ingest_lag(settings: Settings, reports: TableState | None) -> list[dict[str, int]]:
@@ -174,12 +192,25 @@ def alerting_members(settings: Settings, timeout_s: float = 5) -> dict[str, int]
     return {group: len(described[group].result(timeout_s).members) for group in groups}
 
 
+def alerts_table_exists(settings: Settings) -> bool:
+    """Whether the live alerts table exists: the delivery worker creates it when it starts, so before
+    `harmony alert` first ran there are no alerts, and nothing failed."""
+    conn = live_alerts.connect(settings)
+    try:
+        return live_alerts.table_exists(conn, settings)
+    finally:
+        conn.close()
+
+
 def alerts_since(settings: Settings, stored_after: datetime | None, limit: int = 500) -> list[dict[str, Any]]:
-    """Alerts stored (or escalated) after ``stored_after``, newest first; all recent ones when None."""
+    """Alerts stored (or escalated) after ``stored_after``, newest first; all recent ones when None; none
+    while the table does not exist."""
     columns = (*live_alerts.COLUMNS, "stored_at")
     table_name = sql.Identifier(settings.postgres.alerts_table)
     conn = live_alerts.connect(settings)
     try:
+        if not live_alerts.table_exists(conn, settings):
+            return []
         with conn.cursor() as cur:
             select = sql.SQL("SELECT {} FROM {}").format(
                 sql.SQL(", ").join(map(sql.Identifier, columns)), table_name
@@ -197,9 +228,11 @@ def alerts_since(settings: Settings, stored_after: datetime | None, limit: int =
 
 
 def alert_counts_today(settings: Settings) -> dict[str, int]:
-    """Alerts per kind whose event time is today (UTC)."""
+    """Alerts per kind whose event time is today (UTC); none while the table does not exist."""
     conn = live_alerts.connect(settings)
     try:
+        if not live_alerts.table_exists(conn, settings):
+            return {}
         with conn.cursor() as cur:
             cur.execute(
                 sql.SQL(

@@ -40,6 +40,9 @@ class _Reads:
         self.alerts_today: Revalidating[Settings, dict[str, int]] = Revalidating(
             lake.alert_counts_today, ttl_s=5, max_entries=4
         )
+        self.alerts_table: Revalidating[Settings, bool] = Revalidating(
+            lake.alerts_table_exists, ttl_s=5, max_entries=4
+        )
         self.alerting: Revalidating[Settings, dict[str, int]] = Revalidating(
             lake.alerting_members, ttl_s=2, max_stale_s=10, max_entries=4
         )
@@ -80,6 +83,11 @@ def cached_alerts_today() -> dict[str, int]:
     return _reads().alerts_today.get(settings())
 
 
+def cached_alerts_table() -> bool:
+    """Whether the live alerts table exists yet (`harmony alert` creates it when delivery starts)."""
+    return _reads().alerts_table.get(settings())
+
+
 def cached_alerting_members() -> dict[str, int]:
     """Running members per alerting consumer group (rules, delivery)."""
     return _reads().alerting.get(settings())
@@ -88,7 +96,7 @@ def cached_alerting_members() -> dict[str, int]:
 def clear_caches() -> None:
     """Forget every shared read (tests that point the settings elsewhere)."""
     reads = _reads()
-    for cache in (reads.query, reads.lake, reads.lag, reads.alerts_today, reads.alerting):
+    for cache in (reads.query, reads.lake, reads.lag, reads.alerts_today, reads.alerts_table, reads.alerting):
         cache.clear()
 
 

@@ -32,6 +32,9 @@ with st.container(horizontal=True):
         placeholder="every severity",
     )
 OPEN_FOR = timedelta(minutes=30)  # an alert detected this recently counts as open on the map
+NO_ALERTS = (
+    "No alerts yet: run `harmony alert` (or `harmony demo`); its delivery worker creates the live table."
+)
 
 
 def refresh() -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]]]:
@@ -53,9 +56,12 @@ def refresh() -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]]]:
 def body() -> None:
     now = datetime.now(UTC)
     try:
+        if not ui.cached_alerts_table():
+            st.info(NO_ALERTS)
+            return
         known, new = refresh()
     except psycopg2.Error as exc:
-        st.error(f"PostgreSQL is unreachable or has no alerts table yet: {ui.plain(str(exc).strip())}")
+        st.error(f"PostgreSQL is unreachable: {ui.plain(lake.one_line(exc))}")
         return
     for row in sorted(new, key=lambda r: r["stored_at"]):
         if row["kind"] == AlertKind.RIOT.value:

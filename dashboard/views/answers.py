@@ -8,7 +8,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from dashboard import ui
+from dashboard import lake, ui
 from lakehouse.city import CITY
 from lakehouse.query.engines import QUERY_ERRORS
 from lakehouse.tables import PEAK_HOURS, Answer
@@ -26,15 +26,26 @@ BY_DAY, BY_ZONE_HOUR, WORDS = (
 
 
 answered_by: dict[str, str | None] = {}  # the engine of this run's last read, for the stamp
+NO_ANSWERS = "No answers yet: run `harmony demo`, or `harmony analyze` once the lake holds reports."
+
+try:
+    tables = ui.cached_lake()
+except QUERY_ERRORS as exc:
+    st.error(f"The catalog is unreachable: {ui.plain(lake.one_line(exc))}")
+    st.stop()
+present = {t.identifier for t in tables}
 
 
-def read(statement: str) -> pd.DataFrame | None:
-    """One answer query; an error (no answers yet, an engine down) is shown and gives None."""
+def read(statement: str, table: str) -> pd.DataFrame | None:
+    """One answer query on ``table``; None, with an info, when the catalog has no such table yet (decided
+    before querying), or with an error when the read fails (an engine down)."""
+    if table not in present:
+        st.info(NO_ANSWERS)
+        return None
     try:
         df, engine, fallback, _seconds = ui.cached_query(statement)
     except QUERY_ERRORS as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        st.error(f"Could not read the answer: {ui.plain(first)}")
+        st.error(f"Could not read the answer: {ui.plain(lake.one_line(exc))}")
         return None
     answered_by.update(engine=engine, fallback=fallback)
     return df
@@ -43,9 +54,11 @@ def read(statement: str) -> pd.DataFrame | None:
 # The answer tables are small (a row per day; per day x zone x hour): each is read whole, once for every
 # filter, and the filters select and sum it here, so no filter value ever reaches SQL.
 sql_days = f"SELECT day, citizens_seen, low_score_citizens, riot_alerts\nFROM {BY_DAY}\nORDER BY day"
-loaded = read(sql_days)
-if loaded is None or loaded.empty:
-    st.info("No answers yet: run `harmony analyze` once the lake holds reports.")
+loaded = read(sql_days, BY_DAY)
+if loaded is None:
+    st.stop()
+if loaded.empty:
+    st.info(NO_ANSWERS)
     st.stop()
 all_days: pd.DataFrame = loaded
 all_days["day"] = pd.to_datetime(all_days["day"])
@@ -77,7 +90,6 @@ with st.container(horizontal=True):
 start, end = (days[0], days[-1]) if isinstance(days, tuple) and days else (first_day, last_day)
 day_type = day_type or "all"
 
-tables = ui.cached_lake()
 answer_states = [s for s in tables if s.identifier in (BY_DAY, BY_ZONE_HOUR, WORDS)]
 
 QUESTIONS = {  # the choice (as the URL shows it) and the question it answers
@@ -149,11 +161,12 @@ def weekends() -> None:
 def when_and_where() -> None:
     """The 24-hour curve, the zone × hour heatmap, the riskiest zones as a bar and a map."""
     sql_cells = f"SELECT day, zone, hour, citizens_seen, low_score_citizens, riot_alerts\nFROM {BY_ZONE_HOUR}"
-    cells = read(sql_cells)
-    if cells is not None:
-        cells["day"] = pd.to_datetime(cells["day"])
-        cells = cells[cells["day"].between(pd.Timestamp(start), pd.Timestamp(end))]
-    if cells is not None and not cells.empty:
+    cells = read(sql_cells, BY_ZONE_HOUR)
+    if cells is None:
+        return  # read said why
+    cells["day"] = pd.to_datetime(cells["day"])
+    cells = cells[cells["day"].between(pd.Timestamp(start), pd.Timestamp(end))]
+    if not cells.empty:
         if day_type != "all":
             cells = cells[(cells["day"].dt.dayofweek >= 5) == (day_type == "weekends")]
         in_zones = cells[cells["zone"].isin(zones)] if zones else cells
@@ -258,7 +271,7 @@ def said() -> None:
         "SELECT word, lift_rank, lift, citizens_hearing, low_citizens_hearing\n"
         f"FROM {WORDS}\nWHERE lift_rank IS NOT NULL\nORDER BY lift_rank\nLIMIT 25"
     )
-    words = read(sql_words)
+    words = read(sql_words, WORDS)
     if words is not None and not words.empty:
         st.altair_chart(
             alt.Chart(words)

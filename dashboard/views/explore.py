@@ -48,10 +48,28 @@ def use_example() -> None:
     st.session_state["sql"] = EXAMPLES[st.session_state["example"]]
 
 
+def not_filled(statement: str) -> str | None:
+    """What to run first when ``statement`` names a namespace of the lake that holds no table yet, per
+    the catalog (never read from an engine's error); None when it does not, or the catalog is away."""
+    try:
+        tables = ui.cached_lake()
+    except QUERY_ERRORS:
+        return None
+    empty = lake.empty_namespaces(statement, settings, tables)
+    if settings.catalog.answers_namespace in empty:
+        return "The lake has no answers yet: run `harmony demo` or `harmony analyze`."
+    if empty:
+        return "The lake has no raw tables yet: run `harmony demo` or `harmony ingest`."
+    return None
+
+
 st.selectbox(
     "Examples", list(EXAMPLES), index=None, key="example", on_change=use_example, placeholder="pick one"
 )
 st.session_state.setdefault("sql", EXAMPLES["Riskiest zones"])
+first = not_filled(EXAMPLES["Riskiest zones"])
+if first is not None:  # the pre-filled example would fail on a lane never filled: say so before a Run
+    st.info(first)
 statement = st.text_area("SQL", key="sql", bind="query-params", height=160)
 with st.container(horizontal=True):
     run_clicked = st.button("Run", type="primary", icon=":material/play_arrow:", key="run")
@@ -96,18 +114,17 @@ if running is not None:
     try:
         answered = future.result()
     except trino.exceptions.TrinoQueryError as exc:
-        message = exc.message or str(exc)
+        message = lake.one_line(exc)
         if exc.error_name == "EXCEEDED_TIME_LIMIT":
             message = f"The query ran past {settings.dashboard.query_timeout_s} s and was stopped: {message}"
-        st.session_state["outcome"] = ("error", message)
+        hint = not_filled(text)
+        st.session_state["outcome"] = ("error", message) if hint is None else ("empty", (hint, message))
         history.insert(
             0, {"query": text, "outcome": exc.error_name or "error", "seconds": None, "rows": None}
         )
     except QUERY_ERRORS as exc:
-        st.session_state["outcome"] = (
-            "error",
-            str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc),
-        )
+        message, hint = lake.one_line(exc), not_filled(text)
+        st.session_state["outcome"] = ("error", message) if hint is None else ("empty", (hint, message))
         history.insert(0, {"query": text, "outcome": "error", "seconds": None, "rows": None})
     else:
         st.session_state["outcome"] = ("ok", answered)
@@ -138,6 +155,10 @@ if outcome is not None:
                 st.bar_chart(df, x=labels[0], y=numeric[0], height=260)
     elif kind == "cancelled":
         st.info(value)
+    elif kind == "empty":  # a lane never filled: what to run, and the engine's words under it
+        hint, message = value
+        st.info(hint)
+        st.caption(ui.plain(message))
     else:
         st.error(ui.plain(value))
 

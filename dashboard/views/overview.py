@@ -9,7 +9,7 @@ import psycopg2
 import streamlit as st
 from confluent_kafka import KafkaException
 
-from dashboard import panels, ui
+from dashboard import lake, panels, ui
 from lakehouse.query.engines import QUERY_ERRORS
 from lakehouse.schemas import AlertKind
 from lakehouse.tables import RAW_TABLES, REPORTS, Answer
@@ -25,13 +25,36 @@ PER_MINUTE = (
 )
 
 
+def reports_per_minute() -> None:
+    """The last hour's reports per minute, as bars (the reports table exists)."""
+    try:
+        per_minute, engine, fallback, _ = ui.cached_query(PER_MINUTE)
+    except QUERY_ERRORS as exc:
+        st.error(f"Query failed: {ui.plain(lake.one_line(exc))}")
+        return
+    if per_minute.empty:
+        st.info("No report with an event time in the last hour (a backfill writes past event times).")
+    else:
+        st.html(
+            panels.bars(
+                [
+                    (f"{m:%H:%M}", float(n))
+                    for m, n in zip(per_minute["minute"], per_minute["reports"], strict=True)
+                ],
+                "reports",
+            )
+        )
+        ui.csv_download(per_minute, "reports_per_minute")
+    st.caption(f"answered by {engine}" + (f" ({ui.plain(fallback)})" if fallback else ""))
+
+
 @st.fragment(run_every=5 if live else None)
 def body() -> None:
     now = datetime.now(UTC)
     try:
         states = ui.cached_lake()
     except QUERY_ERRORS as exc:
-        st.error(f"The catalog is unreachable: {ui.plain(exc)}")
+        st.error(f"The catalog is unreachable: {ui.plain(lake.one_line(exc))}")
         return
     by_ident = {s.identifier: s for s in states}
     raw_ids = [spec.identifier(settings) for spec in RAW_TABLES]
@@ -61,25 +84,10 @@ def body() -> None:
     left, right = st.columns(2)
     with left:
         st.subheader("Reports per minute, last hour")
-        try:
-            per_minute, engine, fallback, _ = ui.cached_query(PER_MINUTE)
-        except QUERY_ERRORS as exc:
-            st.error(f"Query failed: {ui.plain(exc)}")
+        if reports_ident in by_ident:  # decided from the catalog, before asking an engine
+            reports_per_minute()
         else:
-            if per_minute.empty:
-                st.info("No report with an event time in the last hour (a backfill writes past event times).")
-            else:
-                st.html(
-                    panels.bars(
-                        [
-                            (f"{m:%H:%M}", float(n))
-                            for m, n in zip(per_minute["minute"], per_minute["reports"], strict=True)
-                        ],
-                        "reports",
-                    )
-                )
-                ui.csv_download(per_minute, "reports_per_minute")
-            st.caption(f"answered by {engine}" + (f" ({ui.plain(fallback)})" if fallback else ""))
+            st.info("No reports table yet: run `harmony simulate` then `harmony ingest`.")
         ui.show_sql(PER_MINUTE)
     with right:
         st.subheader("Ingest lag per partition")
@@ -89,7 +97,10 @@ def body() -> None:
             st.error(f"Kafka is unreachable: {ui.plain(exc)}")
         else:
             if lag.empty:
-                st.info(f"The topic {ui.plain(settings.kafka.reports_topic)} does not exist yet.")
+                st.info(
+                    f"The topic {ui.plain(settings.kafka.reports_topic)} does not exist yet: run "
+                    "`harmony stack up` (it creates the topics)."
+                )
             else:
                 st.html(
                     panels.bars(
@@ -107,11 +118,15 @@ def body() -> None:
     with left:
         st.subheader("Alerts today")
         try:
-            today = ui.cached_alerts_today()
+            has_alerts = ui.cached_alerts_table()
+            today = ui.cached_alerts_today() if has_alerts else {}
         except psycopg2.Error as exc:
-            st.warning(f"Live alerts are unavailable: {ui.plain(str(exc).strip())}")
+            st.warning(f"Live alerts are unavailable: {ui.plain(lake.one_line(exc))}")
         else:
-            st.html(panels.stats({kind.value: today.get(kind.value, 0) for kind in AlertKind}))
+            if has_alerts:
+                st.html(panels.stats({kind.value: today.get(kind.value, 0) for kind in AlertKind}))
+            else:
+                st.info("No alerts yet: run `harmony alert` (or `harmony demo`).")
     with right:
         st.subheader("Answers")
         computed = [by_ident[i] for i in answer_ids if i in by_ident]
