@@ -196,7 +196,8 @@ def _repair_properties(table: Table, spec: TableSpec) -> Table:
 
 
 def ensure_table(catalog: Catalog, spec: TableSpec, settings: Settings, attempts: int = 10) -> Table:
-    """Load the table, creating it (and its namespace) or adding new optional contract fields to it.
+    """Load the table, creating it (and its namespace), adding new optional contract fields to it, or
+    relaxing a field the contract now allows to be null.
 
     Idempotent and safe under races: any number of workers may call it at once on a new lake.
     """
@@ -208,10 +209,22 @@ def ensure_table(catalog: Catalog, spec: TableSpec, settings: Settings, attempts
             ensure_namespace(catalog, ident.split(".")[0])
             table = _create(catalog, spec, ident)
         try:
-            missing = set(index_by_name(spec.schema)) - set(index_by_name(table.schema()))
-            if missing:
+            wanted, current = index_by_name(spec.schema), index_by_name(table.schema())
+            missing = set(wanted) - set(current)
+            # A field the contract made optional (e.g. a figure that can now be unknown): Iceberg allows
+            # required → optional, and rows with nulls could not be written otherwise.
+            relaxed = [
+                name
+                for name in set(wanted) & set(current)
+                if not spec.schema.find_field(wanted[name]).required
+                and table.schema().find_field(current[name]).required
+            ]
+            if missing or relaxed:
                 with table.update_schema() as update:
-                    update.union_by_name(spec.schema)
+                    if missing:
+                        update.union_by_name(spec.schema)
+                    for name in relaxed:
+                        update.make_column_optional(name)
                 table = catalog.load_table(ident)
             return _repair_properties(table, spec)
         except CommitFailedException:
