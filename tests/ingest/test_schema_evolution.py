@@ -11,6 +11,7 @@ from pyiceberg.catalog import Catalog
 
 from ingest.writer import OFFSET_COLUMN, PARTITION_COLUMN, ExactlyOnceWriter, TableBatch
 from lakehouse.catalog import load_catalog
+from lakehouse.derive import arrow_schema
 from lakehouse.query import duck, trino_sql
 from lakehouse.schemas import CitizenObservation
 from lakehouse.settings import Settings
@@ -64,3 +65,33 @@ def test_new_optional_field_is_added_on_the_fly(
         PARTITION_COLUMN not in table.schema().column_names
         and OFFSET_COLUMN not in table.schema().column_names
     )
+
+
+def test_a_field_the_contract_makes_optional_is_relaxed(stack: Settings) -> None:
+    """A figure that may now be unknown (drone_risk's hours since service): required → optional in place,
+    and a row with the null lands."""
+    from pydantic import BaseModel
+
+    class Before(BaseModel):
+        drone_id: str
+        hours: float
+
+    class After(BaseModel):
+        drone_id: str
+        hours: float | None
+
+    name = f"relax_{uuid.uuid4().hex[:8]}"
+    before, after = (
+        TableSpec("answers", name, Before, day_partition=None),
+        TableSpec("answers", name, After, day_partition=None),
+    )
+    catalog = load_catalog(stack)
+    ident = before.identifier(stack)
+    try:
+        assert ensure_table(catalog, before, stack).schema().find_field("hours").required
+        table = ensure_table(catalog, after, stack)
+        assert not table.schema().find_field("hours").required
+        table.append(pa.Table.from_pylist([{"drone_id": "d1", "hours": None}], schema=arrow_schema(After)))
+        assert catalog.load_table(ident).scan().to_arrow().to_pylist() == [{"drone_id": "d1", "hours": None}]
+    finally:
+        catalog.purge_table(ident)
