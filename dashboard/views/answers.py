@@ -116,7 +116,7 @@ def weekends() -> None:
     """Weekday against weekend, per day, with the ratios."""
     daily = all_days[all_days["day"].between(pd.Timestamp(start), pd.Timestamp(end))].copy()
     if not daily.empty:
-        daily["weekend"] = daily["day"].dt.dayofweek >= 5
+        daily["weekend"] = daily["day"].dt.day_of_week >= 5
         daily["day type"] = daily["weekend"].map({True: "weekend", False: "weekday"})
         if day_type != "all":
             daily = daily[daily["weekend"] == (day_type == "weekends")]
@@ -168,7 +168,7 @@ def when_and_where() -> None:
     cells = cells[cells["day"].between(pd.Timestamp(start), pd.Timestamp(end))]
     if not cells.empty:
         if day_type != "all":
-            cells = cells[(cells["day"].dt.dayofweek >= 5) == (day_type == "weekends")]
+            cells = cells[(cells["day"].dt.day_of_week >= 5) == (day_type == "weekends")]
         in_zones = cells[cells["zone"].isin(zones)] if zones else cells
         measures = ["citizens_seen", "low_score_citizens", "riot_alerts"]
 
