@@ -49,7 +49,7 @@ def analyze(
     try:
         source_snapshots(settings)  # fail fast, before starting a JVM
     except LakeUnavailable as exc:
-        console.print(f"[red]analyze: {escape(str(exc))}[/]")
+        console.print(f"[red]analyze: {escape(str(exc))}[/]", soft_wrap=True)
         raise typer.Exit(1) from exc
     with console.status(f"starting Spark on {master}"):
         spark = session(settings, master, "harmony-analyze")
@@ -85,6 +85,11 @@ def maintain(
     from spark.session import session
 
     settings = get_settings()
+    from spark.maintenance import nothing_to_maintain
+
+    if (nothing := nothing_to_maintain(settings)) is not None:  # before a JVM: nothing to do is no error
+        console.print(nothing, markup=False, soft_wrap=True)
+        return
     with console.status(f"starting Spark on {master}"):
         spark = session(settings, master, "harmony-maintain")
     with console.status("compacting files and manifests, expiring, removing orphans"):
@@ -190,7 +195,7 @@ def train(
     try:
         reports_snapshot(settings)  # fail fast, before starting a JVM
     except LakeUnavailable as exc:
-        console.print(f"[red]maintenance train: {escape(str(exc))}[/]")
+        console.print(f"[red]maintenance train: {escape(str(exc))}[/]", soft_wrap=True)
         raise typer.Exit(1) from exc
     with console.status(f"starting Spark on {master}"):
         spark = session(settings, master, "harmony-maintenance-train")
@@ -199,7 +204,7 @@ def train(
         if then_score:
             _score(spark, settings, 10)
     except (NotEnoughData, LakeUnavailable) as exc:
-        console.print(f"[red]maintenance train: {escape(str(exc))}[/]")
+        console.print(f"[red]maintenance train: {escape(str(exc))}[/]", soft_wrap=True)
         raise typer.Exit(1) from exc
     finally:
         spark.stop()
@@ -232,14 +237,14 @@ def score(
         if latest_model_card(load_catalog(settings), settings) is None:
             raise NotEnoughData("no model yet: run `harmony maintenance train` first")
     except (NotEnoughData, LakeUnavailable) as exc:
-        console.print(f"[red]maintenance score: {escape(str(exc))}[/]")
+        console.print(f"[red]maintenance score: {escape(str(exc))}[/]", soft_wrap=True)
         raise typer.Exit(1) from exc
     with console.status(f"starting Spark on {master}"):
         spark = session(settings, master, "harmony-maintenance-score")
     try:
         _score(spark, settings, top)
     except (NotEnoughData, LakeUnavailable) as exc:
-        console.print(f"[red]maintenance score: {escape(str(exc))}[/]")
+        console.print(f"[red]maintenance score: {escape(str(exc))}[/]", soft_wrap=True)
         raise typer.Exit(1) from exc
     finally:
         spark.stop()

@@ -56,7 +56,7 @@ from lakehouse.storage import s3_filesystem
 from lakehouse.tables import DRONE_RISK, MAINTENANCE_MODEL, REPORTS, ensure_table, latest_model_card
 from spark import failure_features
 from spark import model_evaluation as evaluation
-from spark.jobs import LakeUnavailable, read
+from spark.jobs import current_snapshot, read
 
 MODELS_PREFIX = "models/maintenance"
 ALGORITHM = "StandardScaler + LogisticRegression, Platt-calibrated (MLlib)"
@@ -328,14 +328,7 @@ def pipeline() -> Pipeline:
 
 def reports_snapshot(settings: Settings) -> dict[str, int | None]:
     """The snapshot of raw.reports to read (one consistent state, recorded on the model card)."""
-    ident = REPORTS.identifier(settings)
-    catalog = load_catalog(settings)
-    if not catalog.table_exists(ident):
-        raise LakeUnavailable(f"{ident} does not exist yet: run `harmony ingest` first")
-    snap = catalog.load_table(ident).current_snapshot()
-    if snap is None:
-        raise LakeUnavailable(f"{ident} has no data yet: run `harmony ingest` first")
-    return {ident: snap.snapshot_id}
+    return {REPORTS.identifier(settings): current_snapshot(load_catalog(settings), REPORTS, settings)}
 
 
 def feature_rows(

@@ -170,7 +170,6 @@ def assert_one_line_hint(out: subprocess.CompletedProcess[str], what: str) -> st
 
 
 PAST = f"{datetime.now(UTC) - timedelta(days=3):%Y-%m-%d}"
-SPARK_CLI = "needs the spark/cli.py change (not in this test's files): see the issue 26 report"
 # What a user may run first, with the one line each must answer with on a lane never used.
 FIRST_COMMANDS = [
     pytest.param(("simulate", "--count", "100", "--rate", "1000"), "`harmony stack up`", id="simulate-live"),
@@ -189,7 +188,6 @@ FIRST_COMMANDS = [
         ("analyze",),
         "does not exist yet: run `harmony simulate` then `harmony ingest`",
         id="analyze",
-        marks=pytest.mark.xfail(reason=f"one line when piped: {SPARK_CLI}", strict=False),
     ),
     pytest.param(("sql", "SELECT count(*) FROM {raw}.reports"), "run `harmony demo`", id="sql-trino"),
     pytest.param(
@@ -201,19 +199,16 @@ FIRST_COMMANDS = [
         ("lake", "maintain"),
         NOTHING_TO_MAINTAIN,
         id="lake-maintain",
-        marks=pytest.mark.xfail(reason=f"no Spark before the check: {SPARK_CLI}", strict=False),
     ),
     pytest.param(
         ("maintenance", "train"),
         "does not exist yet",
         id="maintenance-train",
-        marks=pytest.mark.xfail(reason=f"one line when piped: {SPARK_CLI}", strict=False),
     ),
     pytest.param(
         ("maintenance", "score"),
         "does not exist yet",
         id="maintenance-score",
-        marks=pytest.mark.xfail(reason=f"one line when piped: {SPARK_CLI}", strict=False),
     ),
 ]
 
