@@ -9,6 +9,8 @@ from pathlib import Path
 
 import streamlit as st
 
+from dashboard import ui
+
 HERE = Path(__file__).parent
 
 st.set_page_config(page_title="Harmony Lakehouse", layout="wide")  # no icon: a material one is fetched
@@ -21,4 +23,5 @@ page = st.navigation(
         st.Page(HERE / "views" / "explore.py", title="Explore", url_path="explore"),
     ]
 )
+ui.future_warning()
 page.run()

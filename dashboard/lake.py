@@ -20,9 +20,9 @@ from psycopg2 import sql
 from lakehouse.catalog import load_catalog
 from lakehouse.query import live_alerts
 from lakehouse.query.engines import Engine, Result, run
-from lakehouse.query.lake_state import TableState, lake_state
+from lakehouse.query.lake_state import TableState, lake_state, newest_event
 from lakehouse.settings import Settings
-from lakehouse.tables import namespaces_named
+from lakehouse.tables import REPORTS, namespaces_named
 
 
 class QueryRefused(ValueError):
@@ -147,6 +147,11 @@ def one_line(exc: Exception) -> str:
 
 def lake(settings: Settings) -> list[TableState]:
     return lake_state(load_catalog(settings), settings)
+
+
+def newest_report(settings: Settings) -> datetime | None:
+    """The newest event time in the reports table, from its manifests' bounds (no data file read)."""
+    return newest_event(load_catalog(settings), REPORTS.identifier(settings))
 
 
 def empty_namespaces(statement: str, settings: Settings, tables: list[TableState]) -> list[str]:

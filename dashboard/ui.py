@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pandas as pd
@@ -45,6 +46,9 @@ class _Reads:
         )
         self.alerting: Revalidating[Settings, dict[str, int]] = Revalidating(
             lake.alerting_members, ttl_s=2, max_stale_s=10, max_entries=4
+        )
+        self.newest: Revalidating[Settings, datetime | None] = Revalidating(
+            lake.newest_report, ttl_s=30, max_entries=4
         )
 
     def _lag(self, s: Settings) -> list[dict[str, int]]:
@@ -93,10 +97,44 @@ def cached_alerting_members() -> dict[str, int]:
     return _reads().alerting.get(settings())
 
 
+FUTURE_TOLERANCE = timedelta(minutes=5)  # two clocks disagree by this much
+
+
+def future_message(newest: datetime | None, now: datetime) -> str | None:
+    """What to say when the lake holds reports dated after ``now`` (beyond two clocks' disagreement)."""
+    if newest is None or newest <= now + FUTURE_TOLERANCE:
+        return None
+    return (
+        f"The lake holds reports dated up to {newest:%Y-%m-%d %H:%M} UTC, after now "
+        f"({now:%Y-%m-%d %H:%M} UTC): today's figures and the live views describe that future. "
+        "`harmony demo --reset` starts a new lake."
+    )
+
+
+def future_warning() -> None:
+    """Every page: a warning when the lake holds reports dated after now (an older demo wrote them, or a
+    producer's clock is wrong): "today", freshness and the live views would describe a future."""
+    try:
+        newest = _reads().newest.get(settings())
+    except Exception:  # the catalog away is each page's to tell, not this banner's
+        return
+    message = future_message(newest, datetime.now(UTC))
+    if message is not None:
+        st.warning(message)
+
+
 def clear_caches() -> None:
     """Forget every shared read (tests that point the settings elsewhere)."""
     reads = _reads()
-    for cache in (reads.query, reads.lake, reads.lag, reads.alerts_today, reads.alerts_table, reads.alerting):
+    for cache in (
+        reads.query,
+        reads.lake,
+        reads.lag,
+        reads.alerts_today,
+        reads.alerts_table,
+        reads.alerting,
+        reads.newest,
+    ):
         cache.clear()
 
 
