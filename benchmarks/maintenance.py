@@ -95,7 +95,7 @@ def main() -> None:
     details: dict[str, Any] = {}
     if not args.skip_demo_lake:
         start = (datetime.now(UTC) - timedelta(days=DEMO_DAYS)).replace(second=0, microsecond=0)
-        with private_lake("maint-demo", args.keep) as lake:
+        with private_lake("maintdemo", args.keep) as lake:
             produce_s, ingest_s = lake.fill(
                 "--start", start.strftime("%Y-%m-%dT%H:%M:%S"), "--days", str(DEMO_DAYS),
                 "--interval", f"{DEMO_INTERVAL_S:g}", "--wear-life-days", f"{DEMO_WEAR_LIFE_DAYS:g}",

@@ -4,7 +4,7 @@ Train: features and labels (``spark.failure_features``) from one consistent snap
 split by time: the training rows end ``HORIZON_H`` hours before the held-out last ``holdout_days`` begin
 (so no training label looks into them). StandardScaler + LogisticRegression on the training rows; Platt
 scaling of its margin (a one-feature MLlib LogisticRegression) fitted on the training rows scored *out
-of fold* (two halves by time, each scored by a regression fitted on the other), so risks are
+of fold* (three folds of drones, each scored by a regression fitted on the others), so risks are
 probabilities on rows no regression saw, without giving up days of a short lake to a calibration split.
 The operating point: flag as many drone-hours as the calibrated model expects to fail on those rows (the
 sum of their risks), the battery rule held to the same budget, so the two are compared at equal numbers
@@ -154,16 +154,27 @@ def _failures(rows: DataFrame, after_ms: int, until_ms: int) -> list[tuple[str, 
     return sorted((str(r["drone_id"]), int(r["fail_ms"])) for r in got)
 
 
-def _out_of_fold(rows: DataFrame, start_ms: int, end_ms: int) -> DataFrame:
-    """The training rows with a margin from a model that did not see them: two halves by time, each
-    scored by a regression fitted on the other half (without the ``HORIZON_H`` hours next to it, whose
-    labels look into the half scored): the rows Platt scaling and the threshold are fitted on."""
-    horizon_ms = HORIZON_H * HOUR_MS
-    mid = (start_ms + end_ms) // 2
-    first, second = rows.where(F.col("end_ms") <= mid), rows.where(F.col("end_ms") > mid)
-    on_second = pipeline().fit(rows.where(F.col("end_ms") > mid + horizon_ms))
-    on_first = pipeline().fit(rows.where(F.col("end_ms") + horizon_ms <= mid))
-    return _margin(on_second, first).unionByName(_margin(on_first, second))
+OUT_OF_FOLD = 3  # folds of drones for the calibration rows
+
+
+def _out_of_fold(rows: DataFrame) -> DataFrame:
+    """The training rows with a margin from a model that did not see them: the drones in
+    :data:`OUT_OF_FOLD` folds (sorted ids dealt in turn), each fold scored by a regression fitted on the
+    others over the same days. Folds by drone, not by time: a lake's first day (every drone's service
+    still unknown, its windows still filling) would otherwise be one fold's whole training set, and its
+    standardised features, applied to later days, give margins on another scale than the model served."""
+    drones = sorted(r["drone_id"] for r in rows.select("drone_id").distinct().collect())
+    folds = {d: i % OUT_OF_FOLD for i, d in enumerate(drones)}
+    fold_of = F.create_map(*[x for d, i in folds.items() for x in (F.lit(d), F.lit(i))])
+    with_fold = rows.withColumn("fold", fold_of[F.col("drone_id")])
+    scored = [
+        _margin(pipeline().fit(with_fold.where(F.col("fold") != k)), with_fold.where(F.col("fold") == k))
+        for k in range(OUT_OF_FOLD)
+    ]
+    out = scored[0]
+    for more in scored[1:]:
+        out = out.unionByName(more)
+    return out.drop("fold")
 
 
 def fit_and_evaluate(
@@ -193,7 +204,7 @@ def fit_and_evaluate(
             f"failures are needed on both sides of the split by time (training {f_train}, held out "
             f"{f_test}): backfill more days or hold out fewer"
         )
-    out_of_fold = _out_of_fold(train_rows, data_start_ms, holdout_start_ms - horizon_ms).cache()
+    out_of_fold = _out_of_fold(train_rows).cache()
     calibration = platt(out_of_fold)
     model = pipeline().fit(train_rows)
     cal, test = Collected.of(out_of_fold), collect(model, test_rows)
