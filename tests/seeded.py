@@ -7,7 +7,7 @@ import contextlib
 import os
 import subprocess
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,6 +50,18 @@ class SeededLake:
         )
 
 
+def settings_seen_by(env: Mapping[str, str]) -> Settings:
+    """The settings a `harmony` subprocess started with ``env`` loads (its environment and ``.env``)."""
+    saved = dict(os.environ)
+    try:
+        os.environ.clear()
+        os.environ.update(env)
+        return Settings()
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
 @contextlib.contextmanager
 def private_lake(stack: Settings, name: str, tmp: Path) -> Iterator[SeededLake]:
     """Topics, namespaces, groups and a live-alerts table of its own for one seeded lake (``name``),
@@ -66,28 +78,7 @@ def private_lake(stack: Settings, name: str, tmp: Path) -> Iterator[SeededLake]:
         "HARMONY_POSTGRES__ALERTS_TABLE": f"test_{name}_alerts_{token}",
         "HARMONY_SPARK_DRIVER_MEMORY": "1g",
     }
-    settings = stack.model_copy(
-        update={
-            "kafka": stack.kafka.model_copy(
-                update={
-                    "reports_topic": env["HARMONY_KAFKA__REPORTS_TOPIC"],
-                    "alerts_topic": env["HARMONY_KAFKA__ALERTS_TOPIC"],
-                }
-            ),
-            "catalog": stack.catalog.model_copy(
-                update={
-                    "raw_namespace": env["HARMONY_CATALOG__RAW_NAMESPACE"],
-                    "answers_namespace": env["HARMONY_CATALOG__ANSWERS_NAMESPACE"],
-                }
-            ),
-            "ingest": stack.ingest.model_copy(
-                update={"consumer_group": env["HARMONY_INGEST__CONSUMER_GROUP"]}
-            ),
-            "postgres": stack.postgres.model_copy(
-                update={"alerts_table": env["HARMONY_POSTGRES__ALERTS_TABLE"]}
-            ),
-        }
-    )
+    settings = settings_seen_by(env)
     admin = AdminClient({"bootstrap.servers": stack.kafka.bootstrap_servers})
     for topic in (env["HARMONY_KAFKA__REPORTS_TOPIC"], env["HARMONY_KAFKA__ALERTS_TOPIC"]):
         admin.create_topics([NewTopic(topic, num_partitions=4, replication_factor=1)])[topic].result(15)

@@ -36,6 +36,7 @@ from lakehouse.tables import DRONE_RISK, REPORTS, Answer, latest_model_card, pur
 from simulator.episodes import read_ground_truth
 from tests.commands import HARMONY
 from tests.dashboard.browser import DONE_WHEN, Browser, DashboardServer, page_done
+from tests.seeded import settings_seen_by
 
 SHOTS = Path(__file__).parents[2] / ".harmony" / "screenshots"
 DRONES = 48
@@ -57,37 +58,13 @@ def lane(stack: Settings) -> Iterator[tuple[Settings, dict[str, str]]]:
         "HARMONY_ALERTING__CONSUMER_GROUP": f"test-demo-alerting-{token}",
         "HARMONY_POSTGRES__ALERTS_TABLE": f"test_demo_alerts_{token}",
     }
-    settings = stack.model_copy(
-        update={
-            "kafka": stack.kafka.model_copy(
-                update={
-                    "reports_topic": names["HARMONY_KAFKA__REPORTS_TOPIC"],
-                    "alerts_topic": names["HARMONY_KAFKA__ALERTS_TOPIC"],
-                    "dead_letter_topic": names["HARMONY_KAFKA__DEAD_LETTER_TOPIC"],
-                }
-            ),
-            "catalog": stack.catalog.model_copy(
-                update={
-                    "raw_namespace": names["HARMONY_CATALOG__RAW_NAMESPACE"],
-                    "answers_namespace": names["HARMONY_CATALOG__ANSWERS_NAMESPACE"],
-                }
-            ),
-            "ingest": stack.ingest.model_copy(
-                update={"consumer_group": names["HARMONY_INGEST__CONSUMER_GROUP"]}
-            ),
-            "alerting": stack.alerting.model_copy(
-                update={"consumer_group": names["HARMONY_ALERTING__CONSUMER_GROUP"]}
-            ),
-            "postgres": stack.postgres.model_copy(
-                update={"alerts_table": names["HARMONY_POSTGRES__ALERTS_TABLE"]}
-            ),
-        }
-    )
     admin = AdminClient({"bootstrap.servers": stack.kafka.bootstrap_servers})
     catalog = load_catalog(stack)
     assert not [t for t in admin.list_topics(timeout=10).topics if token in t], "a lane never used"
+    env = {**os.environ, **names, "HARMONY_SPARK_DRIVER_MEMORY": "1g"}
+    settings = settings_seen_by(env)
     try:
-        yield settings, {**os.environ, **names, "HARMONY_SPARK_DRIVER_MEMORY": "1g"}
+        yield settings, env
     finally:
         topics = [t for t in admin.list_topics(timeout=10).topics if token in t]
         for fut in admin.delete_topics(topics).values() if topics else ():

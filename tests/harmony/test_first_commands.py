@@ -32,6 +32,7 @@ from spark.maintenance import NOTHING_TO_MAINTAIN, nothing_to_maintain
 from stack.manager import provision_topics
 from tests.commands import HARMONY
 from tests.dashboard.conftest import APP, PAGES, use_env
+from tests.seeded import settings_seen_by
 
 COMMAND = re.compile(r"`harmony [^`]+`")  # what to run first, as the hints spell it
 
@@ -94,34 +95,7 @@ def never_used_lane(stack: Settings, tmp: Path) -> Iterator[Lane]:
         "HARMONY_STATE_DIR": str(tmp / "state"),
     }
     env = {**os.environ, **names, "HARMONY_SPARK_DRIVER_MEMORY": "1g"}
-    k, c = stack.kafka, stack.catalog
-    settings = stack.model_copy(
-        update={
-            "state_dir": tmp / "state",
-            "kafka": k.model_copy(
-                update={
-                    "reports_topic": names["HARMONY_KAFKA__REPORTS_TOPIC"],
-                    "alerts_topic": names["HARMONY_KAFKA__ALERTS_TOPIC"],
-                    "dead_letter_topic": names["HARMONY_KAFKA__DEAD_LETTER_TOPIC"],
-                }
-            ),
-            "catalog": c.model_copy(
-                update={
-                    "raw_namespace": names["HARMONY_CATALOG__RAW_NAMESPACE"],
-                    "answers_namespace": names["HARMONY_CATALOG__ANSWERS_NAMESPACE"],
-                }
-            ),
-            "ingest": stack.ingest.model_copy(
-                update={"consumer_group": names["HARMONY_INGEST__CONSUMER_GROUP"]}
-            ),
-            "alerting": stack.alerting.model_copy(
-                update={"consumer_group": names["HARMONY_ALERTING__CONSUMER_GROUP"]}
-            ),
-            "postgres": stack.postgres.model_copy(
-                update={"alerts_table": names["HARMONY_POSTGRES__ALERTS_TABLE"]}
-            ),
-        }
-    )
+    settings = settings_seen_by(env)
     lane = Lane(token, settings, env)
     assert not any(lane.created().values()), "a fresh token's names are free"
     try:
