@@ -149,7 +149,7 @@ class Kafka(Service):
         from confluent_kafka.admin import AdminClient, NewPartitions, NewTopic
 
         k = self.settings.kafka
-        admin = AdminClient({"bootstrap.servers": k.bootstrap_servers})
+        admin = AdminClient({"bootstrap.servers": k.bootstrap_servers, "log_level": 3})  # errors, not notices
         existing = admin.list_topics(timeout=10).topics
         wanted = [
             NewTopic(t, num_partitions=k.partitions, replication_factor=1)
