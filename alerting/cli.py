@@ -37,8 +37,9 @@ def alert(
     timeout: Annotated[float | None, typer.Option(help="stop after this many idle seconds")] = None,
 ) -> None:
     """Run one alerting worker; start more with the same command to scale out (one group per role)."""
-    from alerting.quix_app import TopicMissing, require_topics
+    from alerting.quix_app import wait_for_topics
     from alerting.runner import DeliveryFailed, Limits, run_both, run_delivery, run_rules
+    from lakehouse.streaming.topics import TopicMissing
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = get_settings()
@@ -51,7 +52,7 @@ def alert(
     }[role] + (kafka.dead_letter_topic,)
     STOP.install()  # a stop while waiting for the broker at start is a clean exit
     try:
-        if not require_topics(settings, needed):
+        if not wait_for_topics(settings, needed):
             return
     except TopicMissing as exc:
         console.print(f"[red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)

@@ -6,8 +6,7 @@ import logging
 from collections.abc import Iterable
 from pathlib import Path
 
-from confluent_kafka import Consumer, KafkaException, TopicPartition
-from confluent_kafka.admin import AdminClient
+from confluent_kafka import Consumer, TopicPartition
 from quixstreams import Application
 
 from alerting.bad_input import DeadLetters
@@ -15,47 +14,26 @@ from lakehouse.settings import Settings
 from lakehouse.stopping import STOP, KeepsStop
 from lakehouse.streaming.runs import RunsOfMessages
 from lakehouse.streaming.state import processor_state_dir
+from lakehouse.streaming.topics import require_topics
 
 FETCH_BYTES_PER_PARTITION = 64 * 1024
 MAX_RUN = 2_000  # messages one poll hands over at most (runs cut at partition changes keep the order)
 logger = logging.getLogger("harmony.alerting")
 
 
-class TopicMissing(RuntimeError):
-    """A topic a worker reads or writes does not exist. Quix would create it with one partition
-    (``auto_create_topics``, which its changelog and repartition topics need): a lane never provisioned
-    would get topics unlike the ones ``harmony stack up`` creates, and no report would ever arrive."""
-
-    def __init__(self, topic: str) -> None:
-        super().__init__(f"topic {topic} does not exist: run `harmony stack up` (it creates the topics)")
-        self.topic = topic
-
-
-def require_topics(settings: Settings, topics: Iterable[str], timeout_s: float = 10) -> bool:
-    """Raise :class:`TopicMissing` for the first of ``topics`` the broker does not have; before building
-    the apps, so Quix never creates them. While the broker cannot be reached it waits with back-off, as
-    a worker started during an outage should; False if asked to stop meanwhile.
-
-    Asks for the whole cluster's metadata, never one topic's: a request naming a topic would create it
-    on a broker that auto-creates topics."""
-    servers = settings.kafka.bootstrap_servers
-    admin = AdminClient({"bootstrap.servers": servers})
+def wait_for_topics(settings: Settings, topics: Iterable[str]) -> bool:
+    """:func:`lakehouse.streaming.topics.require_topics`, waiting with back-off while the broker cannot
+    be reached, as a worker started during an outage should; False if asked to stop meanwhile."""
     backoff_s = 1.0
     while True:
         try:
-            known = admin.list_topics(timeout=timeout_s).topics
-            break
-        except KafkaException as exc:
-            logger.warning(
-                "cannot reach Kafka at %s (%s); retrying in %.0fs", servers, exc.args[0].str(), backoff_s
-            )
+            require_topics(settings, topics)
+            return True
+        except ConnectionError as exc:
+            logger.warning("%s; retrying in %.0fs", exc, backoff_s)
             if STOP.wait(backoff_s):
                 return False
             backoff_s = min(30.0, backoff_s * 2)
-    for topic in topics:
-        if topic not in known:
-            raise TopicMissing(topic)
-    return True
 
 
 class ResumingApplication(KeepsStop, RunsOfMessages, Application):

@@ -16,7 +16,6 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from quixstreams import Application
 
 from ingest.sink import TRANSIENT, IcebergSink
-from ingest.status import require_topics
 from ingest.streams import Stream
 from ingest.writer import ExactlyOnceWriter, WriterConfig
 from lakehouse.catalog import load_catalog
@@ -25,6 +24,7 @@ from lakehouse.settings import IngestSettings, Settings
 from lakehouse.stopping import KeepsStop
 from lakehouse.streaming.runs import RunsOfMessages
 from lakehouse.streaming.state import processor_state_dir
+from lakehouse.streaming.topics import require_topics
 from lakehouse.tables import ensure_table
 
 logger = logging.getLogger("harmony.ingest")

@@ -43,8 +43,8 @@ def run(
     from quixstreams.checkpointing.exceptions import CheckpointConsumerCommitError
     from quixstreams.sinks.base import SinkBackpressureError
 
-    from ingest.status import TopicMissing
     from ingest.writer import LostOffsetsError
+    from lakehouse.streaming.topics import TopicMissing
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("pyiceberg").setLevel(logging.WARNING)
@@ -113,8 +113,9 @@ def run(
 @app.command()
 def status(stream: StreamOpt = "reports") -> None:
     """Print, per table and partition, the offset committed in the lake, the end of the topic and the lag."""
-    from ingest.status import TopicMissing, ingest_status
+    from ingest.status import ingest_status
     from ingest.writer import LostOffsetsError
+    from lakehouse.streaming.topics import TopicMissing
 
     if stream not in STREAMS:
         raise typer.BadParameter(f"unknown stream {stream!r}; choose from {', '.join(STREAMS)}")

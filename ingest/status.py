@@ -2,41 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 
-from confluent_kafka import Consumer, KafkaException, TopicPartition
+from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from ingest.streams import Stream
 from ingest.writer import committed_offsets
 from lakehouse.catalog import load_catalog
 from lakehouse.settings import Settings
-
-
-class TopicMissing(RuntimeError):
-    """A topic the worker reads or writes does not exist: on a lane never provisioned, nothing would
-    ever arrive (and the tables would be made for nothing). ``harmony stack up`` creates the topics."""
-
-    def __init__(self, topic: str) -> None:
-        super().__init__(f"topic {topic} does not exist: run `harmony stack up` (it creates the topics)")
-        self.topic = topic
-
-
-def require_topics(settings: Settings, topics: Iterable[str], timeout_s: float = 10) -> None:
-    """Raise :class:`TopicMissing` for the first of ``topics`` the broker does not have, and
-    ``ConnectionError`` (transient: retried by the worker) when the broker cannot be reached.
-
-    Asks for the whole cluster's metadata, never one topic's: a request naming a topic would create it
-    on a broker that auto-creates topics."""
-    servers = settings.kafka.bootstrap_servers
-    try:
-        known = AdminClient({"bootstrap.servers": servers}).list_topics(timeout=timeout_s).topics
-    except KafkaException as exc:
-        raise ConnectionError(f"cannot reach Kafka at {servers}: {exc.args[0].str()}") from exc
-    for topic in topics:
-        if topic not in known:
-            raise TopicMissing(topic)
+from lakehouse.streaming.topics import require_topics
 
 
 @dataclass(frozen=True)
