@@ -37,9 +37,13 @@ class Clock:
 
 
 def settle(cache: Revalidating[str, str]) -> None:
-    """Wait for background refreshes already started."""
-    cache._pool.submit(lambda: None).result(5)
-    cache._pool.submit(lambda: None).result(5)
+    """Wait for background refreshes already started: one task per worker meeting at a barrier, so
+    every worker has finished what was queued before (two plain no-op tasks could both run on an idle
+    worker while the other still refreshes: CI on a loaded machine did that)."""
+    workers = cache._pool._max_workers
+    barrier = threading.Barrier(workers)
+    for done in [cache._pool.submit(barrier.wait, 5) for _ in range(workers)]:
+        done.result(10)
 
 
 def make(source: Source, clock: Clock, **kw: float) -> Revalidating[str, str]:
