@@ -21,10 +21,9 @@ from lakehouse.query import live_alerts
 from lakehouse.settings import Settings
 from lakehouse.storage import s3_filesystem
 from lakehouse.streaming.state import QUIX_FOLDER
-from lakehouse.tables import purge_namespace
+from lakehouse.tables import models_folder, purge_namespace
 from stack import manager
 
-MODELS_PREFIX = "models"  # the failure models' MLlib pipelines in the warehouse
 PARKED_FOLDER = "alerting"  # the delivery sinks' parked alerts: <delivery group>-<sink>-parked.jsonl
 
 
@@ -40,7 +39,7 @@ def reset(settings: Settings, report: Callable[[str], None]) -> None:
     for ns in (settings.catalog.raw_namespace, settings.catalog.answers_namespace):
         purge_namespace(catalog, ns)
     s3 = s3_filesystem(settings)
-    models = f"{settings.s3.bucket}/{MODELS_PREFIX}"
+    models = models_folder(settings)
     if s3.get_file_info(models).type.name != "NotFound":
         s3.delete_dir(models)
     report("lake: raw tables, answers and models removed")

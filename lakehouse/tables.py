@@ -232,6 +232,12 @@ def ensure_table(catalog: Catalog, spec: TableSpec, settings: Settings, attempts
     raise RuntimeError(f"{ident}: could not create or evolve the table after {attempts} attempts")
 
 
+def models_folder(settings: Settings) -> str:
+    """Where the failure models' MLlib pipelines live in the warehouse (``<bucket>/...``, no scheme): one
+    folder per answers namespace, so two lanes on one stack never write each other's ``v1``."""
+    return f"{settings.s3.bucket}/models/{settings.catalog.answers_namespace}/maintenance"
+
+
 def latest_model_card(catalog: Catalog, settings: Settings) -> ModelCard | None:
     """The newest trained failure model's card, or None before the first `harmony maintenance train`."""
     ident = MAINTENANCE_MODEL.identifier(settings)

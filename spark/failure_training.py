@@ -12,8 +12,8 @@ of groundings. Held-out figures (``spark.model_evaluation``, on the collected ro
 and recall at the threshold, expected over observed failures, lead times, 90 % bootstrap intervals over
 drones; fewer than ``WEAK_BELOW_FAILURES`` failures in either part, or a model no better than the rule,
 marks the model weak (the stream raises no alert from it). The pipeline is saved with MLlib's own
-persistence into the warehouse (``models/maintenance/v<N>``); the model card, with the model exported as
-data for the stream, is appended to ``answers.maintenance_model``.
+persistence into the warehouse (``models/<answers namespace>/maintenance/v<N>``); the model card, with
+the model exported as data for the stream, is appended to ``answers.maintenance_model``.
 
 Score: the newest model on every drone's latest hour, into ``answers.drone_risk`` (one overwrite).
 """
@@ -53,12 +53,18 @@ from lakehouse.failure_model import (
 )
 from lakehouse.settings import Settings
 from lakehouse.storage import s3_filesystem
-from lakehouse.tables import DRONE_RISK, MAINTENANCE_MODEL, REPORTS, ensure_table, latest_model_card
+from lakehouse.tables import (
+    DRONE_RISK,
+    MAINTENANCE_MODEL,
+    REPORTS,
+    ensure_table,
+    latest_model_card,
+    models_folder,
+)
 from spark import failure_features
 from spark import model_evaluation as evaluation
 from spark.jobs import current_snapshot, read
 
-MODELS_PREFIX = "models/maintenance"
 ALGORITHM = "StandardScaler + LogisticRegression, Platt-calibrated (MLlib)"
 
 
@@ -349,14 +355,10 @@ def feature_rows(
     return failure_features.features(failure_features.hourly(reports), trends)
 
 
-def _model_uri(settings: Settings, version: int) -> str:
-    return f"{settings.s3.bucket}/{MODELS_PREFIX}/v{version}"
-
-
 def save_model(model: PipelineModel, settings: Settings, version: int) -> str:
     """MLlib's own format, written locally then copied into the warehouse (Spark has no S3 filesystem
     here: Iceberg brings its own S3 client, and hadoop-aws is not on the classpath)."""
-    target = _model_uri(settings, version)
+    target = f"{models_folder(settings)}/v{version}"
     with tempfile.TemporaryDirectory() as tmp:
         local = Path(tmp) / "model"
         model.write().overwrite().save(str(local))
@@ -369,11 +371,12 @@ def save_model(model: PipelineModel, settings: Settings, version: int) -> str:
     return f"s3://{target}"
 
 
-def load_model(settings: Settings, version: int) -> PipelineModel:
+def load_model(settings: Settings, card: ModelCard) -> PipelineModel:
+    """The pipeline the card was saved with, from where the card says (``model_path``)."""
     with tempfile.TemporaryDirectory() as tmp:
         local = Path(tmp) / "model"
         fs.copy_files(
-            _model_uri(settings, version),
+            card.model_path.removeprefix("s3://"),
             str(local),
             source_filesystem=s3_filesystem(settings),
             destination_filesystem=fs.LocalFileSystem(),
@@ -418,7 +421,7 @@ def score(spark: SparkSession, settings: Settings) -> list[DroneRisk]:
     if card is None:
         raise NotEnoughData("no model yet: run `harmony maintenance train` first")
     exported = FailureModel.model_validate_json(card.model_json)
-    model = load_model(settings, card.version)
+    model = load_model(settings, card)
     rows = feature_rows(spark, settings, reports_snapshot(settings), trends=True)
     latest = rows.groupBy("drone_id").agg(F.max("hour").alias("hour"))
     current = with_risk(model, rows.join(latest, ["drone_id", "hour"]), exported.calibration)

@@ -18,10 +18,9 @@ from pyspark.sql import functions as F
 from lakehouse.catalog import load_catalog
 from lakehouse.failure_model import FEATURES, HOUR_MS, DroneTelemetry, FailureModel
 from lakehouse.storage import s3_filesystem
-from lakehouse.tables import DRONE_RISK, latest_model_card
+from lakehouse.tables import DRONE_RISK, latest_model_card, models_folder
 from spark import failure_features, model_evaluation
 from spark.failure_training import (
-    MODELS_PREFIX,
     export,
     feature_rows,
     fit_and_evaluate,
@@ -61,8 +60,11 @@ def test_model_beats_the_battery_rule_on_held_out_weeks(fleet_lake: SeededLake) 
     assert 0 < card.lead_time_median_h <= card.horizon_h
     held_out = (card.data_end - card.holdout_start).total_seconds() / 86_400
     assert math.isclose(held_out, HOLDOUT_DAYS, abs_tol=1e-3), "the last weeks, by time"
+    # One folder of models per lane: another lane's v1 (the demo's, in the same session) never lands here.
+    assert card.model_path == f"s3://{models_folder(fleet_lake.settings)}/v1"
+    assert fleet_lake.settings.catalog.answers_namespace in card.model_path
     files = s3_filesystem(fleet_lake.settings).get_file_info(
-        fs.FileSelector(f"{fleet_lake.settings.s3.bucket}/{MODELS_PREFIX}/v1", recursive=True)
+        fs.FileSelector(f"{models_folder(fleet_lake.settings)}/v1", recursive=True)
     )
     assert any(f.path.endswith("metadata/part-00000") for f in files), "MLlib's own format in the warehouse"
 
@@ -123,7 +125,7 @@ def test_spark_and_the_stream_agree(spark: SparkSession, reports: DataFrame, fle
     card = latest_model_card(load_catalog(fleet_lake.settings), fleet_lake.settings)
     assert card is not None
     exported = FailureModel.model_validate_json(card.model_json)
-    pipeline = load_model(fleet_lake.settings, card.version)
+    pipeline = load_model(fleet_lake.settings, card)
     drones = ["drone-0003", "drone-0017", "drone-0031"]
     sample = reports.where(F.col("drone_id").isin(drones))
     rows = with_risk(
