@@ -27,6 +27,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypedDict, cast
 
+import msgspec
+from pydantic import ValidationError
 from quixstreams import Application
 from quixstreams.models.serializers import Serializer
 from quixstreams.state import State
@@ -98,6 +100,18 @@ def _as_carried(value: dict[str, Any]) -> Carried:
     return Carried(zone=value["zone"], sightings=[one] if one else [], alerts=value.get("alerts", []))
 
 
+def _checked(value: Any) -> tuple[Carried, list[Alert]]:
+    """A repartition message as the zone step reads it, or ``ContractError`` (dead-lettered): the topic
+    is Kafka's, so whoever can write to it can write anything, and nothing it holds may stop the worker."""
+    try:
+        carried = msgspec.convert(_as_carried(value), Carried)
+        alerts = [Alert.model_validate(a) for a in carried["alerts"]]
+    except (msgspec.ValidationError, ValidationError, KeyError, TypeError, AttributeError) as exc:
+        first = (str(exc).splitlines() or [type(exc).__name__])[0]
+        raise ContractError("zone message", "$", f"not a zone message of this version ({first})") from exc
+    return carried, alerts
+
+
 class ZoneStep:
     """The stateful step of one zone key: both rules over the zone's sightings, counting what they raise."""
 
@@ -106,8 +120,7 @@ class ZoneStep:
         self.raised = 0
 
     def __call__(self, value: dict[str, Any], state: State[str, Any]) -> list[Alert]:
-        c = _as_carried(value)
-        alerts = [Alert.model_validate(a) for a in c["alerts"]]
+        c, alerts = _checked(value)
         if c["sightings"]:
             raised = self.store.apply_many(state, c["sightings"], datetime.now(UTC))
             self.raised += len(raised)

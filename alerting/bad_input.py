@@ -10,31 +10,54 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from confluent_kafka import Producer
+import orjson
 from quixstreams.dataframe import StreamingDataFrame
-from quixstreams.models import Row
+from quixstreams.error_callbacks import default_on_consumer_error
+from quixstreams.models import RawConfluentKafkaMessageProto, Row
+from quixstreams.models.serializers import SerializationError
 from quixstreams.sinks.base import BaseSink
 
 from lakehouse.codec import ContractError
-from lakehouse.dead_letters import envelope, producer_config
+from lakehouse.dead_letters import DeadLetterProducer, envelope
 from lakehouse.settings import Settings
 from lakehouse.streaming.runs import MessageRun
 
 
 class DeadLetters:
-    """A Quix ``on_processing_error`` callback: contract errors go to the dead-letter topic with the
-    reason and the original bytes; anything else is a bug and stops the worker."""
+    """Quix's ``on_processing_error`` and ``on_consumer_error`` callbacks: a message that breaks the
+    contract (or that Quix cannot even deserialize: a repartition or alerts message that is not what it
+    should be) goes to the dead-letter topic with the reason, its topic and offset and the original bytes;
+    anything else is a bug and stops the worker."""
 
     def __init__(self, settings: Settings, source: str) -> None:
         self.settings = settings
         self.source = source
         self.count = 0
-        self._producer = Producer(producer_config(settings))
+        self._producer = DeadLetterProducer(settings)
 
     def __call__(self, exc: Exception, row: Row | None, _logger: logging.Logger) -> bool:
-        if not isinstance(exc, ContractError) or row is None or not isinstance(row.value, bytes | None):
+        if not isinstance(exc, ContractError) or row is None:
             return False
-        self._send(exc, row.value, row.key, row.topic, row.partition, row.offset)
+        value = row.value if isinstance(row.value, bytes | None) else _as_json(row.value)
+        self._send(exc, value, row.key, row.topic, row.partition, row.offset)
+        return True
+
+    def on_consumer_error(
+        self, exc: Exception, message: RawConfluentKafkaMessageProto | None, logger: logging.Logger
+    ) -> bool:
+        """A message Quix could not deserialize (its key or value): dead-lettered, the worker goes on.
+        Kafka's own errors keep Quix's default (logged, raised)."""
+        if not isinstance(exc, SerializationError) or message is None:
+            return bool(default_on_consumer_error(exc, message, logger))
+        raw = message.value()
+        self._send(
+            exc,
+            raw if isinstance(raw, bytes) else None,
+            message.key(),
+            message.topic() or "?",
+            message.partition() or 0,
+            message.offset() or 0,
+        )
         return True
 
     def reject(self, run: MessageRun, index: int, exc: ContractError) -> None:
@@ -45,10 +68,9 @@ class DeadLetters:
         self, exc: Exception, original: bytes | None, key: Any, topic: str, partition: int, offset: int
     ) -> None:
         key, value, headers = envelope(
-            exc, original, key, topic, partition, offset, self.source, self.settings.kafka.max_message_bytes
+            exc, original, key, topic, partition, offset, self.source, self._producer.max_bytes
         )
-        self._producer.produce(self.settings.kafka.dead_letter_topic, value=value, key=key, headers=headers)
-        self._producer.poll(0)
+        self._producer.send(key, value, headers)
         self.count += 1
 
     def send(self, original: bytes, reason: str, topic: str) -> None:
@@ -56,13 +78,19 @@ class DeadLetters:
         self._send(RuntimeError(reason), original, None, topic, -1, -1)
 
     def flush(self, timeout_s: float = 30.0) -> None:
-        left = self._producer.flush(timeout_s)
-        if left:
-            raise RuntimeError(f"{left} dead letters not delivered within {timeout_s:.0f}s; not committing")
+        self._producer.flush(timeout_s)
 
     def guard(self, sdf: StreamingDataFrame) -> None:
         """Flush the dead letters at every checkpoint, before its offsets are committed."""
         sdf.filter(lambda _value: False).sink(_Barrier(self))
+
+
+def _as_json(value: Any) -> bytes:
+    """A deserialized value (a repartition message) in bytes again, for the dead letter."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
+    except TypeError:
+        return repr(value).encode("utf-8", "backslashreplace")
 
 
 class _Barrier(BaseSink):

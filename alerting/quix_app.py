@@ -72,6 +72,7 @@ def application(
         state_dir=str(state_dir or processor_state_dir(settings.state_path, group)),
         use_changelog_topics=True,
         on_processing_error=dead_letters,
+        on_consumer_error=dead_letters.on_consumer_error,  # a key or value Quix cannot deserialize
         # Small fetches per partition keep the partitions' event times close together while a backlog is
         # read (a backfill, a catch-up after a restart): a 1 MiB fetch of one drone partition spans half an
         # hour of a backfill's event time, and the zone rules, which see the partitions interleaved by

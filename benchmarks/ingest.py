@@ -37,7 +37,7 @@ import numpy as np
 import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 from pyiceberg.manifest import DataFile
 
@@ -48,6 +48,7 @@ from ingest.sink import IcebergSink
 from ingest.streams import STREAMS
 from ingest.writer import CommitResult, ExactlyOnceWriter, TableBatch, committed_offsets
 from lakehouse.catalog import load_catalog
+from lakehouse.dead_letters import DeadLetterProducer
 from lakehouse.settings import Settings, get_settings
 from lakehouse.streaming.runs import MessageRun, runs_of
 from lakehouse.tables import TableSpec, purge_namespace
@@ -128,9 +129,7 @@ def drain(lane: Lane, total: int, decode: bool, batch: int) -> float:
         stream,
         lane.topic,
         ParquetInMemory(load_catalog(lane.settings), lane.topic, {}),
-        Producer({"bootstrap.servers": lane.settings.kafka.bootstrap_servers}),
-        lane.settings.kafka.dead_letter_topic,
-        lane.settings.kafka.max_message_bytes,
+        DeadLetterProducer(lane.settings),
     )
     sink.owned = set(range(lane.partitions))
     topics = frozenset({lane.topic})

@@ -12,14 +12,14 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Consumer, TopicPartition
 from quixstreams import Application
 
 from ingest.sink import TRANSIENT, IcebergSink
 from ingest.streams import Stream
 from ingest.writer import ExactlyOnceWriter, WriterConfig
 from lakehouse.catalog import load_catalog
-from lakehouse.dead_letters import producer_config as dead_letters_producer
+from lakehouse.dead_letters import DeadLetterProducer
 from lakehouse.settings import IngestSettings, Settings
 from lakehouse.stopping import KeepsStop
 from lakehouse.streaming.runs import RunsOfMessages
@@ -129,15 +129,7 @@ def build(settings: Settings, stream: Stream, options: IngestSettings | None = N
         WriterConfig(retain_snapshots=opts.retain_snapshots),
     )
     writer.start_offsets(())  # reads every table's offsets now: a table that lost them stops us here
-    dead_letters = Producer(dead_letters_producer(settings))
-    sink = IcebergSink(
-        stream,
-        topic_name,
-        writer,
-        dead_letters,
-        settings.kafka.dead_letter_topic,
-        settings.kafka.max_message_bytes,
-    )
+    sink = IcebergSink(stream, topic_name, writer, DeadLetterProducer(settings))
     group = stream.consumer_group(opts.consumer_group)
     app = LakeApplication(
         sink,

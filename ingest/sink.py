@@ -21,7 +21,6 @@ from typing import Any
 import numpy as np
 import orjson
 import pyarrow as pa
-from confluent_kafka import Producer
 from pyiceberg.exceptions import CommitStateUnknownException
 from pyiceberg.manifest import DataFile
 from quixstreams.sinks.base import BaseSink, SinkBackpressureError
@@ -31,7 +30,7 @@ from ingest.failpoints import failpoint
 from ingest.streams import Stream
 from ingest.writer import OFFSET_COLUMN, PARTITION_COLUMN, CommitResult, ExactlyOnceWriter, TableBatch
 from lakehouse.batch_codec import DecodedBatch, decode_batch
-from lakehouse.dead_letters import envelope
+from lakehouse.dead_letters import DeadLetterProducer, envelope
 from lakehouse.streaming.runs import MessageRun
 from lakehouse.tables import TableSpec
 
@@ -62,9 +61,7 @@ class IcebergSink(BaseSink):
         stream: Stream,
         topic: str,
         writer: ExactlyOnceWriter,
-        dead_letters: Producer,
-        dead_letter_topic: str,
-        max_message_bytes: int,
+        dead_letters: DeadLetterProducer,
         lag: Callable[[dict[int, int]], dict[int, int]] = lambda _o: {},
     ) -> None:
         super().__init__()
@@ -72,9 +69,7 @@ class IcebergSink(BaseSink):
         self.topic = topic
         self.writer = writer
         self.dead_letters = dead_letters
-        self.dead_letter_topic = dead_letter_topic
         self.lag = lag
-        self.max_message_bytes = max_message_bytes
         self.owned: set[int] = set()
         self._decoder = ThreadPoolExecutor(max_workers=DECODE_THREADS, thread_name_prefix="decode")
         self.landed_rows = 0
@@ -221,12 +216,11 @@ class IcebergSink(BaseSink):
                 self._partitions[index],
                 self._offsets[index],
                 f"ingest-{self.stream.name}",
-                self.max_message_bytes,
+                self.dead_letters.max_bytes,
             )
-            self.dead_letters.produce(self.dead_letter_topic, value=value, key=key, headers=headers)
+            self.dead_letters.send(key, value, headers)  # waits while librdkafka's queue is full
         if rejected:
-            if self.dead_letters.flush(30) != 0:
-                raise ConnectionError("dead letters not delivered within 30 s; the batch is not committed")
+            self.dead_letters.flush(30)  # DeadLettersUndelivered (a ConnectionError): not committed
             self.dead_lettered += len(rejected)
 
         # 3. Each table's batch: the segments already written, and the rows still to write.

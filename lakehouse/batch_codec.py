@@ -2,20 +2,20 @@
 
 Fast path: Arrow's C++ JSON reader parses the batch against the schema derived from the message class
 (types, required fields, no unknown or repeated fields), then every constraint the class declares
-(``lakehouse.derive.constraints``: bounds, lengths, finite numbers, enum values, the RFC 3339 timestamp)
-is checked with vectorised compute. The fast path is only ever allowed to be *narrower* than the
+(``lakehouse.derive.constraints``: bounds, lengths, finite numbers, enum values, the RFC 3339 timestamp, the
+characters text admits) is checked with vectorised compute (the text check only for a batch whose bytes do
+not prove it already: ``schemas.plain_json``). The fast path is only ever allowed to be *narrower* than the
 contract: whatever it cannot prove valid (a message Arrow cannot parse, a suspect row, a model with a
-constraint it does not know) goes to the slow path, where pydantic (``lakehouse.codec.decode``) decides
-and names the bad field; valid ones are re-encoded in the canonical wire format and parsed again. So
-both paths accept exactly the same messages with the same values (``tests/lakehouse/test_batch_codec``
-proves it on generated hostile input).
-"""
+constraint it does not know) goes to the slow path, where pydantic (``lakehouse.codec.decode``) decides and
+names the bad field; valid ones are re-encoded in the canonical wire format and parsed again. So both paths
+accept exactly the same messages with the same values (``tests/lakehouse/test_batch_codec`` proves it on
+generated hostile input)."""
 
 from __future__ import annotations
 
 import io
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from typing import cast
 
@@ -27,7 +27,7 @@ from pydantic import BaseModel
 
 from lakehouse.codec import MAX_MESSAGE_BYTES, ContractError, decode, encode
 from lakehouse.derive import Check, arrow_json_schema, arrow_parse_schema, constraints
-from lakehouse.schemas import RFC3339
+from lakehouse.schemas import PLAIN_TEXT, RFC3339, plain_json
 
 
 @dataclass
@@ -161,6 +161,8 @@ def _violations(table: pa.Table, check: Check) -> np.ndarray:
             bad |= _bad(pc.less(length, check.min_length))
         if check.max_length is not None:
             bad |= _bad(pc.greater(length, check.max_length))
+    if check.pattern is not None:
+        bad |= _bad(pc.invert(pc.match_substring_regex(arr, check.pattern)))  # RE2: the same syntax
     if check.choices is not None:
         # is_in answers false (not null) for a null, which an optional enum field may be
         outside = pc.invert(pc.is_in(arr, pa.array(check.choices, arr.type)))
@@ -227,11 +229,14 @@ def _time_fields(strings: pa.Array) -> tuple[pa.Array, np.ndarray]:
     return pa.array(np.where(valid, micros, 0), type=pa.int64()).cast(pa.timestamp("us", tz="UTC")), ~valid
 
 
-def _checked(model: type[BaseModel], table: pa.Table) -> tuple[pa.Table, np.ndarray]:
-    """Check every constraint; the table with its times converted, and the rows that broke any."""
+def _checked(model: type[BaseModel], table: pa.Table, plain: bool) -> tuple[pa.Table, np.ndarray]:
+    """Check every constraint; the table with its times converted, and the rows that broke any. ``plain``:
+    the messages' bytes prove the contract's text check (``schemas.plain_json``), which is then skipped."""
     suspects = [np.empty(0, dtype=np.int64)]
     columns = {}
     for check in constraints(model).checks:
+        if plain and check.pattern == PLAIN_TEXT and not check.time:
+            check = replace(check, pattern=None)
         if check.time:
             name = check.path[0]
             converted, bad = _time_fields(table.column(name).combine_chunks())
@@ -252,7 +257,8 @@ def _fast(
     parsed, parsed_rows, refused = _parse_isolating(model, values, index, joined)
     if not parsed:
         return None, [], refused
-    table, bad = _checked(model, pa.concat_tables(parsed) if len(parsed) > 1 else parsed[0])
+    data = joined if joined is not None and len(index) == len(values) else b"".join(values[i] for i in index)
+    table, bad = _checked(model, pa.concat_tables(parsed) if len(parsed) > 1 else parsed[0], plain_json(data))
     if not len(bad):
         return table, parsed_rows, refused
     keep = np.ones(table.num_rows, dtype=bool)

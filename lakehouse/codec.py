@@ -10,6 +10,9 @@ from typing import TypeVar
 
 import orjson
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
+
+from lakehouse.schemas import NOT_TEXT_RE, PLAIN_TEXT
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -52,5 +55,18 @@ def decode(model: type[M], data: bytes | bytearray | memoryview | str | None) ->
         first = exc.errors(include_url=False)[0]
         field = ".".join(str(p) for p in first["loc"]) or "$"
         more = exc.error_count() - 1
-        reason = first["msg"] + (f" (and {more} more error{'s' if more > 1 else ''})" if more else "")
+        reason = _reason(first) + (f" (and {more} more error{'s' if more > 1 else ''})" if more else "")
         raise ContractError(name, field, reason) from exc
+
+
+def _reason(error: ErrorDetails) -> str:
+    """pydantic's message, except for the contract's text, whose pattern says nothing to a person (and
+    holds the very characters it refuses): which character, where."""
+    if error["type"] == "string_pattern_mismatch" and error.get("ctx", {}).get("pattern") == PLAIN_TEXT:
+        found = NOT_TEXT_RE.search(str(error["input"]))
+        if found is not None:
+            return (
+                f"text holds U+{ord(found.group()):04X} at character {found.start()}: control characters, "
+                "line separators and bidi embeddings, overrides and isolates are refused"
+            )
+    return error["msg"]

@@ -146,7 +146,7 @@ class Check:
     ``path`` addresses the column (``"[]"`` descends into a list's elements), e.g.
     ``("citizens", "[]", "harmony_score")``. Bounds are those of pydantic's ``Field``; ``finite`` holds for
     every float (JSON, as the contract reads it, has no NaN or infinity); ``choices`` are the values of an
-    enum; ``time`` marks the contract's RFC 3339 timestamp.
+    enum; ``time`` marks the contract's RFC 3339 timestamp; ``pattern`` is a ``Field(pattern=...)``.
     """
 
     path: tuple[str, ...]
@@ -159,6 +159,7 @@ class Check:
     finite: bool = False
     choices: tuple[str, ...] | None = None
     time: bool = False
+    pattern: str | None = None  # a regular expression every value must match (the contract's text)
 
 
 @dataclass(frozen=True)
@@ -184,6 +185,7 @@ class Declared:
 
     annotation: Any  # without its ``Annotated`` layers
     limits: dict[str, Any]  # pydantic's bounds (``_BOUNDS``)
+    pattern: str | None  # the contract's text (``schemas.PLAIN_TEXT``), the one pattern decoders mirror
     time_validators: int  # how many of the contract's own timestamp validators (``UtcMillis``: 2)
     unknown: list[Any]  # anything else: a decoder that meets one must leave the field to pydantic
 
@@ -200,6 +202,7 @@ def declared(annotation: Any, metadata: list[Any]) -> Declared:
     for m in metadata:
         flat += m.metadata if isinstance(m, FieldInfo) else [m]
     limits: dict[str, Any] = {}
+    pattern: str | None = None
     time_validators = 0
     unknown: list[Any] = []
     for m in flat:
@@ -210,11 +213,13 @@ def declared(annotation: Any, metadata: list[Any]) -> Declared:
             continue  # both decoders are strict; serialisers do not change what is accepted
         elif type(m).__name__ == "_PydanticGeneralMetadata" and set(vars(m)) <= {"allow_inf_nan", "strict"}:
             continue  # NaN and infinity are refused for every float (JSON has neither)
+        elif type(m).__name__ == "_PydanticGeneralMetadata" and vars(m) == {"pattern": schemas.PLAIN_TEXT}:
+            pattern = m.pattern  # the contract's text; any other pattern is unknown (RE2 is not Rust's regex)
         elif _is_time_validator(m):
             time_validators += 1
         else:
             unknown.append(m)
-    return Declared(annotation, limits, time_validators, unknown)
+    return Declared(annotation, limits, pattern, time_validators, unknown)
 
 
 def _checks_of(
@@ -238,8 +243,8 @@ def _checks_of(
         unsupported.append(f"{where}: a datetime that is not the contract's top-level UtcMillis")
     choices = tuple(e.value for e in bare) if isinstance(bare, type) and issubclass(bare, Enum) else None
     finite = isinstance(bare, type) and issubclass(bare, float)
-    if limits or choices or finite or is_time:
-        out.append(Check(path, finite=finite, choices=choices, time=is_time, **limits))
+    if limits or choices or finite or is_time or field.pattern:
+        out.append(Check(path, finite=finite, choices=choices, time=is_time, pattern=field.pattern, **limits))
     return out
 
 

@@ -1,13 +1,13 @@
 """Decode one message fast (msgspec, in C), against the whole contract, for the per-report hot path.
 
 pydantic stays the contract (``lakehouse.schemas``) and the judge (``lakehouse.codec.decode``): a riot
-flood's report (ten citizens, thirty-six words) costs it ~15 µs, most of a rules worker's time. This
-module derives from each message class a msgspec ``Struct`` with the same field names, types and
-bounds (unknown fields refused, no coercion but an integer for a float, the contract's own RFC 3339
-check and UTC conversion for times) and decodes with it; whatever it refuses, for any reason, is handed
-to pydantic, which accepts it or names the bad field. So the fast path is never wider than the contract:
-``tests/lakehouse/test_fast_codec.py`` proves on generated hostile input that both paths accept the same
-messages with the same values, as ``lakehouse.batch_codec`` does for Arrow.
+flood's report (ten citizens, thirty-six words) costs it ~15 µs, most of a rules worker's time. This module
+derives from each message class a msgspec ``Struct`` with the same field names, types and bounds (unknown
+fields refused, no coercion but an integer for a float, the contract's own RFC 3339 check and UTC conversion
+for times, the contract's text checked on the raw bytes) and decodes with it; whatever it refuses, for any
+reason, is handed to pydantic, which accepts it or names the bad field. So the fast path is never wider than
+the contract: ``tests/lakehouse/test_fast_codec.py`` proves on generated hostile input that both paths
+accept the same messages with the same values, as ``lakehouse.batch_codec`` does for Arrow.
 
 What it returns is a Struct, not the pydantic instance: it has the model's attributes (nested messages
 are Structs too, enums are the contract's enums, times are aware UTC datetimes), for code that reads a
@@ -47,6 +47,8 @@ def _limits(annotation: Any, metadata: list[Any]) -> tuple[Any, dict[str, Any], 
     field = declared(annotation, metadata)
     if field.unknown:
         raise _Unsupported(repr(field.unknown[0]))
+    if field.pattern is not None and field.pattern != schemas.PLAIN_TEXT:
+        raise _Unsupported(f"pattern {field.pattern!r}")  # the contract's text is checked on the bytes
     return field.annotation, field.limits, field.time_validators == 2
 
 
@@ -118,9 +120,17 @@ def _decoder(model: type[BaseModel]) -> msgspec.json.Decoder[Any] | None:
 
 def decode_fast(model: type[M], data: bytes | None) -> M:
     """One message: msgspec's Struct when it proves the message valid, else pydantic's verdict (the
-    model instance, or ``ContractError`` naming the bad field). Either way it reads like a ``model``."""
+    model instance, or ``ContractError`` naming the bad field). Either way it reads like a ``model``.
+
+    The contract's text is checked on the bytes (``schemas.plain_json``): a message that may hold a
+    refused character (an escape, or a character of U+0080-U+00BF or U+2000-U+2FFF) is pydantic's."""
     decoder = _decoder(model)
-    if decoder is not None and data is not None and len(data) <= MAX_MESSAGE_BYTES:
+    if (
+        decoder is not None
+        and isinstance(data, bytes)
+        and len(data) <= MAX_MESSAGE_BYTES
+        and schemas.plain_json(data)
+    ):
         try:
             return cast(M, decoder.decode(data))
         except (msgspec.ValidationError, msgspec.DecodeError, ValueError, OverflowError):

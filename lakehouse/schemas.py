@@ -65,10 +65,34 @@ UtcMillis = Annotated[
 ]
 
 
+# The characters no text field admits: the C0 and C1 controls (NUL, ESC, CR, LF, tab ...) and DEL, the line
+# and paragraph separators, and the bidi embeddings, overrides and isolates, which reorder what a reader sees
+# ("Trojan Source"). A name, word, zone, id or firmware string has no use for them, and each is a way into a
+# terminal, a header, a log line or a driver (psycopg2 refuses NUL). Kept: the left-to-right and
+# right-to-left marks and the zero-width (non-)joiners, which right-to-left names, Indic scripts and emoji
+# need and which reorder nothing beyond themselves; every page and terminal renders them as text.
+# Written in the syntax pydantic's Rust regex and Arrow's RE2 share (``\x{...}``).
+NOT_TEXT = r"\x00-\x1f\x7f-\x9f\x{2028}-\x{202e}\x{2066}-\x{2069}"
+PLAIN_TEXT = rf"^[^{NOT_TEXT}]*$"
+# The same set for Python's ``re`` (which spells ``\x{2028}`` as ``\u2028``): terminals and messages.
+NOT_TEXT_RE = re.compile("[" + re.sub(r"\\x\{([0-9a-f]{4})\}", r"\\u\1", NOT_TEXT) + "]")
+# Every character of NOT_TEXT is spelled in a JSON message with one of these bytes (an escape's backslash,
+# DEL, or the UTF-8 lead bytes of U+0080-U+00BF and U+2000-U+2FFF; raw C0 bytes are not JSON): a message
+# holding none of them has no such character in any string, which the fast decoders check with four memchr.
+NOT_TEXT_LEAD_BYTES = (b"\\", b"\x7f", b"\xc2", b"\xe2")
+
+
+def plain_json(data: bytes) -> bool:
+    """No string of this JSON can hold a character of ``NOT_TEXT`` (none of its lead bytes occurs): what
+    lets the fast decoders skip the text check; False says "maybe", for the contract's own check."""
+    return not any(lead in data for lead in NOT_TEXT_LEAD_BYTES)
+
+
 # JSON scalars as the contract reads them: a number is finite and may be written as an integer (never as a
-# string or a boolean); text is a JSON string; a version is a JSON integer this code knows.
+# string or a boolean); text is a JSON string without the characters above; a version is a JSON integer
+# this code knows.
 Finite = Annotated[float, Strict(), Field(allow_inf_nan=False)]
-StrictText = Annotated[str, Strict()]
+StrictText = Annotated[str, Strict(), Field(pattern=PLAIN_TEXT)]
 Score = Annotated[Finite, Field(ge=0.0, le=100.0)]
 Id = Annotated[StrictText, Field(min_length=1, max_length=64)]
 Name = Annotated[StrictText, Field(min_length=1, max_length=128)]

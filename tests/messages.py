@@ -13,7 +13,13 @@ from hypothesis import strategies as st
 
 from lakehouse.schemas import REPORT_SCHEMA_VERSION, AlertKind, DroneEvent, Severity
 
-characters = st.characters(codec="utf-8", exclude_categories=["Cs"])
+# Valid messages draw from what the contract's text admits; `mutated` puts in the rest (any_text and more).
+characters = st.characters(
+    codec="utf-8",
+    exclude_categories=["Cs", "Cc"],
+    exclude_characters="\u2028\u2029\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069",
+)
+any_text = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=12)
 text = st.text(characters, max_size=70)
 ids = st.text(characters, min_size=1, max_size=66)
 times = st.datetimes(datetime(1, 1, 2), datetime(9999, 12, 30), timezones=st.just(UTC))
@@ -81,7 +87,7 @@ def reports(draw: st.DrawFn) -> dict[str, Any]:
             "battery_pct": draw(_number(0, 100)),
             "motor_temp_c": draw(_number(-60, 200)),
             "signal_dbm": draw(_number(-150, 0)),
-            "firmware": draw(st.text(min_size=1, max_size=33)),
+            "firmware": draw(st.text(characters, min_size=1, max_size=33)),
         },
         "citizens": citizens,
         "words": draw(st.lists(text, max_size=5)),
@@ -105,7 +111,7 @@ def alerts(draw: st.DrawFn) -> dict[str, Any]:
         "citizens": draw(st.lists(ids, max_size=3)),
         "event_time": draw(timestamps(valid=True)),
         "detected_at": draw(timestamps(valid=True)),
-        "reason": draw(st.text(min_size=1, max_size=20)),
+        "reason": draw(st.text(characters, min_size=1, max_size=20)),
     }
 
 
@@ -114,7 +120,8 @@ json_values = st.recursive(
     | st.booleans()
     | st.integers(-(2**63), 2**64 - 1)  # what orjson can write
     | st.floats(allow_nan=False, allow_infinity=False)
-    | text,
+    | text
+    | any_text,
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(text, inner, max_size=3),
     max_leaves=6,
 )
@@ -141,7 +148,7 @@ def _parent(obj: Any, path: tuple[Any, ...]) -> Any:
 def mutated(draw: st.DrawFn, valid: st.SearchStrategy[dict[str, Any]]) -> bytes:
     """One message: valid, or broken at the value, structure or byte level."""
     message = draw(valid)
-    kind = draw(st.integers(0, 18))  # 0 and 12..18: left valid (about a third of the messages)
+    kind = draw(st.integers(0, 20))  # 0 and 14..20: left valid (about a third of the messages)
     paths = _paths(message)
     path = draw(st.sampled_from(paths))
     parent = _parent(message, path)
@@ -165,13 +172,19 @@ def mutated(draw: st.DrawFn, valid: st.SearchStrategy[dict[str, Any]]) -> bytes:
     elif kind == 6:  # strings at their length limits, in several scripts
         parent[path[-1]] = draw(
             st.sampled_from(
-                ["", "é" * 64, "é" * 65, "😀" * 32, "😀" * 65, "e\u0301" * 40, "\x00", "<b>[red]x"]
+                [
+                    *("", "é" * 64, "é" * 65, "😀" * 32, "😀" * 65, "e\u0301" * 40, "\x00", "<b>[red]x"),
+                    *("a\u202eb", "\u2066x\u2069", "a\u2028b", "\x85", "\x7f", "\x1b]0;t\x07", "\x1b[2J"),
+                    *("\u200fשלום\u200e", "👩\u200d💻", "¡ ©", "’—…", "=1+2", "'; DROP TABLE x; --"),
+                ]
             )
         )
     elif kind == 7:  # a schema version this code does not know, or in another type
         message["schema_version"] = draw(
             st.sampled_from([0, REPORT_SCHEMA_VERSION + 1, 999, -1, True, 1.0, "1", None])
         )
+    elif kind == 13 and isinstance(parent[path[-1]], str):  # any text at all: controls, bidi, NUL
+        parent[path[-1]] = draw(any_text)
     raw = orjson.dumps(message)
     if kind == 8:  # non-finite number literals, which some JSON parsers accept
         raw = raw.replace(b"100.5", draw(st.sampled_from([b"NaN", b"Infinity", b"-Infinity", b"1e999"])), 1)
@@ -196,6 +209,10 @@ def mutated(draw: st.DrawFn, valid: st.SearchStrategy[dict[str, Any]]) -> bytes:
         )
     elif kind == 10 and b'"zone":' in raw:  # a repeated key (the last one wins, as in orjson)
         raw = raw.replace(b'"zone":', b'"zone":"first","zone":', 1)
+    elif kind == 12 and b'":"' in raw:  # a string spelled with escapes: lone surrogates, controls, pairs
+        escape = draw(st.sampled_from([rb"\ud800", rb"\udc00x", rb"\ud83d\ude00", rb"\u0000", rb"\u001B",
+                                       rb"\u202E", rb"\u00e9", rb"\n", rb"\t", rb"\\", rb"\"", rb"\/"]))  # fmt: skip
+        raw = raw.replace(b'":"', b'":"' + escape, 1)
     elif kind == 11:  # integers written as floats, numbers beyond 64 bits
         raw = re.sub(rb'"schema_version":(\d)', rb'"schema_version":\1.0', raw, count=1)
         raw = raw.replace(b"100.5", b"123456789012345678901234567890", 1)
