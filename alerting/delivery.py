@@ -57,8 +57,19 @@ def build(
 ) -> DeliveryApp:
     opts = options or settings.alerting
     dead_letters = DeadLetters(settings, "alert-delivery")
+
+    def dead_letter(body: bytes, reason: str) -> None:
+        # From a sink's delivery thread, before the alert leaves its spool: acknowledged, or the thread
+        # dies (and the process with it) with the alert still parked, to be re-sent after the restart.
+        dead_letters.send(body, reason, settings.kafka.alerts_topic)
+        dead_letters.flush()
+
     postgres = PostgresAlertSink(
-        settings, spool(settings, opts, "postgres"), opts.parking_limit, opts.postgres_retry_s
+        settings,
+        spool(settings, opts, "postgres"),
+        opts.parking_limit,
+        opts.postgres_retry_s,
+        dead_letter=dead_letter,
     )
     postgres.prepare()  # the live alerts table exists from the start, not from the first alert
     sinks: list[BaseSink] = [postgres]
@@ -71,13 +82,14 @@ def build(
                 opts.webhook_attempts,
                 opts.webhook_retry_s,
                 opts.parking_limit,
-                dead_letter=lambda body, reason: dead_letters.send(body, reason, settings.kafka.alerts_topic),
+                dead_letter=dead_letter,
             )
         )
     if console:
         sinks.append(ConsoleSink(riots_only=riots_only))
     app = application(settings, opts.delivery_group, opts.delivery_commit_interval_s, dead_letters, state_dir)
-    topic = app.topic(settings.kafka.alerts_topic, value_deserializer="bytes", key_deserializer="str")
+    # Keys as bytes: the alerts topic is Kafka's, and a key that is not UTF-8 must not stop delivery.
+    topic = app.topic(settings.kafka.alerts_topic, value_deserializer="bytes", key_deserializer="bytes")
     source = app.dataframe(topic)
     dead_letters.guard(source)
     alerts = source.apply(lambda raw: decode(Alert, raw))

@@ -25,7 +25,9 @@ from lakehouse.catalog import load_catalog
 from lakehouse.failure_model import HOUR_MS, DroneTelemetry, FailureModel
 from lakehouse.schemas import Alert, AlertKind, DroneReport, Severity
 from lakehouse.settings import Settings
+from lakehouse.stopping import background
 from lakehouse.tables import latest_model_card
+from lakehouse.terminal import printable
 
 logger = logging.getLogger("harmony.alerting")
 OPEN_KEY = "hour"  # the drone's current hour (every report)
@@ -46,8 +48,9 @@ class ModelSource:
         self.model: FailureModel | None = None
         self._stop = threading.Event()
         self._loaded = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="failure-model", daemon=True)
-        self._thread.start()
+        # Should the refresh itself die (not a bad card or an absent lake: those are caught in ``_load``),
+        # the worker stops loudly rather than scoring with a model nobody refreshes.
+        self._thread = background(self._run, "failure-model-refresh")
 
     def _load(self) -> None:
         """Look the newest card up; a lake that cannot be read, or a card that does not validate, keeps
@@ -59,7 +62,7 @@ class ModelSource:
             logger.warning(
                 "failure model: cannot read the newest model (%s: %s); keeping v%s, asking again later",
                 type(exc).__name__,
-                str(exc).splitlines()[0][:300] if str(exc) else "",
+                printable(str(exc).splitlines()[0][:300]) if str(exc) else "",
                 self.model.version if self.model else "none",
             )
             return

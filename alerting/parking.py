@@ -14,7 +14,10 @@ crash loses nothing. The protocol, at each Quix checkpoint (``flush``), before K
 The delivery thread takes alerts from the head, in order; what it delivers is acknowledged, and the spool
 file is truncated when everything in it is acknowledged (or rewritten, rarely, when a long backlog drains).
 A restart re-sends what the spool holds; delivery is at-least-once and every target is idempotent on the
-alert id, so a re-send changes nothing a person sees.
+alert id, so a re-send changes nothing a person sees. An alert the target cannot take (anything but the
+target being away) never blocks the ones behind it: the batch is split to find it, and it goes to the
+dead-letter topic with the sink and the reason. Should the delivery thread itself die, the process stops
+with one log line and a non-zero exit (``lakehouse.stopping.background``): never a silent stall.
 """
 
 from __future__ import annotations
@@ -34,6 +37,8 @@ from quixstreams.sinks.base import BaseSink, SinkBackpressureError
 
 from lakehouse.codec import ContractError, decode, encode
 from lakehouse.schemas import Alert
+from lakehouse.stopping import background
+from lakehouse.terminal import printable
 
 logger = logging.getLogger("harmony.alerting")
 
@@ -111,7 +116,7 @@ class ParkingSink(BaseSink, abc.ABC):
         self.batch = batch
         self.dead_letter = dead_letter
         self.delivered = 0
-        self.refused = 0  # alerts the target refused for good (logged)
+        self.refused = 0  # alerts the target cannot take (dead-lettered)
         self.overflowed = 0
         self.down_since: float | None = None
         self._queue: deque[_Entry] = deque()
@@ -123,7 +128,8 @@ class ParkingSink(BaseSink, abc.ABC):
     @abc.abstractmethod
     def deliver(self, alerts: list[Alert]) -> None:
         """Deliver these alerts, in order; raise ``ConnectionError`` (or ``OSError``) while the target is
-        unreachable. An alert the target refuses for good is logged and counts as delivered."""
+        unreachable (they are parked and re-sent). Any other exception means the target cannot take one of
+        them: the batch is split to find it, and that alert goes to the dead-letter topic with the reason."""
 
     def close_target(self) -> None:
         """Release whatever ``deliver`` holds open."""
@@ -135,12 +141,13 @@ class ParkingSink(BaseSink, abc.ABC):
             try:
                 parked.append(_Entry(decode(Alert, body), body, spooled=True))
             except ContractError as exc:  # a spool edited by hand: say so, keep going
-                logger.error("%s: unreadable parked alert skipped (%s): %r", self.name, exc, body[:200])
+                logger.error(
+                    "%s: unreadable parked alert skipped (%s): %r", self.name, printable(exc), body[:200]
+                )
         self._queue.extend(parked)
         if parked:
             logger.warning("%s: re-sending %d parked alerts from %s", self.name, len(parked), self.spool.path)
-        self._thread = threading.Thread(target=self._deliver_forever, name=self.name, daemon=True)
-        self._thread.start()
+        self._thread = background(self._deliver_forever, f"{self.name}-delivery")
 
     def add(
         self, value: Any, key: Any, timestamp: int, headers: Any, topic: str, partition: int, offset: int
@@ -220,9 +227,8 @@ class ParkingSink(BaseSink, abc.ABC):
                 if self._stop.is_set():
                     return
                 head = [self._queue[i] for i in range(min(self.batch, len(self._queue)))]
-            alerts = [e.alert for e in head]
             try:
-                self.deliver(alerts)
+                refused = self._deliver_isolating(head)
             except (ConnectionError, OSError) as exc:
                 self.close_target()
                 if self.down_since is None:
@@ -236,6 +242,8 @@ class ParkingSink(BaseSink, abc.ABC):
                     "%s reachable again after %.1fs", self.name, time.monotonic() - self.down_since
                 )
                 self.down_since = None
+            for entry, reason in refused:
+                self._refuse(entry, reason)
             with self._lock:
                 acked = 0
                 for e in head:
@@ -244,4 +252,27 @@ class ParkingSink(BaseSink, abc.ABC):
                         acked += e.spooled
                 if acked:
                     self.spool.ack(acked, self._spooled_bodies)
-            self.delivered += len(alerts)
+            self.delivered += len(head) - len(refused)
+
+    def _deliver_isolating(self, head: list[_Entry]) -> list[tuple[_Entry, str]]:
+        """Deliver ``head``; the alerts the target cannot take (any error but its absence), found by
+        splitting the batch, with the reason. ``ConnectionError``/``OSError`` pass through."""
+        try:
+            self.deliver([e.alert for e in head])
+            return []
+        except (ConnectionError, OSError):
+            raise
+        except Exception as exc:
+            if len(head) == 1:
+                first = (str(exc).strip().splitlines() or [""])[0][:500]
+                return [(head[0], f"{type(exc).__name__}: {first}")]
+        half = len(head) // 2
+        return self._deliver_isolating(head[:half]) + self._deliver_isolating(head[half:])
+
+    def _refuse(self, entry: _Entry, reason: str) -> None:
+        """An alert the target cannot take: dead-lettered with the sink and the reason; the next goes on."""
+        reason = f"{self.name} cannot take this alert: {reason}"
+        self.refused += 1
+        logger.error("%s; alert %s dead-lettered", printable(reason), printable(entry.alert.alert_id))
+        if self.dead_letter is not None:
+            self.dead_letter(entry.body, reason)

@@ -28,7 +28,7 @@ from quixstreams.kafka.exceptions import KafkaProducerDeliveryError
 from alerting import app as rules_app
 from alerting import delivery
 from lakehouse.settings import AlertingSettings, Settings
-from lakehouse.stopping import STOP
+from lakehouse.stopping import STOP, background
 
 logger = logging.getLogger("harmony.alerting")
 # A run that ends in one of these is started again (see `resuming`).
@@ -187,7 +187,7 @@ def run_both(
         while not stopping.wait(0.5):
             current[0].app.stop()
 
-    threading.Thread(target=watch, name="watch-delivery", daemon=True).start()
+    background(watch, "watch-delivery")
 
     def once() -> None:
         nonlocal raised, dead_lettered

@@ -12,13 +12,16 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import string
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import psycopg2
+import psycopg2.errors
 import psycopg2.extensions
 from quixstreams.sinks.base import BaseSink
 from rich.console import Console
@@ -29,8 +32,19 @@ from lakehouse.codec import encode
 from lakehouse.query import live_alerts
 from lakehouse.schemas import Alert, AlertKind, Severity
 from lakehouse.settings import Settings
+from lakehouse.terminal import printable
 
 logger = logging.getLogger("harmony.alerting")
+# PostgreSQL errors that say the server (or the table, or this role's rights) is not there for any alert.
+SERVER_SIDE = (
+    psycopg2.OperationalError,
+    psycopg2.InterfaceError,
+    psycopg2.InternalError,
+    psycopg2.errors.UndefinedTable,
+    psycopg2.errors.InsufficientPrivilege,
+)
+# HTTP statuses that say the credentials are refused: parked and retried, since they can be fixed.
+CREDENTIALS_REFUSED = (401, 403)
 
 
 class PostgresAlertSink(ParkingSink):
@@ -42,8 +56,15 @@ class PostgresAlertSink(ParkingSink):
     name = "postgres"
     overflow = "backpressure"
 
-    def __init__(self, settings: Settings, spool: Path, limit: int, retry_s: float) -> None:
-        super().__init__(spool, limit, retry_s, batch=500)
+    def __init__(
+        self,
+        settings: Settings,
+        spool: Path,
+        limit: int,
+        retry_s: float,
+        dead_letter: Callable[[bytes, str], None] | None = None,
+    ) -> None:
+        super().__init__(spool, limit, retry_s, dead_letter=dead_letter, batch=500)
         self.settings = settings
         self._conn: psycopg2.extensions.connection | None = None
 
@@ -53,9 +74,18 @@ class PostgresAlertSink(ParkingSink):
                 self._conn = live_alerts.connect(self.settings)
                 live_alerts.ensure_table(self._conn, self.settings)
             live_alerts.upsert(self._conn, self.settings, alerts)
-        except (psycopg2.OperationalError, psycopg2.InterfaceError) as exc:
+        except SERVER_SIDE as exc:
+            # PostgreSQL away, or the table or its rights gone: the server's state, not the alerts'.
+            self.close_target()
             first_line = (str(exc).strip() or repr(exc)).splitlines()[0]
             raise ConnectionError(first_line) from exc
+        except Exception:
+            # One of these alerts cannot be stored (psycopg2 refuses NUL, a value the column refuses):
+            # the batch is split by the caller to find it; the transaction must not stay aborted.
+            if self._conn is not None and not self._conn.closed:
+                with contextlib.suppress(psycopg2.Error):
+                    self._conn.rollback()
+            raise
 
     def close_target(self) -> None:
         if self._conn is not None:
@@ -79,6 +109,16 @@ class PostgresAlertSink(ParkingSink):
             logger.warning(
                 "PostgreSQL is unreachable (%s): the alerts table waits for the first alert", first_line
             )
+
+
+class AlertRefused(Exception):
+    """The target answered that it will never take this alert (dead-lettered with the reason)."""
+
+
+def header_value(text: str) -> str:
+    """A value safe in an HTTP header whatever the alert holds: percent-encoded UTF-8 outside printable
+    ASCII (CR and LF included), so the header is one line and httpx never refuses to send it."""
+    return quote(text, safe=string.punctuation.replace("%", ""))
 
 
 class WebhookSink(ParkingSink):
@@ -119,7 +159,7 @@ class WebhookSink(ParkingSink):
         body = encode(alert)
         headers = {
             "content-type": "application/json",
-            "idempotency-key": f"{alert.alert_id}:{alert.severity.value}",
+            "idempotency-key": header_value(f"{alert.alert_id}:{alert.severity.value}"),
         }
         problem = ""
         for attempt in range(self.attempts):
@@ -128,15 +168,17 @@ class WebhookSink(ParkingSink):
             except httpx.HTTPError as exc:
                 problem = f"{type(exc).__name__}: {exc}"
             else:
-                if response.status_code < 300:
+                status = response.status_code
+                if status < 300:
                     return
-                if 400 <= response.status_code < 500 and response.status_code not in (408, 429):
-                    # The receiver refuses it for good: retrying cannot help, and parking would block
-                    # every alert behind it. Said loudly, counted as handled.
-                    logger.error("webhook refused alert %s: HTTP %s", alert.alert_id, response.status_code)
-                    self.refused += 1
-                    return
-                problem = f"HTTP {response.status_code}"
+                if status in CREDENTIALS_REFUSED:
+                    # Every alert would be refused until someone fixes the token: the hook is "away".
+                    raise ConnectionError(f"{self.url}: HTTP {status} (credentials refused)")
+                if 400 <= status < 500 and status not in (408, 429):
+                    # This alert is refused for good: retrying cannot help, and parking would block every
+                    # alert behind it. Dead-lettered with the status and the start of the body.
+                    raise AlertRefused(f"HTTP {status}: {printable(response.text[:300])}")
+                problem = f"HTTP {status}"
             time.sleep(min(self.retry_s, 0.1 * 2**attempt))
         raise ConnectionError(f"{self.url}: {problem}")
 
@@ -150,7 +192,8 @@ _STYLE = {
 
 
 class ConsoleSink(BaseSink):
-    """One line per alert. Stream content is escaped: a citizen's name cannot inject console markup."""
+    """One line per alert. Stream content is escaped twice: a zone or a name can neither inject console
+    markup (rich's ``escape``) nor terminal control sequences (``lakehouse.terminal.printable``)."""
 
     def __init__(self, console: Console | None = None, riots_only: bool = False) -> None:
         super().__init__()
@@ -165,9 +208,11 @@ class ConsoleSink(BaseSink):
             return
         style = _STYLE[alert.severity]
         self.console.print(
-            f"[{style}]{alert.severity.value.upper():8}[/] {alert.kind.value:11} {escape(alert.zone):16} "
-            f"{alert.event_time:%Y-%m-%d %H:%M:%S} {escape(alert.reason)}",
+            f"[{style}]{alert.severity.value.upper():8}[/] {alert.kind.value:11} "
+            f"{escape(printable(alert.zone)):16} {alert.event_time:%Y-%m-%d %H:%M:%S} "
+            f"{escape(printable(alert.reason))}",
             highlight=False,
+            markup=True,
         )
 
     def flush(self) -> None:

@@ -15,6 +15,7 @@ import streamlit as st
 from dashboard import lake
 from dashboard.revalidate import Revalidating
 from lakehouse.city import CITY, Zone
+from lakehouse.export import spreadsheet_cell
 from lakehouse.query.lake_state import TableState
 from lakehouse.settings import Settings, get_settings
 from lakehouse.tables import REPORTS
@@ -162,9 +163,12 @@ def live_toggle(default: bool = True) -> bool:
 
 
 def csv_download(df: pd.DataFrame, name: str) -> None:
+    """The frame as a CSV file whose text cells no spreadsheet runs (``lakehouse.export``)."""
+    safe = df.map(spreadsheet_cell)
+    safe.columns = [spreadsheet_cell(str(c)) for c in df.columns]
     st.download_button(
         "Download CSV",
-        df.to_csv(index=False).encode(),
+        safe.to_csv(index=False).encode(),
         file_name=f"{name}.csv",
         mime="text/csv",
         key=f"csv-{name}",

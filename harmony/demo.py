@@ -24,6 +24,7 @@ from lakehouse.query import live_alerts, trino_sql
 from lakehouse.query.lake_state import newest_event
 from lakehouse.settings import Settings
 from lakehouse.tables import REPORTS, latest_model_card
+from lakehouse.terminal import printable
 
 HARMONY = str(Path(sys.executable).with_name("harmony"))
 # Each demo step is minutes on a 2-core machine; one that takes this long is stuck, not slow.
@@ -247,7 +248,9 @@ def summary(settings: Settings, console: Console, truth: Path, window: Window | 
         f"{_plural(len(episodes), 'riot episode')} injected, {alerted:,} of them alerted"
     )
     for a in sorted(riots, key=lambda a: a["event_time"])[-5:]:
-        console.print(f"  {a['event_time']:%Y-%m-%d %H:%M} {a['severity']:8} {a['reason']}", markup=False)
+        console.print(
+            f"  {a['event_time']:%Y-%m-%d %H:%M} {a['severity']:8} {printable(a['reason'])}", markup=False
+        )
 
 
 def answers(settings: Settings, console: Console) -> None:

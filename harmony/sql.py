@@ -14,9 +14,11 @@ from rich.markup import escape
 from rich.table import Table
 
 from lakehouse.catalog import load_catalog
+from lakehouse.export import spreadsheet_cell
 from lakehouse.query.engines import QUERY_ERRORS, Engine, Result, run
 from lakehouse.settings import Settings, get_settings
 from lakehouse.tables import namespaces_named
+from lakehouse.terminal import printable
 
 FIRST = "run `harmony demo` (or `harmony ingest` / `harmony analyze`) first"
 
@@ -27,16 +29,17 @@ def _text(value: Any) -> str:
 
 def _print(result: Result, fmt: str) -> None:
     if fmt == "csv":
-        writer = csv.writer(sys.stdout)
-        writer.writerow(result.columns)
-        writer.writerows(result.rows)  # NULL is an empty field
+        writer = csv.writer(sys.stdout)  # text cells are never formulas (``lakehouse.export``)
+        writer.writerow([spreadsheet_cell(c) for c in result.columns])
+        writer.writerows([spreadsheet_cell(v) for v in row] for row in result.rows)  # NULL: an empty field
     elif fmt == "json":
         records = [dict(zip(result.columns, row, strict=True)) for row in result.rows]
         sys.stdout.write(orjson.dumps(records, default=str, option=orjson.OPT_INDENT_2).decode() + "\n")
     else:
-        table = Table(*(escape(c) for c in result.columns), show_lines=False)
+        table = Table(*(escape(printable(c)) for c in result.columns), show_lines=False)
         for row in result.rows:
-            table.add_row(*(escape(_text(v)) for v in row))  # values come from the stream: never markup
+            # values come from the stream: never markup, never a terminal's control sequence
+            table.add_row(*(escape(printable(_text(v))) for v in row))
         Console().print(table)
         Console(stderr=True).print(
             f"{len(result.rows)} rows in {result.seconds:.2f}s ({result.engine.value})", highlight=False

@@ -10,10 +10,15 @@ between runs with :meth:`StopRequest.back_off`, which takes the handlers back fi
 
 from __future__ import annotations
 
+import logging
+import os
 import signal
 import threading
+from collections.abc import Callable
 from types import FrameType
 from typing import Any
+
+from lakehouse.terminal import printable
 
 
 class StopRequest:
@@ -65,3 +70,29 @@ class KeepsStop:
     def _on_sigint(self, *args: Any) -> None:
         STOP.set()
         super()._on_sigint(*args)  # type: ignore[misc]
+
+
+EXIT_THREAD_DIED = 70  # EX_SOFTWARE: a background thread died; a supervisor restarts the process
+
+
+def background(target: Callable[[], None], name: str) -> threading.Thread:
+    """A daemon thread that, should ``target`` ever raise, stops its whole process loudly: one log line
+    and exit code ``EXIT_THREAD_DIED``, so a supervisor restarts it and its health check fails, instead
+    of a process that looks alive while its deliveries or refreshes have silently stopped."""
+
+    def run() -> None:
+        try:
+            target()
+        except BaseException as exc:
+            first = (str(exc).splitlines() or [""])[0][:300]
+            logging.getLogger("harmony").critical(
+                "thread %s died (%s: %s); stopping the process (exit %d)",
+                name, type(exc).__name__, printable(first), EXIT_THREAD_DIED,
+            )  # fmt: skip
+            for handler in logging.getLogger().handlers + logging.getLogger("harmony").handlers:
+                handler.flush()
+            os._exit(EXIT_THREAD_DIED)
+
+    thread = threading.Thread(target=run, name=name, daemon=True)
+    thread.start()
+    return thread

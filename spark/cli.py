@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
 from lakehouse.failure_model import ModelCard
 from lakehouse.settings import Settings, get_settings
+from lakehouse.terminal import printable
 
 console = Console(stderr=True)
 MasterOpt = Annotated[str, typer.Option(help="Spark master: local[*], spark://host:7077, k8s://https://…")]
@@ -264,8 +265,8 @@ def _score(spark: SparkSession, settings: Settings, top: int) -> None:
         table.add_column(col, justify="left" if col in ("drone", "zone") else "right")
     for r in risks[:top]:
         table.add_row(
-            escape(r.drone_id),
-            escape(r.zone or "-"),
+            escape(printable(r.drone_id)),
+            escape(printable(r.zone or "-")),
             f"[red]{r.risk:.2f}[/]" if r.at_risk else f"{r.risk:.2f}",
             f"{r.battery_level:.1f}",
             f"{r.battery_fade:.1f}",
