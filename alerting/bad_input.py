@@ -8,6 +8,7 @@ has every dead letter produced so far, and fails the checkpoint if it cannot.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -34,6 +35,8 @@ class DeadLetters:
         self.source = source
         self.count = 0
         self._producer = DeadLetterProducer(settings)
+        # Marks a dead-lettered message Quix could not deserialize as processed (``quix_app``).
+        self.skipped: Callable[[str, int, int], None] | None = None
 
     def __call__(self, exc: Exception, row: Row | None, _logger: logging.Logger) -> bool:
         if not isinstance(exc, ContractError) or row is None:
@@ -50,14 +53,10 @@ class DeadLetters:
         if not isinstance(exc, SerializationError) or message is None:
             return bool(default_on_consumer_error(exc, message, logger))
         raw = message.value()
-        self._send(
-            exc,
-            raw if isinstance(raw, bytes) else None,
-            message.key(),
-            message.topic() or "?",
-            message.partition() or 0,
-            message.offset() or 0,
-        )
+        topic, partition, offset = message.topic() or "?", message.partition() or 0, message.offset() or 0
+        self._send(exc, raw if isinstance(raw, bytes) else None, message.key(), topic, partition, offset)
+        if self.skipped is not None:
+            self.skipped(topic, partition, offset)
         return True
 
     def reject(self, run: MessageRun, index: int, exc: ContractError) -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import string
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -43,6 +42,7 @@ SERVER_SIDE = (
     psycopg2.errors.UndefinedTable,
     psycopg2.errors.InsufficientPrivilege,
 )
+HEADER_SAFE = "".join(chr(c) for c in range(0x20, 0x7F) if chr(c) != "%")
 # HTTP statuses that say the credentials are refused: parked and retried, since they can be fixed.
 CREDENTIALS_REFUSED = (401, 403)
 
@@ -116,9 +116,10 @@ class AlertRefused(Exception):
 
 
 def header_value(text: str) -> str:
-    """A value safe in an HTTP header whatever the alert holds: percent-encoded UTF-8 outside printable
-    ASCII (CR and LF included), so the header is one line and httpx never refuses to send it."""
-    return quote(text, safe=string.punctuation.replace("%", ""))
+    """A value safe in an HTTP header whatever the alert holds: printable ASCII (space included) stays as
+    it is, anything else (CR and LF among it) is percent-encoded UTF-8, so the header is one line and
+    httpx never refuses to send it; ``%`` itself is encoded, so ``unquote`` gives the text back."""
+    return quote(text, safe=HEADER_SAFE)
 
 
 class WebhookSink(ParkingSink):
@@ -213,6 +214,7 @@ class ConsoleSink(BaseSink):
             f"{escape(printable(alert.reason))}",
             highlight=False,
             markup=True,
+            emoji=False,  # ":smile:" in a name stays those seven characters
         )
 
     def flush(self) -> None:

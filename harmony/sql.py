@@ -40,7 +40,7 @@ def _print(result: Result, fmt: str) -> None:
         for row in result.rows:
             # values come from the stream: never markup, never a terminal's control sequence
             table.add_row(*(escape(printable(_text(v))) for v in row))
-        Console().print(table)
+        Console(emoji=False).print(table)  # ":smile:" in a value stays those seven characters
         Console(stderr=True).print(
             f"{len(result.rows)} rows in {result.seconds:.2f}s ({result.engine.value})", highlight=False
         )

@@ -22,6 +22,7 @@ from confluent_kafka import KafkaError, Message, Producer
 
 from lakehouse.codec import ContractError
 from lakehouse.settings import Settings
+from lakehouse.streaming.topics import topic_max_bytes
 
 HEADER_ORIGINAL = "harmony.original"
 HEADER_REASON = "harmony.reason"
@@ -124,7 +125,7 @@ class DeadLetterProducer:
 
     def __init__(self, settings: Settings) -> None:
         self.topic = settings.kafka.dead_letter_topic
-        self.max_bytes = settings.kafka.max_message_bytes
+        self.max_bytes = topic_max_bytes(settings, self.topic)  # what the topic takes, read at start
         self._producer = Producer(producer_config(settings))
         self._failures: list[str] = []
         self.sent = 0

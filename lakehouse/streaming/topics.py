@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from confluent_kafka import KafkaException
-from confluent_kafka.admin import AdminClient
+from confluent_kafka.admin import AdminClient, ConfigResource, ResourceType
 
 from lakehouse.settings import Settings
 
@@ -38,3 +38,26 @@ def require_topics(settings: Settings, topics: Iterable[str], timeout_s: float =
     for topic in topics:
         if topic not in known:
             raise TopicMissing(topic)
+
+
+MAX_BYTES_CONFIG = "max.message.bytes"  # a topic's own message size limit (the broker's is message.max.bytes)
+
+
+def topic_configs(settings: Settings) -> dict[str, str]:
+    """The configuration every topic of the platform is created and kept with (``harmony stack
+    provision``, which compose.yaml and a cluster run too): the message size the settings assume."""
+    return {MAX_BYTES_CONFIG: str(settings.kafka.max_message_bytes)}
+
+
+def topic_max_bytes(settings: Settings, topic: str, timeout_s: float = 10) -> int:
+    """The largest message ``topic`` takes: its own ``max.message.bytes``, read from the broker, capped by
+    the settings; the settings' when the broker cannot say (a dead letter is then cut to that)."""
+    limit = settings.kafka.max_message_bytes
+    admin = AdminClient({"bootstrap.servers": settings.kafka.bootstrap_servers, "log_level": 3})
+    try:
+        resource = ConfigResource(ResourceType.TOPIC, topic)
+        configs = admin.describe_configs([resource], request_timeout=timeout_s)[resource].result(timeout_s)
+        entry = configs.get(MAX_BYTES_CONFIG)
+        return min(limit, int(entry.value)) if entry is not None and entry.value else limit
+    except Exception:  # broker away, topic missing, no right to describe: the settings decide
+        return limit

@@ -146,13 +146,24 @@ class Kafka(Service):
             raise RuntimeError("no broker in the cluster metadata")
 
     def provision(self) -> None:
-        from confluent_kafka.admin import AdminClient, NewPartitions, NewTopic
+        from confluent_kafka.admin import (
+            AdminClient,
+            AlterConfigOpType,
+            ConfigEntry,
+            ConfigResource,
+            NewPartitions,
+            NewTopic,
+            ResourceType,
+        )
+
+        from lakehouse.streaming.topics import topic_configs
 
         k = self.settings.kafka
         admin = AdminClient({"bootstrap.servers": k.bootstrap_servers, "log_level": 3})  # errors, not notices
         existing = admin.list_topics(timeout=10).topics
+        configs = topic_configs(self.settings)
         wanted = [
-            NewTopic(t, num_partitions=k.partitions, replication_factor=1)
+            NewTopic(t, num_partitions=k.partitions, replication_factor=1, config=configs)
             for t in k.topics
             if t not in existing
         ]
@@ -173,3 +184,22 @@ class Kafka(Service):
             except Exception as exc:
                 if "TOPIC_ALREADY_EXISTS" not in str(exc):
                     raise ServiceError(self.name, f"creating topic {topic} failed: {exc}") from exc
+        # Topics made before (or by someone else) get the same limits: set, never left to the default.
+        present = [t for t in k.topics if t in existing]
+        if present:
+            resources = [
+                ConfigResource(
+                    ResourceType.TOPIC,
+                    t,
+                    incremental_configs=[
+                        ConfigEntry(name, value, incremental_operation=AlterConfigOpType.SET)
+                        for name, value in configs.items()
+                    ],
+                )
+                for t in present
+            ]
+            for resource, fut in admin.incremental_alter_configs(resources, request_timeout=15).items():
+                try:
+                    fut.result()
+                except Exception as exc:
+                    raise ServiceError(self.name, f"configuring topic {resource.name} failed: {exc}") from exc

@@ -162,8 +162,10 @@ def test_header_values_are_one_line_of_ascii_whatever_the_alert_holds() -> None:
 def test_console_prints_stream_text_as_text() -> None:
     out = io.StringIO()
     sink = ConsoleSink(Console(file=out, force_terminal=True, width=200))
-    hostile = alert(1).model_copy(update={"zone": "[bold]z\x1b]0;owned\x07", "reason": "r\x1b[2J\u202e"})
+    hostile = alert(1).model_copy(
+        update={"zone": "[bold]z\x1b]0;owned\x07", "reason": "r\x1b[2J\u202e :smile:"}
+    )
     sink.add(hostile, None, 0, None, "alerts", 0, 0)
     text = out.getvalue()
     assert "\x1b]0;" not in text and "\x1b[2J" not in text and "\u202e" not in text
-    assert "[bold]z\\x1b]0;owned\\x07" in text and "r\\x1b[2J\\u202e" in text
+    assert "[bold]z\\x1b]0;owned\\x07" in text and "r\\x1b[2J\\u202e :smile:" in text
