@@ -122,7 +122,16 @@ class ZoneStep:
     def __call__(self, value: dict[str, Any], state: State[str, Any]) -> list[Alert]:
         c, alerts = _checked(value)
         if c["sightings"]:
-            raised = self.store.apply_many(state, c["sightings"], datetime.now(UTC))
+            try:
+                raised = self.store.apply_many(state, c["sightings"], datetime.now(UTC))
+            except (ValidationError, ValueError, OverflowError, TypeError, KeyError) as exc:
+                # A sighting no report could have made (text, lengths, a time out of range): written to
+                # the topic by someone else. Nothing was stored (the store writes after the rules ran,
+                # and its view is rebuilt), and the message is dead-lettered.
+                first = (str(exc).splitlines() or [type(exc).__name__])[0][:300]
+                raise ContractError(
+                    "zone message", "sightings", f"not a report's sighting ({first})"
+                ) from exc
             self.raised += len(raised)
             alerts += raised
         return alerts

@@ -8,7 +8,6 @@ has every dead letter produced so far, and fails the checkpoint if it cannot.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -35,8 +34,6 @@ class DeadLetters:
         self.source = source
         self.count = 0
         self._producer = DeadLetterProducer(settings)
-        # Marks a dead-lettered message Quix could not deserialize as processed (``quix_app``).
-        self.skipped: Callable[[str, int, int], None] | None = None
 
     def __call__(self, exc: Exception, row: Row | None, _logger: logging.Logger) -> bool:
         if not isinstance(exc, ContractError) or row is None:
@@ -49,14 +46,14 @@ class DeadLetters:
         self, exc: Exception, message: RawConfluentKafkaMessageProto | None, logger: logging.Logger
     ) -> bool:
         """A message Quix could not deserialize (its key or value): dead-lettered, the worker goes on.
-        Kafka's own errors keep Quix's default (logged, raised)."""
+        Kafka's own errors keep Quix's default (logged, raised). Quix stores no offset for such a message:
+        it is committed past with the next message of its partition, and a restart before that
+        dead-letters it again (at-least-once, as everything else)."""
         if not isinstance(exc, SerializationError) or message is None:
             return bool(default_on_consumer_error(exc, message, logger))
         raw = message.value()
         topic, partition, offset = message.topic() or "?", message.partition() or 0, message.offset() or 0
         self._send(exc, raw if isinstance(raw, bytes) else None, message.key(), topic, partition, offset)
-        if self.skipped is not None:
-            self.skipped(topic, partition, offset)
         return True
 
     def reject(self, run: MessageRun, index: int, exc: ContractError) -> None:

@@ -58,10 +58,11 @@ def build(
     opts = options or settings.alerting
     dead_letters = DeadLetters(settings, "alert-delivery")
 
-    def dead_letter(body: bytes, reason: str) -> None:
-        # From a sink's delivery thread, before the alert leaves its spool: acknowledged, or the thread
-        # dies (and the process with it) with the alert still parked, to be re-sent after the restart.
-        dead_letters.send(body, reason, settings.kafka.alerts_topic)
+    def dead_letter(letters: list[tuple[bytes, str]]) -> None:
+        # Before the alerts leave a sink's spool (from its delivery thread, or at a checkpoint past the
+        # parking limit): acknowledged, or this raises and they stay parked, to be re-sent.
+        for body, reason in letters:
+            dead_letters.send(body, reason, settings.kafka.alerts_topic)
         dead_letters.flush()
 
     postgres = PostgresAlertSink(

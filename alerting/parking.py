@@ -106,7 +106,7 @@ class ParkingSink(BaseSink, abc.ABC):
         spool: Path,
         limit: int,
         retry_s: float,
-        dead_letter: Callable[[bytes, str], None] | None = None,
+        dead_letter: Callable[[list[tuple[bytes, str]]], None] | None = None,
         batch: int = 1,
     ) -> None:
         super().__init__()
@@ -170,15 +170,17 @@ class ParkingSink(BaseSink, abc.ABC):
                 self.spool.append([e.body for e in fresh])
                 for e in fresh:
                     e.spooled = True
-            # Step 2 (dead-letter): beyond the limit, the oldest go to the dead-letter topic.
-            dropped = [self._queue.popleft() for _ in range(max(0, overflow))]
+            # Step 2 (dead-letter): beyond the limit, the oldest go to the dead-letter topic, and leave the
+            # spool only once the dead letters are acknowledged (a failure raises: they stay parked).
+            dropped = list(self._queue)[: max(0, overflow)]
             if dropped:
+                reason = f"{self.name} unreachable: its parking limit of {self.limit} alerts was reached"
+                if self.dead_letter is not None:
+                    self.dead_letter([(e.body, reason) for e in dropped])
+                for _ in dropped:
+                    self._queue.popleft()
                 self.spool.ack(len(dropped), self._spooled_bodies)
         if dropped:
-            reason = f"{self.name} unreachable: its parking limit of {self.limit} alerts was reached"
-            for e in dropped:
-                if self.dead_letter is not None:
-                    self.dead_letter(e.body, reason)
             self.overflowed += len(dropped)
             logger.error("%s: %d parked alerts dead-lettered (%s)", self.name, len(dropped), reason)
 
@@ -275,4 +277,4 @@ class ParkingSink(BaseSink, abc.ABC):
         self.refused += 1
         logger.error("%s; alert %s dead-lettered", printable(reason), printable(entry.alert.alert_id))
         if self.dead_letter is not None:
-            self.dead_letter(entry.body, reason)
+            self.dead_letter([(entry.body, reason)])

@@ -35,12 +35,13 @@ from lakehouse.terminal import printable
 
 logger = logging.getLogger("harmony.alerting")
 # PostgreSQL errors that say the server (or the table, or this role's rights) is not there for any alert.
+# ProgrammingError: a table or column gone, rights revoked, the schema changed under us; none is about one
+# alert (what is: psycopg2 refusing a value, or a DataError/IntegrityError of the row).
 SERVER_SIDE = (
     psycopg2.OperationalError,
     psycopg2.InterfaceError,
     psycopg2.InternalError,
-    psycopg2.errors.UndefinedTable,
-    psycopg2.errors.InsufficientPrivilege,
+    psycopg2.ProgrammingError,
 )
 HEADER_SAFE = "".join(chr(c) for c in range(0x20, 0x7F) if chr(c) != "%")
 # HTTP statuses that say the credentials are refused: parked and retried, since they can be fixed.
@@ -62,7 +63,7 @@ class PostgresAlertSink(ParkingSink):
         spool: Path,
         limit: int,
         retry_s: float,
-        dead_letter: Callable[[bytes, str], None] | None = None,
+        dead_letter: Callable[[list[tuple[bytes, str]]], None] | None = None,
     ) -> None:
         super().__init__(spool, limit, retry_s, dead_letter=dead_letter, batch=500)
         self.settings = settings
@@ -73,6 +74,11 @@ class PostgresAlertSink(ParkingSink):
             if self._conn is None or self._conn.closed:
                 self._conn = live_alerts.connect(self.settings)
                 live_alerts.ensure_table(self._conn, self.settings)
+        except psycopg2.Error as exc:  # connecting is never about one alert
+            self.close_target()
+            first_line = (str(exc).strip() or repr(exc)).splitlines()[0]
+            raise ConnectionError(first_line) from exc
+        try:
             live_alerts.upsert(self._conn, self.settings, alerts)
         except SERVER_SIDE as exc:
             # PostgreSQL away, or the table or its rights gone: the server's state, not the alerts'.
@@ -137,7 +143,7 @@ class WebhookSink(ParkingSink):
         attempts: int,
         retry_s: float,
         limit: int,
-        dead_letter: Callable[[bytes, str], None] | None = None,
+        dead_letter: Callable[[list[tuple[bytes, str]]], None] | None = None,
     ) -> None:
         super().__init__(spool, limit, retry_s, dead_letter=dead_letter)
         self.url = url

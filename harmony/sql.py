@@ -29,9 +29,11 @@ def _text(value: Any) -> str:
 
 def _print(result: Result, fmt: str) -> None:
     if fmt == "csv":
-        writer = csv.writer(sys.stdout)  # text cells are never formulas (``lakehouse.export``)
-        writer.writerow([spreadsheet_cell(c) for c in result.columns])
-        writer.writerows([spreadsheet_cell(v) for v in row] for row in result.rows)  # NULL: an empty field
+        # Text cells are never formulas (``lakehouse.export``); on a terminal, never control sequences.
+        cell = (lambda v: printable(spreadsheet_cell(v))) if sys.stdout.isatty() else spreadsheet_cell
+        writer = csv.writer(sys.stdout)
+        writer.writerow([cell(c) for c in result.columns])
+        writer.writerows([cell(v) if v is not None else None for v in row] for row in result.rows)
     elif fmt == "json":
         records = [dict(zip(result.columns, row, strict=True)) for row in result.rows]
         sys.stdout.write(orjson.dumps(records, default=str, option=orjson.OPT_INDENT_2).decode() + "\n")

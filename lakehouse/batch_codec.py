@@ -44,9 +44,20 @@ def _parse_options(model: type[BaseModel]) -> pj.ParseOptions:
     return pj.ParseOptions(explicit_schema=arrow_json_schema(model), unexpected_field_behavior="error")
 
 
+def _utf8(data: bytes) -> bool:
+    """Valid UTF-8 (Arrow's JSON reader does not check: an overlong NUL or ESC, a lone continuation byte or
+    an encoded surrogate would reach the table, past the text check, and break every reader of it)."""
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def _framed(value: object) -> bool:
-    """A message Arrow may see: one JSON object on one line. Anything else (``null`` alone makes Arrow's
-    reader crash the process; a byte-order mark or a bare number it would accept) is pydantic's to judge."""
+    """A message Arrow may see: one JSON object on one line, in valid UTF-8. Anything else (``null`` alone
+    makes Arrow's reader crash the process; a byte-order mark or a bare number it would accept) is
+    pydantic's to judge."""
     return (
         isinstance(value, bytes)
         and len(value) <= MAX_MESSAGE_BYTES
@@ -54,6 +65,7 @@ def _framed(value: object) -> bool:
         and value[-1:] == b"}"
         and b"\n" not in value
         and b"\r" not in value
+        and _utf8(value)
     )
 
 
@@ -74,7 +86,7 @@ def _all_framed(values: Sequence[bytes | None]) -> bytes | None:
     starts = np.insert(newlines + 1, 0, 0)
     if np.any(ends - starts > MAX_MESSAGE_BYTES) or np.any(ends == starts):
         return None
-    if np.all(buf[starts] == 0x7B) and np.all(buf[ends - 1] == 0x7D):  # "{" ... "}"
+    if np.all(buf[starts] == 0x7B) and np.all(buf[ends - 1] == 0x7D) and _utf8(data):  # "{" ... "}"
         return data
     return None
 

@@ -14,6 +14,9 @@ acknowledged every one: the processors flush before committing the offsets that 
 from __future__ import annotations
 
 import hashlib
+import threading
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -83,7 +86,7 @@ def envelope(
     beside the envelope is cut, and the record says so (``original_truncated``, its size and SHA-256).
     """
     original = original or b""
-    room = max_bytes - ENVELOPE_ROOM
+    room = max(0, max_bytes - ENVELOPE_ROOM)
     truncated = len(original) > room
     if isinstance(error, ContractError):
         field, reason, summary = error.field, error.reason, str(error)  # "invalid T: field: reason"
@@ -121,41 +124,62 @@ class DeadLettersUndelivered(ConnectionError):
 
 
 class DeadLetterProducer:
-    """Produces dead letters with a delivery callback; :meth:`flush` proves every one acknowledged."""
+    """Produces dead letters with a delivery callback; :meth:`flush` proves every one acknowledged.
 
-    def __init__(self, settings: Settings) -> None:
+    Thread-safe: a sink's delivery thread and the poll loop may share one. Each thread's failures are
+    its own (librdkafka runs a callback in whichever thread polls), so one thread's flush never reports,
+    or swallows, another's refused letter."""
+
+    def __init__(self, settings: Settings, full_queue_s: float = 120.0) -> None:
         self.topic = settings.kafka.dead_letter_topic
         self.max_bytes = topic_max_bytes(settings, self.topic)  # what the topic takes, read at start
+        self.full_queue_s = full_queue_s
         self._producer = Producer(producer_config(settings))
-        self._failures: list[str] = []
+        self._failures: dict[int, list[str]] = {}
+        self._lock = threading.Lock()
         self.sent = 0
 
-    def _delivered(self, err: KafkaError | None, _msg: Message) -> None:
-        if err is not None:
-            self._failures.append(str(err))
+    def _callback(self) -> Callable[[KafkaError | None, Message], None]:
+        owner = threading.get_ident()
+
+        def delivered(err: KafkaError | None, _msg: Message) -> None:
+            if err is not None:
+                with self._lock:
+                    self._failures.setdefault(owner, []).append(str(err))
+
+        return delivered
 
     def send(self, key: bytes | None, value: bytes, headers: list[tuple[str, bytes]]) -> None:
-        """Queue one dead letter; while librdkafka's queue is full, serve deliveries and try again."""
+        """Queue one dead letter; while librdkafka's queue is full, serve deliveries and try again (for
+        ``full_queue_s`` at most: then the broker is away, and the caller must not commit)."""
+        deadline = time.monotonic() + self.full_queue_s
+        callback = self._callback()
         while True:
             try:
                 self._producer.produce(
-                    self.topic, value=value, key=key, headers=headers, on_delivery=self._delivered
+                    self.topic, value=value, key=key, headers=headers, on_delivery=callback
                 )
                 break
             except BufferError:
+                if time.monotonic() > deadline:
+                    raise DeadLettersUndelivered(
+                        f"the dead-letter queue stayed full for {self.full_queue_s:.0f}s; not committing"
+                    ) from None
                 self._producer.poll(0.1)  # a full queue: wait for deliveries (or their timeouts)
         self._producer.poll(0)
-        self.sent += 1
+        with self._lock:
+            self.sent += 1
 
     def flush(self, timeout_s: float = 30.0) -> None:
-        """Wait until Kafka acknowledged every dead letter sent so far, or raise."""
+        """Wait until Kafka acknowledged every dead letter this thread sent so far, or raise."""
         left = self._producer.flush(timeout_s)
+        with self._lock:
+            failures = self._failures.pop(threading.get_ident(), [])
         if left:
             raise DeadLettersUndelivered(
                 f"{left} dead letters not delivered within {timeout_s:.0f}s; not committing"
             )
-        if self._failures:
-            failures, self._failures = self._failures, []
+        if failures:
             raise DeadLettersUndelivered(
                 f"{len(failures)} dead letters refused by Kafka ({failures[0]}); not committing"
             )

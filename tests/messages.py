@@ -148,7 +148,7 @@ def _parent(obj: Any, path: tuple[Any, ...]) -> Any:
 def mutated(draw: st.DrawFn, valid: st.SearchStrategy[dict[str, Any]]) -> bytes:
     """One message: valid, or broken at the value, structure or byte level."""
     message = draw(valid)
-    kind = draw(st.integers(0, 20))  # 0 and 14..20: left valid (about a third of the messages)
+    kind = draw(st.integers(0, 21))  # 0 and 15..21: left valid (about a third of the messages)
     paths = _paths(message)
     path = draw(st.sampled_from(paths))
     parent = _parent(message, path)
@@ -213,6 +213,13 @@ def mutated(draw: st.DrawFn, valid: st.SearchStrategy[dict[str, Any]]) -> bytes:
         escape = draw(st.sampled_from([rb"\ud800", rb"\udc00x", rb"\ud83d\ude00", rb"\u0000", rb"\u001B",
                                        rb"\u202E", rb"\u00e9", rb"\n", rb"\t", rb"\\", rb"\"", rb"\/"]))  # fmt: skip
         raw = raw.replace(b'":"', b'":"' + escape, 1)
+    elif kind == 14 and b'":"' in raw:  # bytes that are not UTF-8: overlong NUL, ESC and U+2028, surrogate
+        bad = draw(
+            st.sampled_from(
+                [b"\xc0\x80", b"\xc1\x9b", b"\xf0\x82\x80\xa8", b"\xed\xa0\x80", b"\x80", b"\xff"]
+            )
+        )
+        raw = raw.replace(b'":"', b'":"' + bad, 1)
     elif kind == 11:  # integers written as floats, numbers beyond 64 bits
         raw = re.sub(rb'"schema_version":(\d)', rb'"schema_version":\1.0', raw, count=1)
         raw = raw.replace(b"100.5", b"123456789012345678901234567890", 1)

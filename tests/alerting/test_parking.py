@@ -30,9 +30,7 @@ class Target(ParkingSink):
 
     def __init__(self, spool: Path, limit: int = 1_000, overflow: str = "dead-letter") -> None:
         self.dead: list[tuple[bytes, str]] = []
-        super().__init__(
-            spool, limit, retry_s=0.01, dead_letter=lambda b, r: self.dead.append((b, r)), batch=50
-        )
+        super().__init__(spool, limit, retry_s=0.01, dead_letter=self.dead.extend, batch=50)
         self.overflow = overflow  # type: ignore[assignment]
         self.up = False
         self.received: list[str] = []

@@ -63,7 +63,7 @@ logging.basicConfig(level=logging.INFO)
 from tests.alerting.test_sink_faults import Picky
 from tests.alerting.test_parking import feed
 sink = Picky(Path(sys.argv[1]), poison={"a-3"})
-def broken(body, reason):
+def broken(letters):
     raise RuntimeError("the dead-letter topic refused it")
 sink.dead_letter = broken
 sink.setup()
@@ -113,7 +113,7 @@ def hook() -> Iterator[str]:
 
 def _webhook(url: str, spool: Path) -> tuple[WebhookSink, list[tuple[bytes, str]]]:
     dead: list[tuple[bytes, str]] = []
-    sink = WebhookSink(url, spool, 2.0, 1, 0.05, 1_000, dead_letter=lambda b, r: dead.append((b, r)))
+    sink = WebhookSink(url, spool, 2.0, 1, 0.05, 1_000, dead_letter=dead.extend)
     return sink, dead
 
 

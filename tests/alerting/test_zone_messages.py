@@ -5,8 +5,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
+
 from alerting.app import ZoneStep, _as_carried
 from alerting.rules import LowCitizen, Sighting, ZoneRules
+from lakehouse.codec import ContractError
 from lakehouse.settings import RuleSettings
 from tests.alerting.test_zone_state import DictState
 
@@ -34,3 +37,28 @@ def test_a_zone_message_of_two_sightings_opens_the_riot() -> None:
     alerts = step({"zone": "Z", "sightings": [seen("a", T), seen("b", T + 1000)], "alerts": []}, DictState())  # type: ignore[arg-type]
     kinds = sorted(a.kind.value for a in alerts)
     assert kinds == ["low_harmony", "low_harmony", "riot"] and step.raised == 3
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "not a dict",
+        [1, 2],
+        {"zone": 5, "sightings": [], "alerts": []},
+        {"zone": "Z", "sightings": [{"zone": "Z"}], "alerts": []},
+        {"zone": "Z", "sightings": [], "alerts": [{"alert_id": "x"}]},
+        {"zone": "Z", "sightings": [seen("a\x1b]0;x", T)], "alerts": []},
+        {"zone": "Z", "sightings": [seen("c" * 200, T)], "alerts": []},
+        {"zone": "Z", "sightings": [{**seen("a", T), "zone": ""}], "alerts": []},
+        {"zone": "Z", "sightings": [{**seen("a", T), "event_ms": 10**18}], "alerts": []},
+    ],
+)
+def test_a_zone_message_no_report_could_make_is_a_contract_error_and_stores_nothing(value: object) -> None:
+    """The repartition topic is Kafka's: whoever can write to it can write anything. Such a message is
+    dead-lettered (a ContractError), never a crash, and the zone's state is left as it was."""
+    step, state = ZoneStep(ZoneRules(RULES)), DictState()
+    with pytest.raises(ContractError):
+        step(value, state)  # type: ignore[arg-type]
+    assert not state.data, "nothing stored"
+    alerts = step({"zone": "Z", "sightings": [seen("a", T)], "alerts": []}, state)  # type: ignore[arg-type]
+    assert [a.kind.value for a in alerts] == ["low_harmony"], "the next message goes on"

@@ -146,3 +146,17 @@ def test_a_constraint_the_fast_path_does_not_know_sends_everything_to_pydantic()
 def test_canonical_encoding_round_trips(valid_report: dict[str, Any]) -> None:
     report = decode(DroneReport, orjson.dumps(valid_report))
     assert decode_batch(DroneReport, [encode(report)]).table.to_pylist() == [report.model_dump()]
+
+
+@pytest.mark.parametrize("bad", [b"\xc0\x80", b"\xc1\x9b", b"\xf0\x82\x80\xa8", b"\xed\xa0\x80", b"\x80"])
+def test_bytes_that_are_not_utf8_never_reach_the_table(valid_report: dict[str, Any], bad: bytes) -> None:
+    """Arrow's reader does not check UTF-8: an overlong NUL, ESC or U+2028 would pass the text check."""
+    good = orjson.dumps(valid_report)
+    # schema_version after the other fields: with it there, Arrow's reader took the bytes as they were
+    late = {k: v for k, v in valid_report.items() if k != "schema_version"} | {"schema_version": 1}
+    raw = orjson.dumps(late).replace(b'"zone":"', b'"zone":"' + bad, 1)
+    for values in ([raw], [good, raw, good], [good, good, good, raw]):  # Arrow let the last one through
+        batch = decode_batch(DroneReport, values)
+        assert [i for i, _ in batch.rejected] == [values.index(raw)]
+        assert batch.table.num_rows == len(values) - 1
+        batch.table.to_pylist()  # every string in the table is valid UTF-8
