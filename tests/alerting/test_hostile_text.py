@@ -14,6 +14,7 @@ from __future__ import annotations
 import subprocess
 import threading
 from collections import Counter
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -118,7 +119,7 @@ class Hook:
 
 
 def _produce(
-    servers: str, topic: str, messages: list[tuple[bytes | None, bytes]], partition: int | None = None
+    servers: str, topic: str, messages: Sequence[tuple[bytes | None, bytes]], partition: int | None = None
 ) -> None:
     producer = Producer({"bootstrap.servers": servers, "message.max.bytes": 8_000_000})
     for key, value in messages:
