@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -62,6 +63,8 @@ def main() -> None:
         subprocess.run(
             ["git", "worktree", "add", "-q", "--detach", str(base), args.baseline], cwd=ROOT, check=True
         )
+        if (ROOT / ".env").exists():  # the stack's credentials (git-ignored, mode 0600 kept)
+            shutil.copy2(ROOT / ".env", base / ".env")
         try:
             figures: dict[str, float] = {}
             for name, figure, bench in RUNS:
