@@ -13,6 +13,7 @@ networking. podman, runc and debootstrap come from Debian's packages when missin
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
@@ -20,7 +21,7 @@ import subprocess
 import sys
 import tempfile
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -133,30 +134,40 @@ def wheelhouse(settings: Settings) -> Path:
     cached = settings.cache_path / "wheelhouse" / key
     if not (cached / ".complete").exists():
         cached.mkdir(parents=True, exist_ok=True)
-        _run(
-            [sys.executable, "-m", "pip", "wheel", "--quiet", "--wheel-dir", str(cached),
-             str(ROOT)],
-            dict(os.environ), "building the wheelhouse", timeout=1800,
-        )  # fmt: skip
+        with _clean_source() as source:  # pip builds the project too: never in the checkout (build/)
+            _run(
+                [sys.executable, "-m", "pip", "wheel", "--quiet", "--wheel-dir", str(cached),
+                 str(source)],
+                dict(os.environ), "building the wheelhouse", timeout=1800,
+            )  # fmt: skip
         (cached / ".complete").touch()
     for own in cached.glob(f"{PROJECT_WHEEL}-*.whl"):
         own.unlink()  # a cache made before this rule held a stale copy of the project
     return cached
 
 
-def project_wheel(into: Path) -> Path:
-    """The project's wheel from the working tree as it is now (no dependencies: they are in the wheelhouse).
-    Built from a clean copy of the packages pyproject.toml names, so a stale ``build/`` folder in the
-    checkout cannot put a deleted module back into the image."""
+@contextlib.contextmanager
+def _clean_source() -> Iterator[Path]:
+    """A copy of what the project's wheel is made of (pyproject.toml, README.md, the packages it names), in
+    a temporary folder: pip writes its ``build/`` there, never in the checkout, and a stale ``build/`` in
+    the checkout cannot put a deleted module back into an image."""
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())
     packages = [p.rstrip("*") for p in config["tool"]["setuptools"]["packages"]["find"]["include"]]
-    with tempfile.TemporaryDirectory(prefix="harmony-wheel-") as tmp:
-        source, wheels = Path(tmp) / "src", Path(tmp) / "wheels"
+    with tempfile.TemporaryDirectory(prefix="harmony-src-") as tmp:
+        source = Path(tmp) / "src"
         source.mkdir()
         for name in ("pyproject.toml", "README.md"):
             shutil.copy2(ROOT / name, source / name)
         for package in packages:
             shutil.copytree(ROOT / package, source / package, ignore=shutil.ignore_patterns("__pycache__"))
+        yield source
+
+
+def project_wheel(into: Path) -> Path:
+    """The project's wheel from the working tree as it is now (no dependencies: they are in the wheelhouse),
+    built from a clean copy (``_clean_source``)."""
+    with _clean_source() as source, tempfile.TemporaryDirectory(prefix="harmony-wheel-") as tmp:
+        wheels = Path(tmp) / "wheels"
         _run(
             [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", str(wheels),
              str(source)],
