@@ -42,6 +42,7 @@ from lakehouse.fast_codec import decode_fast
 from lakehouse.schemas import Alert, DroneReport
 from lakehouse.settings import AlertingSettings, Settings
 from lakehouse.streaming.runs import MessageRun
+from lakehouse.terminal import first_line
 
 ZONE_STEP = "zone-rules"  # names the repartition topic and the state store: change it, lose the state
 
@@ -112,7 +113,7 @@ def _checked(value: Any) -> tuple[Carried, list[Alert]]:
             raise TypeError("zone must be text and sightings a list")
         alerts = [Alert.model_validate(a) for a in carried["alerts"]]
     except (ValidationError, KeyError, TypeError, AttributeError) as exc:
-        first = (str(exc).splitlines() or [type(exc).__name__])[0]
+        first = first_line(exc)
         raise ContractError("zone message", "$", f"not a zone message of this version ({first})") from exc
     return carried, alerts
 
@@ -133,7 +134,7 @@ class ZoneStep:
                 # A sighting no report could have made (text, lengths, a time out of range): written to
                 # the topic by someone else. Nothing was stored (the store writes after the rules ran,
                 # and its view is rebuilt), and the message is dead-lettered.
-                first = (str(exc).splitlines() or [type(exc).__name__])[0][:300]
+                first = first_line(exc, 300)
                 raise ContractError(
                     "zone message", "sightings", f"not a report's sighting ({first})"
                 ) from exc

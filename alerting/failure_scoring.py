@@ -27,7 +27,7 @@ from lakehouse.schemas import Alert, AlertKind, DroneReport, Severity
 from lakehouse.settings import Settings
 from lakehouse.stopping import background
 from lakehouse.tables import latest_model_card
-from lakehouse.terminal import printable
+from lakehouse.terminal import first_line, printable
 
 logger = logging.getLogger("harmony.alerting")
 OPEN_KEY = "hour"  # the drone's current hour (every report)
@@ -62,7 +62,7 @@ class ModelSource:
             logger.warning(
                 "failure model: cannot read the newest model (%s: %s); keeping v%s, asking again later",
                 type(exc).__name__,
-                printable(str(exc).splitlines()[0][:300]) if str(exc) else "",
+                printable(first_line(exc, 300)),
                 self.model.version if self.model else "none",
             )
             return

@@ -38,7 +38,7 @@ from quixstreams.sinks.base import BaseSink, SinkBackpressureError
 from lakehouse.codec import ContractError, decode, encode
 from lakehouse.schemas import Alert
 from lakehouse.stopping import background
-from lakehouse.terminal import printable
+from lakehouse.terminal import first_line, printable
 
 logger = logging.getLogger("harmony.alerting")
 
@@ -244,8 +244,8 @@ class ParkingSink(BaseSink, abc.ABC):
                     "%s reachable again after %.1fs", self.name, time.monotonic() - self.down_since
                 )
                 self.down_since = None
-            for entry, reason in refused:
-                self._refuse(entry, reason)
+            if refused:
+                self._refuse(refused)
             with self._lock:
                 acked = 0
                 for e in head:
@@ -266,15 +266,16 @@ class ParkingSink(BaseSink, abc.ABC):
             raise
         except Exception as exc:
             if len(head) == 1:
-                first = (str(exc).strip().splitlines() or [""])[0][:500]
-                return [(head[0], f"{type(exc).__name__}: {first}")]
+                return [(head[0], f"{type(exc).__name__}: {first_line(exc, 500)}")]
         half = len(head) // 2
         return self._deliver_isolating(head[:half]) + self._deliver_isolating(head[half:])
 
-    def _refuse(self, entry: _Entry, reason: str) -> None:
-        """An alert the target cannot take: dead-lettered with the sink and the reason; the next goes on."""
-        reason = f"{self.name} cannot take this alert: {reason}"
-        self.refused += 1
-        logger.error("%s; alert %s dead-lettered", printable(reason), printable(entry.alert.alert_id))
+    def _refuse(self, refused: list[tuple[_Entry, str]]) -> None:
+        """Alerts the target cannot take: dead-lettered (one acknowledged batch) with the sink and the
+        reason; the next go on."""
+        letters = [(e.body, f"{self.name} cannot take this alert: {reason}") for e, reason in refused]
+        for (entry, _), (_, reason) in zip(refused, letters, strict=True):
+            logger.error("%s; alert %s dead-lettered", printable(reason), printable(entry.alert.alert_id))
+        self.refused += len(refused)
         if self.dead_letter is not None:
-            self.dead_letter([(entry.body, reason)])
+            self.dead_letter(letters)

@@ -31,7 +31,7 @@ from lakehouse.codec import encode
 from lakehouse.query import live_alerts
 from lakehouse.schemas import Alert, AlertKind, Severity
 from lakehouse.settings import Settings
-from lakehouse.terminal import printable
+from lakehouse.terminal import first_line, printable
 
 logger = logging.getLogger("harmony.alerting")
 # PostgreSQL errors that say the server (or the table, or this role's rights) is not there for any alert.
@@ -76,15 +76,15 @@ class PostgresAlertSink(ParkingSink):
                 live_alerts.ensure_table(self._conn, self.settings)
         except psycopg2.Error as exc:  # connecting is never about one alert
             self.close_target()
-            first_line = (str(exc).strip() or repr(exc)).splitlines()[0]
-            raise ConnectionError(first_line) from exc
+            reason = first_line(exc)
+            raise ConnectionError(reason) from exc
         try:
             live_alerts.upsert(self._conn, self.settings, alerts)
         except SERVER_SIDE as exc:
             # PostgreSQL away, or the table or its rights gone: the server's state, not the alerts'.
             self.close_target()
-            first_line = (str(exc).strip() or repr(exc)).splitlines()[0]
-            raise ConnectionError(first_line) from exc
+            reason = first_line(exc)
+            raise ConnectionError(reason) from exc
         except Exception:
             # One of these alerts cannot be stored (psycopg2 refuses NUL, a value the column refuses):
             # the batch is split by the caller to find it; the transaction must not stay aborted.
@@ -111,9 +111,9 @@ class PostgresAlertSink(ParkingSink):
             finally:
                 conn.close()
         except (psycopg2.OperationalError, psycopg2.InterfaceError) as exc:
-            first_line = (str(exc).strip() or repr(exc)).splitlines()[0]
+            reason = first_line(exc)
             logger.warning(
-                "PostgreSQL is unreachable (%s): the alerts table waits for the first alert", first_line
+                "PostgreSQL is unreachable (%s): the alerts table waits for the first alert", reason
             )
 
 

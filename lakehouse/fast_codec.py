@@ -47,8 +47,6 @@ def _limits(annotation: Any, metadata: list[Any]) -> tuple[Any, dict[str, Any], 
     field = declared(annotation, metadata)
     if field.unknown:
         raise _Unsupported(repr(field.unknown[0]))
-    if field.pattern is not None and field.pattern != schemas.PLAIN_TEXT:
-        raise _Unsupported(f"pattern {field.pattern!r}")  # the contract's text is checked on the bytes
     return field.annotation, field.limits, field.time_validators == 2
 
 

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
-from lakehouse.terminal import printable
+from lakehouse.terminal import first_line, printable
 
 
 class StopRequest:
@@ -84,7 +84,7 @@ def background(target: Callable[[], None], name: str) -> threading.Thread:
         try:
             target()
         except BaseException as exc:
-            first = (str(exc).splitlines() or [""])[0][:300]
+            first = first_line(exc, 300)
             logging.getLogger("harmony").critical(
                 "thread %s died (%s: %s); stopping the process (exit %d)",
                 name, type(exc).__name__, printable(first), EXIT_THREAD_DIED,

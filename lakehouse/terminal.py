@@ -20,3 +20,9 @@ def printable(text: object) -> str:
     """``text`` (any value, as ``str``) with every control, line separator and bidi control escaped."""
     s = text if isinstance(text, str) else str(text)
     return NOT_TEXT_RE.sub(lambda m: _escape(m.group()), s) if NOT_TEXT_RE.search(s) else s
+
+
+def first_line(exc: BaseException, limit: int | None = None) -> str:
+    """An exception's message in one line (its first, cut to ``limit``), or its type's name when it has
+    none: what a log line or a dead letter says about it."""
+    return (str(exc).strip() or type(exc).__name__).splitlines()[0][:limit]
