@@ -36,6 +36,7 @@ from typing import Any, Literal
 from quixstreams.sinks.base import BaseSink, SinkBackpressureError
 
 from lakehouse.codec import ContractError, decode, encode
+from lakehouse.private_files import open_private, private_dir, repair, write_private
 from lakehouse.schemas import Alert
 from lakehouse.stopping import background
 from lakehouse.terminal import first_line, printable
@@ -64,15 +65,16 @@ class Spool:
 
     def load(self) -> list[bytes]:
         """The parked alerts left by a previous run, in order."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(self.path.parent)
         if not self.path.exists():
             return []
+        repair(self.path)  # citizens' names and ids: a spool left open by an older run is closed
         parked = [line for line in self.path.read_bytes().splitlines() if line.strip()]
         self.lines, self.acked = len(parked), 0
         return parked
 
     def append(self, bodies: list[bytes]) -> None:
-        with self.path.open("ab") as f:
+        with open_private(self.path, append=True) as f:
             f.write(b"".join(b + b"\n" for b in bodies))
             f.flush()
             os.fsync(f.fileno())
@@ -82,16 +84,11 @@ class Spool:
         """``n`` more lines from the head were delivered; shrink the file when that is cheap."""
         self.acked += n
         if self.acked >= self.lines:
-            self.path.write_bytes(b"")  # everything delivered: start afresh
+            open_private(self.path).close()  # everything delivered: start afresh
             self.lines = self.acked = 0
         elif self.acked >= 10_000 and self.acked * 2 >= self.lines:
             rest = remaining()  # a long backlog drained half-way: drop the delivered head once
-            tmp = self.path.with_suffix(".tmp")
-            with tmp.open("wb") as f:
-                f.write(b"".join(b + b"\n" for b in rest))
-                f.flush()
-                os.fsync(f.fileno())
-            tmp.replace(self.path)
+            write_private(self.path, b"".join(b + b"\n" for b in rest))
             self.lines, self.acked = len(rest), 0
 
 

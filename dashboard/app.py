@@ -9,18 +9,24 @@ from pathlib import Path
 
 import streamlit as st
 
-from dashboard import ui
+from dashboard import access, ui
 
 HERE = Path(__file__).parent
 
 st.set_page_config(page_title="Harmony Lakehouse", layout="wide")  # no icon: a material one is fetched
+role = ui.who_is_there()  # asks for a password when the server listens beyond loopback
+PAGES = [
+    ("overview.py", "Overview", ""),
+    ("answers.py", "Answers", "answers"),
+    ("alerts.py", "Live alerts", "alerts"),
+    ("fleet.py", "Fleet health", "fleet"),
+    ("explore.py", "Explore", "explore"),
+]
 page = st.navigation(
     [
-        st.Page(HERE / "views" / "overview.py", title="Overview", default=True),
-        st.Page(HERE / "views" / "answers.py", title="Answers", url_path="answers"),
-        st.Page(HERE / "views" / "alerts.py", title="Live alerts", url_path="alerts"),
-        st.Page(HERE / "views" / "fleet.py", title="Fleet health", url_path="fleet"),
-        st.Page(HERE / "views" / "explore.py", title="Explore", url_path="explore"),
+        st.Page(HERE / "views" / file, title=title, url_path=path or None, default=not path)
+        for file, title, path in PAGES
+        if path in access.PAGES[role]
     ]
 )
 ui.future_warning()

@@ -32,11 +32,14 @@ def dashboard(
     host: Annotated[str | None, typer.Option(help="address to listen on (default: 127.0.0.1)")] = None,
 ) -> None:
     """Serve the dashboard (Overview, Answers, Live alerts, Fleet health, Explore) until Ctrl-C."""
-    d = get_settings().dashboard
+    settings = get_settings()
+    d = settings.dashboard
     port, host = port or d.port, host or d.host
     typer.echo(f"dashboard on http://{host}:{port}  (Ctrl-C stops it)")
     sys.stdout.flush()
     # Become the server (not its parent): a stop signal reaches Streamlit itself, and no orphan is left
     # serving when whoever started `harmony dashboard` stops it.
+    # It runs with the read-only identities in place of the platform's (MinIO, PostgreSQL): nothing
+    # behind a page holds a key that can write the lake.
     argv = command(port, host)
-    os.execv(argv[0], argv)  # noqa: S606 (our own interpreter and arguments)
+    os.execve(argv[0], argv, {**os.environ, **settings.reader_environment()})  # noqa: S606 (our own interpreter)

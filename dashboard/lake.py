@@ -18,7 +18,7 @@ from confluent_kafka.admin import AdminClient
 from psycopg2 import sql
 
 from lakehouse.catalog import load_catalog
-from lakehouse.query import live_alerts
+from lakehouse.query import duck, live_alerts, trino_sql
 from lakehouse.query.engines import Engine, Result, run
 from lakehouse.query.lake_state import TableState, lake_state, newest_event
 from lakehouse.settings import Settings
@@ -26,65 +26,17 @@ from lakehouse.tables import REPORTS, namespaces_named
 
 
 class QueryRefused(ValueError):
-    """A statement the Explore page does not send (more than one, or not a read)."""
+    """A statement the Explore page does not run, with the engine's reason."""
 
 
-READ_STATEMENTS = ("SELECT", "WITH", "SHOW", "DESCRIBE", "EXPLAIN", "VALUES", "TABLE")
-
-
-def check_read_only(statement: str) -> str:
-    """One read statement, without a trailing semicolon; anything else is refused with the reason.
-
-    Only a first line of defence for a clear message: Trino's access rules for the dashboard user are
-    what actually forbid writes.
-    """
-    text = _strip_comments(statement).strip().rstrip(";").strip()
-    if not text:
-        raise QueryRefused("the query is empty")
-    if ";" in _outside_quotes(text):
-        raise QueryRefused("one statement at a time: remove the ';' between statements")
-    first = text.split(None, 1)[0].upper()
-    if first not in READ_STATEMENTS:
-        raise QueryRefused(f"{first} is not allowed here: only {', '.join(READ_STATEMENTS)} statements")
-    return text
-
-
-def _strip_comments(text: str) -> str:
-    out, i, quote = [], 0, ""
-    while i < len(text):
-        c = text[i]
-        if quote:
-            out.append(c)
-            if c == quote:
-                quote = ""
-        elif c in "'\"":
-            quote = c
-            out.append(c)
-        elif text.startswith("--", i):
-            end = text.find("\n", i)
-            i = len(text) if end < 0 else end
-            continue
-        elif text.startswith("/*", i):
-            end = text.find("*/", i + 2)
-            i = len(text) if end < 0 else end + 2
-            out.append(" ")
-            continue
-        else:
-            out.append(c)
-        i += 1
-    return "".join(out)
-
-
-def _outside_quotes(text: str) -> str:
-    out, quote = [], ""
-    for c in text:
-        if quote:
-            quote = "" if c == quote else quote
-        elif c in "'\"":
-            quote = c
-        else:
-            out.append(c)
-    return "".join(out)
+def refusal(exc: trino.exceptions.TrinoQueryError) -> str | None:
+    """Why Trino refused a statement as not a read (the dashboard user's resource groups), or None."""
+    if trino_sql.refused_as_not_a_read(exc):
+        return (
+            "only a query runs here: Trino's parser classified this statement as something other than "
+            f"{', '.join(trino_sql.READ_QUERY_TYPES)}"
+        )
+    return None
 
 
 @dataclass(frozen=True)
@@ -101,12 +53,19 @@ def query(
     *,
     max_rows: int | None = None,
     on_start: Callable[[Callable[[], None]], None] | None = None,
+    user: str | None = None,
+    fallback: bool = True,
 ) -> Answered:
     """Run a read on Trino as the dashboard user; if Trino cannot be reached, on embedded DuckDB.
 
-    A statement Trino refuses (syntax, access, a limit) is the user's answer and is raised, not retried
-    elsewhere; only an unreachable server falls back.
+    Neither is sent a statement picked by words: Trino classifies it (the dashboard user's resource
+    groups admit only reads, its access rules only SELECT on the read-only catalog); DuckDB's parser must
+    find one SELECT, run on a connection locked to reading the warehouse. A statement Trino refuses
+    (syntax, access, a limit) is the user's answer and is raised, not retried elsewhere; only an
+    unreachable server falls back, unless ``fallback`` is off (``user``'s rights are Trino's alone).
     """
+    if not statement.strip():
+        raise QueryRefused("the query is empty")
     dash = settings.dashboard
     try:
         return Answered(
@@ -114,7 +73,7 @@ def query(
                 statement,
                 settings,
                 Engine.TRINO,
-                user=dash.trino_user,
+                user=user or dash.trino_user,
                 catalog=settings.catalog.read_only_name,
                 max_rows=max_rows,
                 on_start=on_start,
@@ -124,14 +83,20 @@ def query(
         raise
     except (OSError, trino.exceptions.HttpError, trino.exceptions.TrinoConnectionError) as exc:
         reason = f"Trino is unreachable ({type(exc).__name__})"
-    result = run(
-        statement,
-        settings,
-        Engine.DUCKDB,
-        max_rows=max_rows,
-        timeout_s=dash.query_timeout_s,
-        on_start=on_start,
-    )
+        if not fallback:  # DuckDB has no column masks: a role that sees names masked waits for Trino
+            raise QueryRefused(f"{reason}: this role's queries run only on Trino, which masks names") from exc
+    try:
+        result = run(
+            statement,
+            settings,
+            Engine.DUCKDB,
+            max_rows=max_rows,
+            timeout_s=dash.query_timeout_s,
+            on_start=on_start,
+            read_only=True,
+        )
+    except duck.NotARead as exc:
+        raise QueryRefused(str(exc)) from exc
     return Answered(result, reason)
 
 

@@ -4,6 +4,7 @@ behind a chart, the city map, and text from the stream escaped before it is draw
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -12,7 +13,7 @@ import pandas as pd
 import pydeck as pdk
 import streamlit as st
 
-from dashboard import lake
+from dashboard import access, lake
 from dashboard.revalidate import Revalidating
 from lakehouse.city import CITY, Zone
 from lakehouse.export import spreadsheet_cell
@@ -30,6 +31,40 @@ def plain(text: object) -> str:
 
 def settings() -> Settings:
     return get_settings()
+
+
+def who_is_there() -> access.Role:
+    """The role of whoever uses this session: the operator on loopback; beyond it, whoever gives a
+    role's password (the page stops at the login form until then)."""
+    if not access.needs_login(st.get_option("server.address")):
+        return access.Role.OPERATOR
+    known = st.session_state.get("role")
+    if known is not None:
+        with st.sidebar:
+            st.caption(f"Signed in as {known}")
+            if st.button("Sign out", key="sign-out"):
+                del st.session_state["role"]
+                st.rerun()
+        return access.Role(known)
+    st.title("Harmony Lakehouse")
+    with st.form("login"):
+        password = st.text_input("Password", type="password", key="password")
+        submitted = st.form_submit_button("Sign in", type="primary")
+    if submitted:
+        role = access.role_for(password, settings())
+        if role is None:
+            time.sleep(1)  # slows guessing down; the comparison itself is constant-time
+            st.error("Wrong password.")
+        else:
+            st.session_state["role"] = role.value
+            st.rerun()
+    st.stop()
+    raise AssertionError("st.stop() returned")  # for the type checker: stop never returns
+
+
+def role() -> access.Role:
+    """This session's role (set by ``who_is_there`` before any page runs)."""
+    return access.Role(st.session_state.get("role", access.Role.OPERATOR.value))
 
 
 class _Reads:

@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from lakehouse.catalog import load_catalog
+from lakehouse.private_files import open_private, private_dir
 from lakehouse.query import live_alerts, trino_sql
 from lakehouse.query.lake_state import newest_event
 from lakehouse.settings import Settings
@@ -170,7 +171,7 @@ def simulate_and_process(
     )  # fmt: skip
     t0 = time.monotonic()
     logs = demo_folder(settings) / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
+    private_dir(logs)
     with console.status("ingest and alerting in parallel, until both have caught up"):
         # The alerts' own ingest starts once alerting has raised them all: its idle timeout then ends it
         # as soon as they have landed, not an idle timeout after the rules' last alert.
@@ -187,7 +188,7 @@ def simulate_and_process(
 def _start(logs: Path, jobs: dict[str, list[str]]) -> dict[str, subprocess.Popen[bytes]]:
     procs = {}
     for name, args in jobs.items():
-        with (logs / f"demo-{name}.log").open("wb") as log:
+        with open_private(logs / f"demo-{name}.log") as log:
             procs[name] = subprocess.Popen([HARMONY, *args], stdout=log, stderr=subprocess.STDOUT)
     return procs
 

@@ -96,6 +96,23 @@ def _fields(model: type[BaseModel], ids: count[int]) -> list[NestedField]:
     return out
 
 
+def personal_paths(model: type[BaseModel], prefix: tuple[str, ...] = ()) -> frozenset[tuple[str, ...]]:
+    """The fields marked ``schemas.PERSONAL``, as paths of field names (a list's elements are looked
+    through: ``("citizens", "name")`` is the name of each citizen of a report)."""
+    out: set[tuple[str, ...]] = set()
+    for name, info in model.model_fields.items():
+        path = (*prefix, name)
+        if any(isinstance(m, schemas.Personal) for m in info.metadata):
+            out.add(path)
+            continue
+        bare, _ = _strip(info.annotation)
+        while typing.get_origin(bare) is list:
+            bare, _ = _strip(typing.get_args(bare)[0])
+        if isinstance(bare, type) and issubclass(bare, BaseModel):
+            out |= personal_paths(bare, path)
+    return frozenset(out)
+
+
 def iceberg_schema(model: type[BaseModel]) -> Schema:
     """The Iceberg schema of a message class."""
     return Schema(*_fields(model, count(1)))
@@ -211,6 +228,8 @@ def declared(annotation: Any, metadata: list[Any]) -> Declared:
             limits.update({k: getattr(m, k) for k in known})
         elif isinstance(m, (Strict, PlainSerializer)):
             continue  # both decoders are strict; serialisers do not change what is accepted
+        elif isinstance(m, schemas.Personal):
+            continue  # who may read a value, not which values are valid
         elif type(m).__name__ == "_PydanticGeneralMetadata" and set(vars(m)) <= {"allow_inf_nan", "strict"}:
             continue  # NaN and infinity are refused for every float (JSON has neither)
         elif type(m).__name__ == "_PydanticGeneralMetadata" and vars(m) == {"pattern": schemas.PLAIN_TEXT}:

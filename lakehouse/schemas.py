@@ -98,6 +98,18 @@ Id = Annotated[StrictText, Field(min_length=1, max_length=64)]
 Name = Annotated[StrictText, Field(min_length=1, max_length=128)]
 
 
+class Personal:
+    """Marks a field that holds personal data (a citizen's name): the roles that may not see it read it
+    masked (Trino's column masks for the dashboard's analysts, from ``derive.personal_paths``)."""
+
+    def __repr__(self) -> str:
+        return "PERSONAL"
+
+
+PERSONAL = Personal()
+CitizenName = Annotated[Name, PERSONAL]
+
+
 class _Message(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", strict=False)
 
@@ -126,7 +138,7 @@ class DroneEvent(StrEnum):
 
 class Citizen(_Message):
     citizen_id: Id
-    name: Name
+    name: CitizenName
     harmony_score: Score
 
 
@@ -157,7 +169,7 @@ class CitizenObservation(_Message):
     event_time: UtcMillis
     zone: Id
     citizen_id: Id
-    name: Name
+    name: CitizenName
     harmony_score: Score
 
 

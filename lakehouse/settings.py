@@ -58,6 +58,10 @@ class S3Settings(_Frozen):
     bucket: str = "warehouse"
     access_key: SecretStr
     secret_key: SecretStr
+    # A second identity that may only read the bucket (a MinIO user and policy `stack up` creates): the
+    # dashboard's, so that nothing behind a page holds a key that can write the lake.
+    reader_access_key: SecretStr
+    reader_secret_key: SecretStr
 
     @property
     def endpoint(self) -> str:
@@ -73,6 +77,9 @@ class PostgresSettings(_Frozen):
     password: SecretStr
     database: str = "lake"
     alerts_table: str = "live_alerts"
+    # A role that may only SELECT (the catalog's tables, the live alerts): the dashboard's.
+    reader_user: str = "harmony_reader"
+    reader_password: SecretStr
 
     @property
     def sqlalchemy_url(self) -> str:
@@ -117,13 +124,17 @@ class TrinoSettings(_Frozen):
     """The Trino coordinator that serves SQL on the lake."""
 
     host: str = "127.0.0.1"
-    port: int = 8080
+    port: int = 8080  # HTTP: the nodes' own traffic only (clients are refused on it)
+    https_port: int = 8443  # every client: HTTPS, a password per user
     user: str = "harmony"
+    password: SecretStr  # the platform's user
+    shared_secret: SecretStr  # signs the nodes' internal requests
+    certificate: Path | None = None  # the server certificate clients trust (default: the stack's own)
     heap: str = "1G"
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"https://{self.host}:{self.https_port}"
 
 
 class CatalogSettings(_Frozen):
@@ -186,6 +197,13 @@ class DashboardSettings(_Frozen):
     host: str = "127.0.0.1"
     port: int = 8501
     trino_user: str = "dashboard"  # read-only on the lake; its limits are Trino's, not the page's
+    trino_password: SecretStr
+    # The analysts' Trino user: the same rights, and citizens' names masked by Trino's column masks.
+    analyst_trino_user: str = "analyst"
+    analyst_trino_password: SecretStr
+    # The dashboard's login (asked for when it listens beyond loopback): one password per role.
+    operator_password: SecretStr
+    analyst_password: SecretStr
     max_rows: int = Field(default=1000, ge=1)
     query_timeout_s: int = Field(default=20, ge=1)
     refresh_s: float = Field(default=2.0, gt=0)
@@ -211,14 +229,14 @@ class Settings(BaseSettings):
     kafka: KafkaSettings = KafkaSettings()
     s3: S3Settings
     postgres: PostgresSettings
-    trino: TrinoSettings = TrinoSettings()
+    trino: TrinoSettings
     toxiproxy: ToxiproxySettings = ToxiproxySettings()
     spark: SparkSettings = SparkSettings()
     catalog: CatalogSettings = CatalogSettings()
     rules: RuleSettings = RuleSettings()
     ingest: IngestSettings = IngestSettings()
     alerting: AlertingSettings = AlertingSettings()
-    dashboard: DashboardSettings = DashboardSettings()
+    dashboard: DashboardSettings
 
     @property
     def warehouse(self) -> str:
@@ -231,6 +249,26 @@ class Settings(BaseSettings):
     @property
     def cache_path(self) -> Path:
         return self.cache_dir.expanduser().resolve()
+
+    @property
+    def trino_certificate(self) -> Path:
+        """The certificate Trino's clients verify it by: the settings', else the one `stack up` made."""
+        return self.trino.certificate or self.state_path / "trino" / "tls" / "certificate.pem"
+
+    def reader_environment(self) -> dict[str, str]:
+        """Variables that give a process the read-only identities in place of the platform's own: the
+        dashboard runs with them, so no engine inside it holds a credential that can write."""
+
+        def var(*path: str) -> str:
+            return ENV_PREFIX + ENV_NESTED_DELIMITER.join(path).upper()
+
+        return {
+            var("s3", "access_key"): self.s3.reader_access_key.get_secret_value(),
+            var("s3", "secret_key"): self.s3.reader_secret_key.get_secret_value(),
+            var("postgres", "user"): self.postgres.reader_user,
+            var("postgres", "password"): self.postgres.reader_password.get_secret_value(),
+            var("trino", "password"): self.dashboard.trino_password.get_secret_value(),
+        }
 
 
 def _env_names(loc: tuple[int | str, ...]) -> list[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,11 +14,12 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from lakehouse.private_files import write_private
 from lakehouse.settings import get_settings
 from stack import manager
 from stack.credentials import ensure_env_file
 from stack.services import ALL, ServiceError
-from stack.services.trino import catalog_files
+from stack.services.trino import TLS_KEYSTORE, Layout, etc_files, tls_files
 
 app = typer.Typer(help="Install, start, check and stop the local stack (Kafka, MinIO, PostgreSQL, Trino).")
 console = Console(stderr=True)
@@ -122,16 +124,34 @@ def provision() -> None:
         raise typer.Exit(1) from exc
 
 
-@app.command("trino-catalog")
-def trino_catalog(
-    out: Annotated[Path, typer.Argument(help="folder to write <catalog>.properties into")],
+@app.command("trino-etc")
+def trino_etc(
+    out: Annotated[Path, typer.Argument(help="folder to write Trino's etc/ into")],
+    etc: Annotated[Path, typer.Option(help="where the files will be in the server's machine")] = Path(
+        "/etc/trino"
+    ),
+    data: Annotated[Path, typer.Option(help="the server's data folder")] = Path("/data/trino"),
+    bind: Annotated[str | None, typer.Option(help="address it listens on (default: the settings')")] = None,
+    owner: Annotated[int | None, typer.Option(help="uid to own the files (the server's user)")] = None,
+    host: Annotated[list[str] | None, typer.Option(help="another name clients reach Trino by")] = None,
 ) -> None:
-    """Render Trino's catalog files for the lake from the settings (used by compose.yaml)."""
-    out.mkdir(parents=True, exist_ok=True)
-    for name, lines in catalog_files(get_settings()).items():
-        target = out / f"{name}.properties"
-        target.write_text("\n".join(lines) + "\n")
-        console.print(f"wrote {target}")
+    """Render Trino's whole etc/ from the settings (used by compose.yaml): node, JVM, server, password
+    file, access rules, session limits, resource groups, catalogs and a TLS keystore; every file 0600.
+    The certificate clients verify Trino by goes to the settings' HARMONY_TRINO__CERTIFICATE."""
+    settings = get_settings()
+    layout = Layout(etc=etc, data=data, bind=bind or settings.trino.host)
+    keystore, certificate = tls_files(settings, host or [])
+    files = {**etc_files(settings, layout), TLS_KEYSTORE: keystore}
+    for name, content in files.items():
+        target = out / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        write_private(target, content)
+        if owner is not None:
+            os.chown(target, owner, -1)
+        console.print(f"wrote {escape(str(target))}")
+    settings.trino_certificate.parent.mkdir(parents=True, exist_ok=True)
+    settings.trino_certificate.write_bytes(certificate)
+    console.print(f"wrote {escape(str(settings.trino_certificate))} (the certificate clients verify)")
 
 
 @app.command()

@@ -18,6 +18,7 @@ from types import TracebackType
 
 import httpx
 
+from lakehouse.private_files import open_private, private_dir
 from lakehouse.settings import Settings
 
 
@@ -47,14 +48,14 @@ class SparkStandalone:
 
     def _spawn(self, name: str, *args: str) -> None:
         log_dir = self.settings.state_path / "logs"
-        log_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(log_dir)
         env = {
             **os.environ,
             "SPARK_HOME": str(spark_home()),
             "SPARK_DAEMON_MEMORY": "256m",
             "SPARK_LOCAL_IP": self.settings.spark.host,  # executors bind where the master and workers do
         }
-        with (log_dir / f"spark-{name}.log").open("ab") as log:
+        with open_private(log_dir / f"spark-{name}.log", append=True) as log:
             self.procs.append(
                 subprocess.Popen(
                     [str(spark_home() / "bin" / "spark-class"), *args],

@@ -23,6 +23,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.integration)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def pages_served_on_loopback() -> None:
+    """In-process page tests (Streamlit's AppTest) run as `harmony dashboard` serves them by default, on
+    127.0.0.1 (AppTest leaves the address unset, which is every interface: the login page)."""
+    from streamlit import config
+
+    config.set_option("server.address", "127.0.0.1")
+
+
 @pytest.fixture(scope="session")
 def settings() -> Settings:
     ensure_env_file()

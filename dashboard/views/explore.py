@@ -11,7 +11,7 @@ import pandas as pd
 import streamlit as st
 import trino.exceptions
 
-from dashboard import lake, ui
+from dashboard import access, lake, ui
 from lakehouse.query.engines import QUERY_ERRORS
 from lakehouse.tables import REPORTS, Answer
 
@@ -19,8 +19,8 @@ settings = ui.settings()
 limit = settings.dashboard.max_rows
 st.title("Explore")
 st.caption(
-    f"One read statement (SELECT, WITH, SHOW, DESCRIBE, EXPLAIN), at most {limit:,} rows, stopped by the "
-    f"server after {settings.dashboard.query_timeout_s} s."
+    f"One query (SELECT, WITH, SHOW, DESCRIBE, EXPLAIN, as the engine's own parser classifies it), at most "
+    f"{limit:,} rows, stopped by the server after {settings.dashboard.query_timeout_s} s."
 )
 RAW, BY_ZONE, WORDS = (
     settings.catalog.raw_namespace,
@@ -91,14 +91,20 @@ if cancel_clicked and running is not None:
     st.session_state["outcome"] = ("cancelled", "The query was cancelled.")
 
 if run_clicked and running is None:
-    try:
-        text = lake.check_read_only(statement or "")
-    except lake.QueryRefused as exc:
-        st.session_state["outcome"] = ("refused", str(exc))
+    text = statement or ""
+    if not text.strip():
+        st.session_state["outcome"] = ("refused", "the query is empty")
     else:
         box: dict[str, Callable[[], None]] = {}
+        role = ui.role()
         future = pool().submit(
-            lake.query, text, settings, max_rows=limit, on_start=lambda stop: box.__setitem__("cancel", stop)
+            lake.query,
+            text,
+            settings,
+            max_rows=limit,
+            on_start=lambda stop: box.__setitem__("cancel", stop),
+            user=access.trino_user(role, settings),
+            fallback=role is access.Role.OPERATOR,
         )
         st.session_state["running"] = running = (future, box, text, time.monotonic())
 
@@ -113,15 +119,22 @@ if running is not None:
     history: list[dict[str, Any]] = st.session_state.setdefault("history", [])
     try:
         answered = future.result()
+    except lake.QueryRefused as exc:
+        st.session_state["outcome"] = ("refused", str(exc))
+        history.insert(0, {"query": text, "outcome": "refused", "seconds": None, "rows": None})
     except trino.exceptions.TrinoQueryError as exc:
         message = lake.one_line(exc)
-        if exc.error_name == "EXCEEDED_TIME_LIMIT":
+        if (why := lake.refusal(exc)) is not None:
+            st.session_state["outcome"] = ("refused", why)
+            history.insert(0, {"query": text, "outcome": "refused", "seconds": None, "rows": None})
+        elif exc.error_name == "EXCEEDED_TIME_LIMIT":
             message = f"The query ran past {settings.dashboard.query_timeout_s} s and was stopped: {message}"
-        hint = not_filled(text)
-        st.session_state["outcome"] = ("error", message) if hint is None else ("empty", (hint, message))
-        history.insert(
-            0, {"query": text, "outcome": exc.error_name or "error", "seconds": None, "rows": None}
-        )
+        if why is None:
+            hint = not_filled(text)
+            st.session_state["outcome"] = ("error", message) if hint is None else ("empty", (hint, message))
+            history.insert(
+                0, {"query": text, "outcome": exc.error_name or "error", "seconds": None, "rows": None}
+            )
     except QUERY_ERRORS as exc:
         message, hint = lake.one_line(exc), not_filled(text)
         st.session_state["outcome"] = ("error", message) if hint is None else ("empty", (hint, message))

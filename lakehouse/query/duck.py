@@ -52,6 +52,38 @@ def connect(settings: Settings | None = None, database: str = ":memory:") -> duc
     return con
 
 
+class NotARead(ValueError):
+    """A statement the read-only path does not run: DuckDB's parser found more than one, or not a SELECT."""
+
+
+def one_select(sql: str) -> str:
+    """``sql`` if DuckDB's own parser finds exactly one statement in it, of type SELECT (which covers
+    FROM-first queries, VALUES, SHOW, DESCRIBE and SUMMARIZE); anything else is refused with the reason."""
+    # Parsed on a connection of its own with every file access off: DuckDB's parser reads files itself
+    # for some statements (IMPORT DATABASE reads the folder's schema.sql).
+    parser = duckdb.connect(":memory:", config={"enable_external_access": False, "lock_configuration": True})
+    try:
+        statements = parser.extract_statements(sql)
+    except duckdb.Error as exc:
+        raise NotARead(str(exc).splitlines()[0]) from exc
+    finally:
+        parser.close()
+    if len(statements) != 1:
+        raise NotARead(f"one statement at a time: DuckDB's parser found {len(statements)}")
+    kind = statements[0].type
+    if kind != duckdb.StatementType.SELECT:
+        raise NotARead(f"only a query runs here: DuckDB's parser found a statement of type {kind.name}")
+    return sql
+
+
+def lock(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
+    """Close ``con`` to everything but reading the warehouse: no file, URL, other bucket, extension or
+    attached database, and no setting may be changed back (DuckDB's own permissions, not a word list)."""
+    con.execute("SET allowed_directories = ?", [[settings.warehouse]])
+    con.execute("SET enable_external_access = false")
+    con.execute("SET lock_configuration = true")
+
+
 def scan(table: Table) -> str:
     """The SQL table expression reading ``table``'s current snapshot through ``iceberg_scan``."""
     location = table.metadata_location.replace("'", "''")

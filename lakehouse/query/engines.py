@@ -73,12 +73,14 @@ def run(
     max_rows: int | None = None,
     timeout_s: float | None = None,
     on_start: Callable[[Callable[[], None]], None] | None = None,
+    read_only: bool = False,
 ) -> Result:
     """Run one statement and return its columns and rows (at most ``max_rows``).
 
     ``user`` and ``catalog`` are Trino's (the user's access rules and limits are Trino's). ``timeout_s``
     interrupts a DuckDB statement (Trino's limits are set on the server). ``on_start`` receives a function
-    that cancels the running statement, callable from another thread.
+    that cancels the running statement, callable from another thread. ``read_only``: on DuckDB, one
+    SELECT by its parser, on a connection locked to reading the warehouse (on Trino, the user's rules).
     """
     t0 = time.monotonic()
     if engine is Engine.TRINO:
@@ -95,9 +97,13 @@ def run(
         finally:
             conn.close()  # type: ignore[no-untyped-call]
     else:
+        if read_only:
+            duck.one_select(sql)
         con = duckdb_lake(settings, sql)
         timer = threading.Timer(timeout_s, con.interrupt) if timeout_s else None
         try:
+            if read_only:
+                duck.lock(con, settings)
             if on_start is not None:
                 on_start(con.interrupt)
             if timer is not None:

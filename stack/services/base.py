@@ -19,6 +19,7 @@ from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import ClassVar
 
+from lakehouse.private_files import open_private, private_dir
 from lakehouse.settings import Settings
 
 
@@ -184,10 +185,10 @@ class Service(ABC):
                     f"port {port} on {self.host} is taken by a process this stack did not start",
                     hint=f"stop that process or choose another port (HARMONY_{self.name.upper()}__PORT)",
                 )
-        self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(self.log_file.parent)  # servers log queries, keys' names and, in errors, data
         self.pid_file.parent.mkdir(parents=True, exist_ok=True)
         user = self.run_as()
-        with self.log_file.open("ab") as log:
+        with open_private(self.log_file, append=True) as log:
             proc = subprocess.Popen(
                 self.command(),
                 stdout=log,

@@ -71,3 +71,40 @@ class MinIO(Service):
         s3fs = self._fs()
         if s3fs.get_file_info(self.settings.s3.bucket).type == fs.FileType.NotFound:
             s3fs.create_dir(self.settings.s3.bucket)
+        self._provision_reader()
+
+    def _provision_reader(self) -> None:
+        """The read-only identity (the dashboard's): a MinIO user whose one policy lists and gets the
+        bucket's objects, and nothing else (no put, no delete, no other bucket, no admin call)."""
+        from minio import MinioAdmin
+        from minio.credentials.providers import StaticProvider
+
+        s3 = self.settings.s3
+        admin = MinioAdmin(
+            endpoint=f"{s3.host}:{s3.port}",
+            credentials=StaticProvider(s3.access_key.get_secret_value(), s3.secret_key.get_secret_value()),
+            region=s3.region,
+            secure=False,
+        )
+        admin.policy_add(READER_POLICY, policy=reader_policy(s3.bucket))
+        reader = s3.reader_access_key.get_secret_value()
+        admin.user_add(reader, s3.reader_secret_key.get_secret_value())  # sets the secret if it exists
+        admin.policy_set(READER_POLICY, user=reader)
+
+
+READER_POLICY = "harmony-read-only"
+
+
+def reader_policy(bucket: str) -> dict[str, object]:
+    """An S3 policy that reads ``bucket`` (list, locate, get) and grants nothing more."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": ["s3:GetBucketLocation", "s3:ListBucket"],
+                "Resource": [f"arn:aws:s3:::{bucket}"],
+            },
+            {"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": [f"arn:aws:s3:::{bucket}/*"]},
+        ],
+    }

@@ -187,18 +187,50 @@ class Postgres(Service):
             conn.close()
 
     def provision(self) -> None:
+        from psycopg2 import sql
+
+        pg = self.settings.postgres
         conn = self._connect("postgres")
         conn.autocommit = True
         try:
             with conn.cursor() as cur:
-                cur.execute(
-                    "SELECT 1 FROM pg_database WHERE datname = %s", (self.settings.postgres.database,)
-                )
+                cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (pg.database,))
                 if cur.fetchone() is None:
-                    from psycopg2 import sql
+                    cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(pg.database)))
+        finally:
+            conn.close()
+        self._provision_reader()
 
+    def _provision_reader(self) -> None:
+        """The read-only role (the dashboard's): it may connect and SELECT the lake database's tables,
+        those there now and those the platform's user creates later (the catalog's, the live alerts)."""
+        from psycopg2 import sql
+
+        pg = self.settings.postgres
+        reader, owner = sql.Identifier(pg.reader_user), sql.Identifier(pg.user)
+        conn = self._connect(pg.database)
+        conn.autocommit = True
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (pg.reader_user,))
+                verb = "ALTER" if cur.fetchone() is not None else "CREATE"
+                cur.execute(
+                    sql.SQL(verb + " ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD %s").format(
+                        reader
+                    ),
+                    (pg.reader_password.get_secret_value(),),
+                )
+                for statement in (
+                    "REVOKE ALL ON DATABASE {db} FROM PUBLIC",
+                    "GRANT CONNECT ON DATABASE {db} TO {reader}",
+                    "REVOKE CREATE ON SCHEMA public FROM PUBLIC",
+                    "GRANT USAGE ON SCHEMA public TO {reader}",
+                    "GRANT SELECT ON ALL TABLES IN SCHEMA public TO {reader}",
+                    "ALTER DEFAULT PRIVILEGES FOR ROLE {owner} IN SCHEMA public "
+                    "GRANT SELECT ON TABLES TO {reader}",
+                ):
                     cur.execute(
-                        sql.SQL("CREATE DATABASE {}").format(sql.Identifier(self.settings.postgres.database))
+                        sql.SQL(statement).format(db=sql.Identifier(pg.database), reader=reader, owner=owner)
                     )
         finally:
             conn.close()

@@ -90,7 +90,7 @@ def test_empty_lake_says_what_to_do(open_page: OpenPage) -> None:
 
 
 def test_answers_fall_back_to_duckdb_when_trino_is_down(open_page: OpenPage) -> None:
-    at = open_page("answers", HARMONY_TRINO__PORT=str(free_port()))
+    at = open_page("answers", HARMONY_TRINO__HTTPS_PORT=str(free_port()))
     assert not at.exception
     assert "DuckDB" in texts(at.warning)
     assert "answered by **duckdb**" in texts(at.caption)
@@ -127,7 +127,7 @@ def test_explore_caps_the_rows_and_keeps_a_history(open_page: OpenPage) -> None:
 
 
 def test_explore_answers_from_duckdb_when_trino_is_down(open_page: OpenPage) -> None:
-    at = open_page("explore", HARMONY_TRINO__PORT=str(free_port()))
+    at = open_page("explore", HARMONY_TRINO__HTTPS_PORT=str(free_port()))
     settings = get_settings()
     explore(at, f"SELECT count(*) AS n FROM {Answer.BY_ZONE.identifier(settings)}")
     assert "DuckDB" in texts(at.warning)

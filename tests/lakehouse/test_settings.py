@@ -9,8 +9,10 @@ import pytest
 from pydantic import ValidationError
 
 from lakehouse.settings import Settings, SettingsError, get_settings
+from stack.credentials import GENERATED
 
 CREDS = {
+    **{key: f"generated-{i}" for i, key in enumerate(GENERATED)},  # every credential `stack up` writes
     "HARMONY_S3__ACCESS_KEY": "k",
     "HARMONY_S3__SECRET_KEY": "s",
     "HARMONY_POSTGRES__PASSWORD": "p",

@@ -25,7 +25,7 @@ def test_status_reports_every_service_healthy(stack: Settings) -> None:
     rows = manager.status(stack)
     assert [r.name for r in rows] == ["postgres", "minio", "kafka", "trino", "toxiproxy"]
     assert all(r.healthy for r in rows), rows
-    assert {r.address for r in rows} >= {stack.kafka.bootstrap_servers, f"127.0.0.1:{stack.trino.port}"}
+    assert {r.address for r in rows} >= {stack.kafka.bootstrap_servers, f"127.0.0.1:{stack.trino.https_port}"}
 
 
 def test_down_stops_every_process_then_up_restores(stack: Settings) -> None:
