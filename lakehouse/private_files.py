@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import stat
+import tempfile
 from pathlib import Path
 from typing import BinaryIO
 
@@ -46,13 +47,19 @@ def open_private(path: Path, *, append: bool = False) -> BinaryIO:
 
 
 def write_private(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data`` atomically; the new file is 0600 before it holds anything."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open_private(tmp) as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    tmp.replace(path)
+    """Replace ``path`` with ``data`` atomically; the new file is 0600 before it holds anything (a new
+    name of its own, created exclusively: a file or link planted beside it is never written through)."""
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    tmp = Path(name)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def private_dir(path: Path) -> Path:

@@ -203,4 +203,5 @@ class Alert(_Message):
     citizens: list[Id]
     event_time: UtcMillis
     detected_at: UtcMillis
-    reason: Annotated[StrictText, Field(min_length=1, max_length=1000)]
+    # Personal: a low-harmony alert's reason names the citizen it is about.
+    reason: Annotated[StrictText, Field(min_length=1, max_length=1000), PERSONAL]

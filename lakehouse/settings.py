@@ -268,6 +268,7 @@ class Settings(BaseSettings):
             var("postgres", "user"): self.postgres.reader_user,
             var("postgres", "password"): self.postgres.reader_password.get_secret_value(),
             var("trino", "password"): self.dashboard.trino_password.get_secret_value(),
+            var("trino", "shared_secret"): "",  # signs Trino's node requests: no client needs it
         }
 
 

@@ -7,9 +7,12 @@ DuckDB cannot download extensions here, so the iceberg, httpfs and avro extensio
 from __future__ import annotations
 
 import importlib
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import duckdb
+import orjson
 from pyiceberg.table import Table
 
 from lakehouse.settings import Settings, get_settings
@@ -74,6 +77,59 @@ def one_select(sql: str) -> str:
     if kind != duckdb.StatementType.SELECT:
         raise NotARead(f"only a query runs here: DuckDB's parser found a statement of type {kind.name}")
     return sql
+
+
+# Table functions a query may call: they compute rows and read nothing.
+PURE_TABLE_FUNCTIONS = frozenset({"range", "generate_series", "unnest"})
+_TABLE_REFS = frozenset({"BASE_TABLE", "TABLE_FUNCTION"})
+
+
+def _walk(node: object) -> Iterator[dict[str, Any]]:
+    if isinstance(node, dict):
+        yield node
+        for value in node.values():
+            yield from _walk(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _walk(value)
+
+
+def only_lake_tables(con: duckdb.DuckDBPyConnection, sql: str) -> None:
+    """Refuse a query that reads anything but the lake's views (and its own CTEs), by DuckDB's own parse
+    tree (``json_serialize_sql``): no table function that reads (``read_text``, ``glob``, ``pandas_scan``,
+    ``duckdb_secrets`` ...) and no path or URL as a table (a replacement scan), for the lock alone lets
+    a warehouse path through with its own endpoint in the query string (``s3://warehouse/x?s3_endpoint=``)."""
+    (serialized,) = con.execute("SELECT json_serialize_sql(?)", [sql]).fetchone() or ("{}",)
+    tree = orjson.loads(serialized)
+    if tree.get("error", True):
+        raise NotARead(str(tree.get("error_message", "DuckDB could not parse the query")))
+    views = {
+        (str(schema).lower(), str(name).lower())
+        for schema, name in con.execute(
+            "SELECT schema_name, view_name FROM duckdb_views() WHERE NOT internal"
+        ).fetchall()
+    }
+    nodes = list(_walk(tree["statements"]))
+    ctes = {
+        str(entry["key"]).lower()
+        for n in nodes
+        if isinstance(n.get("cte_map"), dict)
+        for entry in n["cte_map"]["map"]
+    }
+    for ref in nodes:
+        kind = ref.get("type")
+        if not isinstance(kind, str) or kind not in _TABLE_REFS or "class" in ref:  # expressions have a class
+            continue
+        if ref["type"] == "TABLE_FUNCTION":
+            function = ref.get("function") or {}
+            name = str(function.get("function_name", "")).lower()
+            if name not in PURE_TABLE_FUNCTIONS or function.get("schema") or function.get("catalog"):
+                raise NotARead(f"only the lake's tables are read here: {name}(...) reads elsewhere")
+            continue
+        schema, table = str(ref.get("schema_name", "")).lower(), str(ref.get("table_name", "")).lower()
+        if ref.get("catalog_name") or not ((schema, table) in views or (not schema and table in ctes)):
+            shown = f"{schema}.{table}" if schema else table
+            raise NotARead(f"only the lake's tables are read here: {shown[:200]!r} is not one")
 
 
 def lock(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:

@@ -87,13 +87,17 @@ def run(
         conn = trino_sql.connect(settings, user=user, catalog=catalog)
         try:
             cur = conn.cursor()
+            done = threading.Event()
             if on_start is not None:
-                on_start(cur.cancel)
-            cur.execute(sql)
-            rows, truncated = _fetch(cur, max_rows)
-            if truncated:
-                cur.cancel()
-            columns = [d[0] for d in cur.description or []]
+                on_start(lambda: _cancel_when_named(cur, done))
+            try:
+                cur.execute(sql)
+                rows, truncated = _fetch(cur, max_rows)
+                if truncated:
+                    cur.cancel()
+                columns = [d[0] for d in cur.description or []]
+            finally:
+                done.set()
         finally:
             conn.close()  # type: ignore[no-untyped-call]
     else:
@@ -104,6 +108,7 @@ def run(
         try:
             if read_only:
                 duck.lock(con, settings)
+                duck.only_lake_tables(con, sql)
             if on_start is not None:
                 on_start(con.interrupt)
             if timer is not None:
@@ -116,6 +121,23 @@ def run(
                 timer.cancel()
             con.close()
     return Result(columns, rows, engine, time.monotonic() - t0, truncated)
+
+
+def _cancel_when_named(cur: Any, done: threading.Event, within_s: float = 30) -> None:
+    """Cancel a statement on Trino, even one asked to stop before Trino has named it: the client's own
+    cancel does nothing until the first answer has come back, so keep asking until the statement ends."""
+
+    def keep_cancelling() -> None:
+        deadline = time.monotonic() + within_s
+        while not done.is_set() and time.monotonic() < deadline:
+            if cur.query_id is not None:
+                try:
+                    cur.cancel()
+                except QUERY_ERRORS:
+                    return  # it ended meanwhile (the server no longer knows it)
+            done.wait(0.1)
+
+    threading.Thread(target=keep_cancelling, name="trino-cancel", daemon=True).start()
 
 
 def _fetch(cur: Any, max_rows: int | None) -> tuple[list[tuple[Any, ...]], bool]:

@@ -255,6 +255,11 @@ def _masked(expr: str, t: IcebergType, paths: frozenset[tuple[str, ...]], depth:
     return None
 
 
+# Iceberg metadata tables that hold no column value (snapshots, history, refs, properties): analysts may
+# read these; every other one (files, partitions, entries, manifests) is refused them.
+VALUE_FREE_METADATA = ("snapshots", "history", "refs", "properties", "metadata_log_entries")
+
+
 def personal_masks(settings: Settings) -> list[dict[str, object]]:
     """The analysts' table rules: SELECT on the read-only lake catalog, every personal column of a raw
     table (``derive.personal_paths``) masked by an expression of the same type."""
@@ -271,6 +276,16 @@ def personal_masks(settings: Settings) -> list[dict[str, object]]:
                 columns.append({"name": f.name, "mask": mask})
         if columns:
             table = f"^{re.escape(spec.name)}$"
+            # Its metadata tables carry values too (``$files``' and ``$partitions``' column bounds): an
+            # analyst reads only those that hold none.
+            rules.append(
+                {
+                    "user": analyst,
+                    "catalog": lake,
+                    "table": f"^{re.escape(spec.name)}\\$(?!({'|'.join(VALUE_FREE_METADATA)})$).*",
+                    "privileges": [],
+                }
+            )
             rules.append(
                 {
                     "user": analyst,
@@ -309,8 +324,9 @@ def access_rules(settings: Settings) -> dict[str, object]:
             {"user": reader, "privileges": []},
             {"privileges": ["EXECUTE", "GRANT_EXECUTE"]},
         ],
-        "functions": [
-            {"user": reader, "privileges": ["EXECUTE"]},
+        "functions": [  # readers: the built-in functions only (no table function of a connector)
+            {"user": reader, "catalog": "system", "schema": "builtin", "privileges": ["EXECUTE"]},
+            {"user": reader, "privileges": []},
             {"privileges": ["EXECUTE", "GRANT_EXECUTE", "OWNERSHIP"]},
         ],
         "impersonation": [{"original_user": ".*", "new_user": ".*", "allow": False}],
@@ -337,17 +353,26 @@ def session_limits(settings: Settings) -> list[dict[str, object]]:
 def resource_groups(settings: Settings) -> dict[str, object]:
     """The dashboard user's statements are admitted by their query type, as Trino's parser classifies
     them: a read runs in a small group; any other type (DML, DDL, SET, CALL, an EXPLAIN ANALYZE of a
-    write) goes to a group that admits nothing, so Trino refuses it before planning."""
-    reader = _reader(settings)
+    write) goes to a group that admits nothing, so Trino refuses it before planning. The analysts' reads
+    queue apart from the pages' own, so that their queries cannot starve the dashboard."""
+    dash = settings.dashboard
+    readers = {"dashboard": dash.trino_user, "analysts": dash.analyst_trino_user}
     return {
         "rootGroups": [
             {"name": "platform", "softMemoryLimit": "100%", "hardConcurrencyLimit": 100, "maxQueued": 1000},
-            {"name": "dashboard", "softMemoryLimit": "50%", "hardConcurrencyLimit": 4, "maxQueued": 20},
+            *(
+                {"name": group, "softMemoryLimit": "40%", "hardConcurrencyLimit": 4, "maxQueued": 20}
+                for group in readers
+            ),
             {"name": REFUSED_GROUP, "softMemoryLimit": "0%", "hardConcurrencyLimit": 0, "maxQueued": 0},
         ],
         "selectors": [
-            *({"user": reader, "queryType": kind, "group": "dashboard"} for kind in READ_QUERY_TYPES),
-            {"user": reader, "group": REFUSED_GROUP},
+            *(
+                {"user": f"^{re.escape(user)}$", "queryType": kind, "group": group}
+                for group, user in readers.items()
+                for kind in READ_QUERY_TYPES
+            ),
+            {"user": _reader(settings), "group": REFUSED_GROUP},
             {"group": "platform"},
         ],
     }

@@ -49,6 +49,13 @@ ATTACKS = [
     "SELECT getenv('HARMONY_S3__SECRET_KEY')",
     "SELECT * FROM postgres_scan('host=127.0.0.1', 'public', 'iceberg_tables')",
     "SELECT * FROM TABLE(system.query(query => 'SELECT 1'))",
+    # the warehouse's own prefix with another endpoint in its query string (the lock alone passes it)
+    "FROM read_text('s3://warehouse/x?s3_endpoint=127.0.0.1:1')",
+    "FROM 's3://warehouse/x?s3_endpoint=127.0.0.1:1'",
+    "SELECT * FROM {reports}, read_text('s3://warehouse/y?s3_url_style=vhost')",
+    "FROM duckdb_secrets()",
+    "FROM enable_logging(storage = 'file', storage_path = '{tmp}/log')",
+    "SELECT * FROM TABLE(system.table_changes('raw', 'reports', 0, 1))",
     # writing files, databases and the lake
     "COPY (SELECT 42) TO '{tmp}/copy.csv'",
     "COPY {reports} TO 's3://warehouse/stolen.parquet'",

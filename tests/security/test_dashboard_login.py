@@ -15,15 +15,25 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
+import trino.exceptions
 from playwright.sync_api import Page
 
 from dashboard import access
 from lakehouse.catalog import load_catalog
 from lakehouse.derive import arrow_schema
 from lakehouse.query import trino_sql
-from lakehouse.schemas import Citizen, CitizenObservation, DroneHealth, DroneReport, Position
+from lakehouse.schemas import (
+    Alert,
+    AlertKind,
+    Citizen,
+    CitizenObservation,
+    DroneHealth,
+    DroneReport,
+    Position,
+    Severity,
+)
 from lakehouse.settings import Settings
-from lakehouse.tables import CITIZEN_OBSERVATIONS, REPORTS, ensure_table, purge_namespace
+from lakehouse.tables import ALERTS, CITIZEN_OBSERVATIONS, REPORTS, ensure_table, purge_namespace
 from tests.dashboard.browser import Browser, DashboardServer, page_done
 from tests.seeded import settings_seen_by
 
@@ -55,7 +65,12 @@ def lane(stack: Settings) -> Iterator[Lane]:
         report_id="r-1", drone_id="drone-1", event_time=now, zone="Old Harbour",
         citizen_id="c-1", name=SECRET_NAME, harmony_score=12.5,
     )  # fmt: skip
-    for spec, row in ((REPORTS, report), (CITIZEN_OBSERVATIONS, observation)):
+    alert = Alert(
+        alert_id="a-1", kind=AlertKind.LOW_HARMONY, severity=Severity.LOW, drone_id="drone-1",
+        zone="Old Harbour", citizens=["c-1"], event_time=now, detected_at=now,
+        reason=f"{SECRET_NAME} (c-1) scored 12.5",
+    )  # fmt: skip
+    for spec, row in ((REPORTS, report), (CITIZEN_OBSERVATIONS, observation), (ALERTS, alert)):
         table = ensure_table(catalog, spec, settings)
         rows = pa.Table.from_pylist([row.model_dump()], schema=arrow_schema(spec.model))
         table.append(rows.cast(table.schema().as_arrow()))
@@ -84,9 +99,27 @@ def test_trino_masks_names_for_analysts_only(lane: Lane) -> None:
     for statement in (flat, nested):
         assert as_user(lane.settings, dash.analyst_trino_user, statement) == [["c-1", "(masked)", 12.5]]
         assert as_user(lane.settings, dash.trino_user, statement) == [["c-1", SECRET_NAME, 12.5]]
-    # Nor can an analyst get at the name another way: the mask applies before any expression sees it.
+    reason = f"SELECT reason FROM {ns}.alerts"
+    assert as_user(lane.settings, dash.analyst_trino_user, reason) == [["(masked)"]]
+    # Nor can an analyst get at the name another way: the mask applies before any expression sees it,
+    # the metadata tables that carry column bounds are refused, and so are the connector's functions.
     sneaky = f"SELECT count(*) FROM {ns}.citizen_observations WHERE name LIKE 'Ada%'"
     assert as_user(lane.settings, dash.analyst_trino_user, sneaky) == [[0]]
+    snapshot = as_user(
+        lane.settings, dash.trino_user, f'SELECT max(snapshot_id) FROM {ns}."citizen_observations$snapshots"'
+    )
+    assert snapshot[0][0] is not None, "the value-free metadata tables stay readable"
+    for leak in (
+        f'SELECT lower_bounds, upper_bounds FROM {ns}."citizen_observations$files"',
+        f'SELECT * FROM {ns}."citizen_observations$partitions"',
+        f'SELECT * FROM {ns}."reports$entries"',
+        f"SELECT * FROM TABLE(system.table_changes('{ns}', 'citizen_observations', 0, {snapshot[0][0]}))",
+    ):
+        with pytest.raises(trino.exceptions.TrinoQueryError, match=r"(?i)access denied"):
+            as_user(lane.settings, dash.analyst_trino_user, leak)
+    assert as_user(
+        lane.settings, dash.analyst_trino_user, f'SELECT count(*) FROM {ns}."reports$snapshots"'
+    ) == [[1]]
 
 
 @pytest.fixture(scope="module")
