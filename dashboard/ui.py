@@ -47,6 +47,7 @@ def who_is_there() -> access.Role:
                 st.rerun()
         return access.Role(known)
     st.title("Harmony Lakehouse")
+    st.caption("Served beyond its machine: sign in with your role's password (operator or analyst).")
     with st.form("login"):
         password = st.text_input("Password", type="password", key="password")
         submitted = st.form_submit_button("Sign in", type="primary")
