@@ -119,8 +119,9 @@ if running is not None:
     history: list[dict[str, Any]] = st.session_state.setdefault("history", [])
     try:
         answered = future.result()
-    except lake.QueryRefused as exc:
-        st.session_state["outcome"] = ("refused", str(exc))
+    except lake.QueryRefused as exc:  # on a lane never filled, DuckDB has no view yet to read: say what to run
+        hint = not_filled(text)
+        st.session_state["outcome"] = ("refused", str(exc)) if hint is None else ("empty", (hint, str(exc)))
         history.insert(0, {"query": text, "outcome": "refused", "seconds": None, "rows": None})
     except trino.exceptions.TrinoQueryError as exc:
         message = lake.one_line(exc)
