@@ -119,7 +119,7 @@ if running is not None:
     history: list[dict[str, Any]] = st.session_state.setdefault("history", [])
     try:
         answered = future.result()
-    except lake.QueryRefused as exc:  # on a lane never filled, DuckDB has no view yet to read: say what to run
+    except lake.QueryRefused as exc:  # a lane never filled has no view for DuckDB to read: what to run
         hint = not_filled(text)
         st.session_state["outcome"] = ("refused", str(exc)) if hint is None else ("empty", (hint, str(exc)))
         history.insert(0, {"query": text, "outcome": "refused", "seconds": None, "rows": None})
