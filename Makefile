@@ -28,7 +28,7 @@ test: $(STAMP)
 	$(BIN)/mypy
 	HARMONY_CODEC_EXAMPLES=1000 $(BIN)/pytest -m 'not integration'
 	$(BIN)/harmony stack up
-	HARMONY_CODEC_EXAMPLES=1000 $(BIN)/pytest -m integration
+	HARMONY_CODEC_EXAMPLES=1000 $(BIN)/pytest -m integration --durations=40
 	.ci/left-behind $(VENV)/.untracked-before
 
 lint: $(STAMP)
