@@ -12,6 +12,7 @@ from quixstreams import Application
 from alerting.bad_input import DeadLetters
 from lakehouse.settings import Settings
 from lakehouse.stopping import STOP, KeepsStop
+from lakehouse.streaming.connection import connection
 from lakehouse.streaming.runs import RunsOfMessages
 from lakehouse.streaming.state import processor_state_dir
 from lakehouse.streaming.topics import require_topics
@@ -64,7 +65,7 @@ def application(
     return ResumingApplication(
         run_topics=run_topics,
         max_run=MAX_RUN,
-        broker_address=settings.kafka.bootstrap_servers,
+        broker_address=connection(settings),
         consumer_group=group,
         auto_offset_reset="earliest",
         commit_interval=commit_interval_s,

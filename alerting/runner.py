@@ -139,7 +139,7 @@ def undelivered(settings: Settings, options: AlertingSettings) -> int:
     topic = settings.kafka.alerts_topic
     consumer = Consumer(
         {
-            "bootstrap.servers": settings.kafka.bootstrap_servers,
+            **settings.kafka.client(),
             "group.id": options.delivery_group,
             "enable.auto.commit": False,
         }

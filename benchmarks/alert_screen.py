@@ -60,7 +60,7 @@ def main() -> None:
                 page_done(page, selector)
                 time.sleep(10)  # the processors have joined their groups and read the backlog
                 gap = random.Random(7)  # sends fall at any phase of the page's refresh, not in step with it
-                producer = Producer({"bootstrap.servers": settings.kafka.bootstrap_servers, "linger.ms": 0})
+                producer = Producer(settings.kafka.client({"linger.ms": 0}))
                 for i in range(args.riots):
                     zone = CITY.zones[i % len(CITY.zones)].name
                     toast = page.locator("[data-testid=stToast]", has_text=f"Riot in {zone}")

@@ -55,7 +55,7 @@ class Lane:
         self.reports, self.alerts = f"bench-reports-{self.token}", f"bench-alerts-{self.token}"
         self.table = f"bench_alerts_{self.token}"
         self.group = f"bench-alerting-{self.token}"
-        self.admin = AdminClient({"bootstrap.servers": settings.kafka.bootstrap_servers})
+        self.admin = AdminClient(settings.kafka.client())
         for t in (self.reports, self.alerts):
             self.admin.create_topics([NewTopic(t, 4, 1)])[t].result(15)
         self.env = {
@@ -96,7 +96,7 @@ def _workers(lane: Lane, rules_workers: int) -> list[subprocess.Popen[bytes]]:
     for i, command in enumerate(commands):
         log = Path(f"/tmp/bench-alerting-{i}.log").open("wb")  # noqa: SIM115
         procs.append(subprocess.Popen(command, env=lane.env, stdout=log, stderr=subprocess.STDOUT))
-    admin = AdminClient({"bootstrap.servers": lane.settings.kafka.bootstrap_servers})
+    admin = AdminClient(lane.settings.kafka.client())
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         time.sleep(1)
@@ -124,7 +124,7 @@ def _latencies(args: argparse.Namespace, rules_workers: int) -> tuple[np.ndarray
     def read() -> None:
         consumer = Consumer(
             {
-                "bootstrap.servers": settings.kafka.bootstrap_servers,
+                **settings.kafka.client(),
                 "group.id": lane.token,
                 "fetch.wait.max.ms": 1,
                 "auto.offset.reset": "earliest",
@@ -265,7 +265,7 @@ def capacity(args: argparse.Namespace) -> None:
         worker = subprocess.Popen(
             [HARMONY, "alert", "--quiet"], env=lane.env, stdout=log, stderr=subprocess.STDOUT
         )
-        consumer = Consumer({"bootstrap.servers": settings.kafka.bootstrap_servers, "group.id": lane.group})
+        consumer = Consumer(settings.kafka.client({"group.id": lane.group}))
         parts = [TopicPartition(lane.reports, p) for p in range(4)]
         first = None
         try:

@@ -266,14 +266,14 @@ def _route_proxy(settings: Settings, name: str, upstream: str) -> None:
 
 
 def _create_topics(lane: AlertLane) -> None:
-    admin = AdminClient({"bootstrap.servers": lane.settings.kafka.bootstrap_servers})
+    admin = AdminClient(lane.settings.kafka.client())
     for topic in (lane.reports, lane.alerts):
         admin.create_topics([NewTopic(topic, num_partitions=4, replication_factor=1)])[topic].result(15)
 
 
 def _cleanup(lane: AlertLane) -> None:
     with contextlib.suppress(Exception):
-        admin = AdminClient({"bootstrap.servers": lane.settings.kafka.bootstrap_servers})
+        admin = AdminClient(lane.settings.kafka.client())
         names = [t for t in admin.list_topics(timeout=10).topics if lane.token in t]
         for fut in admin.delete_topics(names).values():
             fut.result(15)

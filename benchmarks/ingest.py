@@ -63,7 +63,7 @@ class Lane:
         self.topic = f"bench-ingest-{self.token}"
         self.namespace = f"bench_{self.token}"
         self.partitions = partitions
-        self.admin = AdminClient({"bootstrap.servers": settings.kafka.bootstrap_servers})
+        self.admin = AdminClient(settings.kafka.client())
         self.admin.create_topics([NewTopic(self.topic, partitions, 1)])[self.topic].result(15)
 
     def env(self, group: str, **extra: str) -> dict[str, str]:
@@ -116,7 +116,7 @@ def drain(lane: Lane, total: int, decode: bool, batch: int) -> float:
     """Reports/s of a plain consumer reading the whole topic, optionally through ingest's sink code."""
     consumer = Consumer(
         {
-            "bootstrap.servers": lane.settings.kafka.bootstrap_servers,
+            **lane.settings.kafka.client(),
             "group.id": f"drain-{uuid.uuid4().hex[:6]}",
             "auto.offset.reset": "earliest",
             "enable.auto.commit": False,
@@ -250,7 +250,7 @@ def _produce_times(lane: Lane) -> dict[tuple[int, int], float]:
     """Kafka produce timestamp (s) of every message of the lane's topic."""
     consumer = Consumer(
         {
-            "bootstrap.servers": lane.settings.kafka.bootstrap_servers,
+            **lane.settings.kafka.client(),
             "group.id": "ts",
             "enable.auto.commit": False,
         }
@@ -333,7 +333,7 @@ def freshness(args: argparse.Namespace) -> None:
 
 
 def _total(lane: Lane) -> int:
-    consumer = Consumer({"bootstrap.servers": lane.settings.kafka.bootstrap_servers, "group.id": "total"})
+    consumer = Consumer(lane.settings.kafka.client({"group.id": "total"}))
     total = sum(
         int(consumer.get_watermark_offsets(TopicPartition(lane.topic, p), timeout=10)[1])
         for p in range(lane.partitions)

@@ -49,7 +49,7 @@ def private_lake(name: str, keep: bool = False) -> Iterator[PrivateLake]:
     get_settings.cache_clear()
     settings = get_settings()
     topic = settings.kafka.reports_topic
-    admin = AdminClient({"bootstrap.servers": settings.kafka.bootstrap_servers})
+    admin = AdminClient(settings.kafka.client())
     admin.create_topics([NewTopic(topic, 4, 1)])[topic].result(15)
     try:
         yield PrivateLake(env, settings)

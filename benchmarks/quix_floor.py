@@ -26,6 +26,7 @@ from alerting.bad_input import DeadLetters
 from alerting.quix_app import application
 from ingest.app import MAX_RUN
 from lakehouse.settings import Settings
+from lakehouse.streaming.connection import connection
 from lakehouse.streaming.runs import MessageRun, RunsOfMessages
 from tests.alerting.conftest import topic_ends
 
@@ -88,7 +89,7 @@ class _DropRuns(BaseSink):
 def _ingest_like(settings: Settings) -> dict[str, Any]:
     """The ingest app's consumer settings, in a group of the floor's own."""
     return {
-        "broker_address": settings.kafka.bootstrap_servers,
+        "broker_address": connection(settings),
         "consumer_group": f"floor-{uuid.uuid4().hex[:6]}",
         "auto_offset_reset": "earliest",
         "commit_interval": settings.ingest.commit_interval_s,

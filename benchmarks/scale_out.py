@@ -82,7 +82,7 @@ def rules_rate(lane: Lane, n: int, total: int) -> float:
     env = {"HARMONY_KAFKA__REPORTS_TOPIC": lane.topic, "HARMONY_KAFKA__ALERTS_TOPIC": f"{lane.topic}-alerts",
            "HARMONY_ALERTING__CONSUMER_GROUP": group}  # fmt: skip
     names = containers(lane.settings, n, env, "harmony", "alert", "--quiet", "--role", "rules")
-    consumer = Consumer({"bootstrap.servers": lane.settings.kafka.bootstrap_servers, "group.id": group})
+    consumer = Consumer(lane.settings.kafka.client({"group.id": group}))
     parts = [TopicPartition(lane.topic, p) for p in range(lane.partitions)]
     first = None
     try:

@@ -38,7 +38,7 @@ def main() -> None:
     ap.add_argument("--profile", action="store_true")
     args = ap.parse_args()
     settings = get_settings()
-    admin = AdminClient({"bootstrap.servers": settings.kafka.bootstrap_servers})
+    admin = AdminClient(settings.kafka.client())
     topic = f"bench-sim-{uuid.uuid4().hex[:6]}"
     admin.create_topics([NewTopic(topic, num_partitions=args.partitions, replication_factor=1)])[
         topic
@@ -53,7 +53,7 @@ def main() -> None:
         payload = sum(len(v) for b in batches for v in b.values)
 
         # 2. produce pre-built bytes only (the client's ceiling on this machine)
-        producer = ReportProducer(settings.kafka.bootstrap_servers, topic)
+        producer = ReportProducer(settings.kafka.client(), topic)
         t0 = time.perf_counter()
         for b in batches:
             producer.send(b.keys, b.values)
@@ -67,7 +67,7 @@ def main() -> None:
         one: list[float] = []
         prof = cProfile.Profile() if args.profile else None
         for _ in range(args.repeats):
-            producer = ReportProducer(settings.kafka.bootstrap_servers, topic)
+            producer = ReportProducer(settings.kafka.client(), topic)
             gen = ReportGenerator(config)
             t0 = time.perf_counter()
             if prof:
@@ -84,7 +84,7 @@ def main() -> None:
         two: list[float] = []
         for _ in range(args.repeats):
             run = Run(config, 0, START, args.reports, None, 0.0, Path(tempfile.mkdtemp()) / "truth.jsonl",
-                      settings.kafka.bootstrap_servers, topic)  # fmt: skip
+                      settings.kafka.client(), topic)  # fmt: skip
             t0 = time.perf_counter()
             stats, _ = run_lanes(run, 2, lambda _: None)
             two.append(args.reports / (time.perf_counter() - t0))

@@ -130,9 +130,7 @@ def ingest_lag(settings: Settings, reports: TableState | None) -> list[dict[str,
     """Per partition of the reports topic: its end offset, the lake's next offset, and the difference."""
     topic = settings.kafka.reports_topic
     landed = reports.offsets.get(topic, {}) if reports is not None else {}
-    consumer = Consumer(
-        {"bootstrap.servers": settings.kafka.bootstrap_servers, "group.id": "harmony-dashboard-lag"}
-    )
+    consumer = Consumer(settings.kafka.client({"group.id": "harmony-dashboard-lag"}))
     try:
         meta = consumer.list_topics(topic, timeout=5).topics.get(topic)
         if meta is None or meta.error is not None:
@@ -157,7 +155,7 @@ def alerting_members(settings: Settings, timeout_s: float = 5) -> dict[str, int]
     The broker drops a member that stopped (at once) or died (after its session timeout): zero members
     means that stage is not running, whether or not the city is calm."""
     groups = [settings.alerting.consumer_group, settings.alerting.delivery_group]
-    admin = AdminClient({"bootstrap.servers": settings.kafka.bootstrap_servers})
+    admin = AdminClient(settings.kafka.client())
     described = admin.describe_consumer_groups(groups, request_timeout=timeout_s)
     return {group: len(described[group].result(timeout_s).members) for group in groups}
 

@@ -44,7 +44,7 @@ def reset(settings: Settings, report: Callable[[str], None]) -> None:
         s3.delete_dir(models)
     report("lake: raw tables, answers and models removed")
 
-    admin = AdminClient({"bootstrap.servers": settings.kafka.bootstrap_servers})
+    admin = AdminClient(settings.kafka.client())
     groups = product_groups(settings)
     internal = [t for t in admin.list_topics(timeout=10).topics if any(f"__{g}--" in t for g in groups)]
     topics = [t for t in (*settings.kafka.topics, *internal) if t in admin.list_topics(timeout=10).topics]

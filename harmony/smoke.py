@@ -20,13 +20,13 @@ SMOKE_NAMESPACE = "smoke"
 def kafka_round_trip(settings: Settings) -> None:
     topic = settings.kafka.dead_letter_topic
     token = uuid.uuid4().hex.encode()
-    producer = Producer({"bootstrap.servers": settings.kafka.bootstrap_servers})
+    producer = Producer(settings.kafka.client())
     producer.produce(topic, key=b"smoke", value=token)
     if producer.flush(10) != 0:
         raise RuntimeError("kafka: smoke message not delivered")
     consumer = Consumer(
         {
-            "bootstrap.servers": settings.kafka.bootstrap_servers,
+            **settings.kafka.client(),
             "group.id": f"smoke-{token.decode()}",
             "auto.offset.reset": "earliest",
             "enable.auto.commit": False,

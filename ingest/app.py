@@ -22,6 +22,7 @@ from lakehouse.catalog import load_catalog
 from lakehouse.dead_letters import DeadLetterProducer
 from lakehouse.settings import IngestSettings, Settings
 from lakehouse.stopping import KeepsStop
+from lakehouse.streaming.connection import connection
 from lakehouse.streaming.runs import RunsOfMessages
 from lakehouse.streaming.state import processor_state_dir
 from lakehouse.streaming.topics import require_topics
@@ -135,7 +136,7 @@ def build(settings: Settings, stream: Stream, options: IngestSettings | None = N
         sink,
         opts.max_bytes,
         opts.max_rows,
-        broker_address=settings.kafka.bootstrap_servers,
+        broker_address=connection(settings),
         consumer_group=group,
         state_dir=str(processor_state_dir(settings.state_path, group)),
         auto_offset_reset="earliest",

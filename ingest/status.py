@@ -33,11 +33,11 @@ def ingest_status(settings: Settings, stream: Stream, group: str) -> list[Partit
     topic = stream.topic(settings)
     require_topics(settings, [topic])
     catalog = load_catalog(settings)
-    md = AdminClient({"bootstrap.servers": settings.kafka.bootstrap_servers}).list_topics(topic, timeout=10)
+    md = AdminClient(settings.kafka.client()).list_topics(topic, timeout=10)
     partitions = sorted(md.topics[topic].partitions)
     consumer = Consumer(
         {
-            "bootstrap.servers": settings.kafka.bootstrap_servers,
+            **settings.kafka.client(),
             "group.id": group,
             "enable.auto.commit": False,
         }

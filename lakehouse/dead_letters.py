@@ -43,7 +43,7 @@ def producer_config(settings: Settings) -> dict[str, object]:
     """Every processor's dead-letter producer: idempotent, and taking messages as large as the broker
     does, since :func:`envelope` cuts an original to that same limit."""
     return {
-        "bootstrap.servers": settings.kafka.bootstrap_servers,
+        **settings.kafka.client(),
         "enable.idempotence": True,
         "message.max.bytes": settings.kafka.max_message_bytes,
     }

@@ -8,15 +8,20 @@ into ``.env`` for a local stack, and a deployment sets them in the environment.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
+from types import MappingProxyType
+from typing import Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "HARMONY_"
 ENV_NESTED_DELIMITER = "__"
 ENV_FILE = ".env"
+_PLAIN_TOKEN = re.compile(r"[A-Za-z0-9_.~+/-]+")
 
 
 class _Frozen(BaseModel):
@@ -38,10 +43,54 @@ class KafkaSettings(_Frozen):
     partitions: int = Field(default=4, ge=1)
     max_message_bytes: int = Field(default=10 * 1024 * 1024, ge=1 << 20)
     heap: str = "512m"
+    # Clients authenticate with SASL/SCRAM where the broker is reachable beyond loopback (compose, k8s);
+    # the local stack listens on 127.0.0.1 and stays PLAINTEXT unless this says otherwise (SECURITY.md).
+    security_protocol: Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256"] = "SCRAM-SHA-512"
+    # The platform's identity (the processors, the simulator, the stack's admin: a super user) ...
+    sasl_username: str = "harmony"
+    sasl_password: SecretStr = SecretStr("")
+    # ... and the dashboard's, which may only describe topics and groups (the lag and the alerting members).
+    reader_username: str = "harmony_reader"
+    reader_password: SecretStr = SecretStr("")
+
+    @model_validator(mode="after")
+    def _sasl_needs_passwords(self) -> Self:
+        if self.sasl and not (
+            self.sasl_password.get_secret_value() and self.reader_password.get_secret_value()
+        ):
+            raise ValueError(
+                f"security_protocol {self.security_protocol} needs HARMONY_KAFKA__SASL_PASSWORD and "
+                "HARMONY_KAFKA__READER_PASSWORD (`harmony stack up` writes both into .env)"
+            )
+        # The broker's JAAS lines and its SCRAM format quote nothing: a password is one plain token.
+        for secret in (self.sasl_password, self.reader_password):
+            if self.sasl and not _PLAIN_TOKEN.fullmatch(secret.get_secret_value()):
+                raise ValueError("a Kafka SASL password may hold only letters, digits and _ . ~ + / -")
+        return self
+
+    @property
+    def sasl(self) -> bool:
+        return self.security_protocol != "PLAINTEXT"
 
     @property
     def bootstrap_servers(self) -> str:
         return f"{self.host}:{self.port}"
+
+    def client(self, extra: Mapping[str, object] = MappingProxyType({})) -> dict[str, object]:
+        """librdkafka's configuration for a client of this broker: the address, the credentials where
+        SASL is on, then ``extra``. Every producer, consumer and admin of the product is made from it."""
+        auth: dict[str, object] = (
+            {
+                "security.protocol": self.security_protocol,
+                "sasl.mechanism": self.sasl_mechanism,
+                "sasl.username": self.sasl_username,
+                "sasl.password": self.sasl_password.get_secret_value(),
+            }
+            if self.sasl
+            else {}
+        )
+        return {"bootstrap.servers": self.bootstrap_servers, **auth, **extra}
 
     @property
     def topics(self) -> tuple[str, ...]:
@@ -269,6 +318,8 @@ class Settings(BaseSettings):
             var("postgres", "password"): self.postgres.reader_password.get_secret_value(),
             var("trino", "password"): self.dashboard.trino_password.get_secret_value(),
             var("trino", "shared_secret"): "",  # signs Trino's node requests: no client needs it
+            var("kafka", "sasl_username"): self.kafka.reader_username,
+            var("kafka", "sasl_password"): self.kafka.reader_password.get_secret_value(),
         }
 
 

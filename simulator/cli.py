@@ -130,7 +130,7 @@ def simulate(
         duration_s=duration,
         rate=rate,
         ground_truth=ground_truth or Path(os.devnull),  # read by producer lanes only, never a dry run
-        bootstrap_servers="" if kafka is None else kafka.bootstrap_servers,
+        kafka_client={} if kafka is None else kafka.client(),
         topic=topic or ("" if kafka is None else kafka.reports_topic),
     )
     if dry_run:

@@ -12,6 +12,7 @@ librdkafka counts until the broker has acknowledged it (``len(producer)``).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
@@ -37,12 +38,14 @@ class DeliveryStats:
 
 
 class ReportProducer:
-    def __init__(self, bootstrap_servers: str, topic: str, extra: dict[str, object] | None = None) -> None:
+    def __init__(
+        self, client: Mapping[str, object], topic: str, extra: dict[str, object] | None = None
+    ) -> None:
         self.topic = topic
         self.stats = DeliveryStats()
         self._sends = 0
         config: dict[str, object] = {
-            "bootstrap.servers": bootstrap_servers,
+            **client,
             "enable.idempotence": True,
             "acks": "all",
             "linger.ms": 25,
@@ -62,7 +65,8 @@ class ReportProducer:
         try:
             metadata = self._producer.list_topics(topic, timeout=15)
         except KafkaException as exc:
-            raise TopicUnavailable(f"cannot reach Kafka at {bootstrap_servers}: {exc.args[0].str()}") from exc
+            where = client.get("bootstrap.servers")
+            raise TopicUnavailable(f"cannot reach Kafka at {where}: {exc.args[0].str()}") from exc
         error = metadata.topics[topic].error
         if error is not None:
             raise TopicUnavailable(f"topic {topic!r}: {error.str()} (`harmony stack up` creates the topics)")

@@ -14,7 +14,7 @@ import multiprocessing.queues
 import multiprocessing.synchronize
 import signal
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from multiprocessing.sharedctypes import SynchronizedArray
@@ -69,7 +69,7 @@ class Run:
     duration_s: float | None
     rate: float
     ground_truth: Path
-    bootstrap_servers: str
+    kafka_client: Mapping[str, object]  # librdkafka's address and credentials (KafkaSettings.client)
     topic: str
 
     def batches(self, gen: ReportGenerator, lanes: int) -> Iterator[Batch]:
@@ -82,7 +82,7 @@ class Run:
     def producer(self) -> ReportProducer:
         # Live reports should leave at once (alert latency); a backfill batches harder for throughput.
         extra: dict[str, object] | None = None if self.start is not None else {"linger.ms": 2}
-        return ReportProducer(self.bootstrap_servers, self.topic, extra=extra)
+        return ReportProducer(self.kafka_client, self.topic, extra=extra)
 
 
 def part(path: Path, index: int) -> Path:

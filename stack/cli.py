@@ -19,6 +19,7 @@ from lakehouse.settings import get_settings
 from stack import manager
 from stack.credentials import ensure_env_file
 from stack.services import ALL, ServiceError
+from stack.services.kafka import format_arguments, new_cluster_id, server_properties
 from stack.services.trino import TLS_KEYSTORE, Layout, etc_files, tls_files
 
 app = typer.Typer(help="Install, start, check and stop the local stack (Kafka, MinIO, PostgreSQL, Trino).")
@@ -152,6 +153,31 @@ def trino_etc(
     settings.trino_certificate.parent.mkdir(parents=True, exist_ok=True)
     settings.trino_certificate.write_bytes(certificate)
     console.print(f"wrote {escape(str(settings.trino_certificate))} (the certificate clients verify)")
+
+
+@app.command("kafka-config")
+def kafka_config(
+    out: Annotated[Path, typer.Argument(help="folder to write the broker's configuration into")],
+    data: Annotated[Path, typer.Option(help="the broker's data folder")] = Path("/var/lib/kafka/data"),
+    owner: Annotated[int | None, typer.Option(help="uid to own the files (the server's user)")] = None,
+) -> None:
+    """Render the broker's server.properties, its SCRAM users for the storage format (format.args, an
+    argument file for kafka-storage.sh) and a cluster id, from the settings (used by compose.yaml and
+    k8s); every file 0600. A cluster id already there is kept: the storage was formatted with it."""
+    settings = get_settings()
+    cluster_id = out / "cluster.id"
+    files = {
+        "server.properties": "\n".join(server_properties(settings, data)).encode(),
+        "format.args": "\n".join(format_arguments(settings)).encode(),
+        "cluster.id": cluster_id.read_bytes() if cluster_id.exists() else new_cluster_id().encode(),
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    for name, content in files.items():
+        target = out / name
+        write_private(target, content)
+        if owner is not None:
+            os.chown(target, owner, -1)
+        console.print(f"wrote {escape(str(target))}")
 
 
 @app.command()

@@ -26,6 +26,8 @@ GENERATED = {
     "HARMONY_DASHBOARD__ANALYST_TRINO_PASSWORD": lambda: secrets.token_urlsafe(18),
     "HARMONY_DASHBOARD__OPERATOR_PASSWORD": lambda: secrets.token_urlsafe(12),
     "HARMONY_DASHBOARD__ANALYST_PASSWORD": lambda: secrets.token_urlsafe(12),
+    "HARMONY_KAFKA__SASL_PASSWORD": lambda: secrets.token_urlsafe(18),
+    "HARMONY_KAFKA__READER_PASSWORD": lambda: secrets.token_urlsafe(18),
 }
 
 

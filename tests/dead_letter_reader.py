@@ -15,9 +15,7 @@ from lakehouse.settings import Settings
 def dead_letters_from(settings: Settings, topic: str) -> list[tuple[dict[str, object], dict[str, bytes]]]:
     """Every dead letter (record, headers) whose source message came from ``topic``."""
     dlq = settings.kafka.dead_letter_topic
-    consumer = Consumer(
-        {"bootstrap.servers": settings.kafka.bootstrap_servers, "group.id": f"dlq-{uuid.uuid4().hex}"}
-    )
+    consumer = Consumer({**settings.kafka.client(), "group.id": f"dlq-{uuid.uuid4().hex}"})
     md = consumer.list_topics(dlq, timeout=10)
     consumer.assign([TopicPartition(dlq, p, 0) for p in md.topics[dlq].partitions])
     out = []

@@ -79,7 +79,7 @@ def private_lake(stack: Settings, name: str, tmp: Path) -> Iterator[SeededLake]:
         "HARMONY_SPARK_DRIVER_MEMORY": "1g",
     }
     settings = settings_seen_by(env)
-    admin = AdminClient({"bootstrap.servers": stack.kafka.bootstrap_servers})
+    admin = AdminClient(stack.kafka.client())
     for topic in (env["HARMONY_KAFKA__REPORTS_TOPIC"], env["HARMONY_KAFKA__ALERTS_TOPIC"]):
         admin.create_topics([NewTopic(topic, num_partitions=4, replication_factor=1)])[topic].result(15)
     try:

@@ -9,6 +9,8 @@ import yaml
 
 from lakehouse.settings import Settings
 from stack import versions
+from stack.credentials import GENERATED
+from stack.services.kafka import server_properties
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE = yaml.safe_load((ROOT / "compose.yaml").read_text())
@@ -29,8 +31,7 @@ def test_infrastructure_images_follow_version_pins() -> None:
 def test_everything_is_on_the_host_network_at_the_settings_ports(settings: Settings) -> None:
     """Processors find the servers at the settings' addresses whoever runs them (compose or the stack)."""
     assert all(svc["network_mode"] == "host" for svc in SERVICES.values())
-    assert f"PLAINTEXT://{settings.kafka.bootstrap_servers}" in words("kafka")
-    assert f"CONTROLLER://{settings.kafka.host}:{settings.kafka.controller_port}" in words("kafka")
+    assert "/etc/kafka-harmony/server.properties" in words("kafka")  # rendered from the settings: below
     assert f"{settings.s3.host}:{settings.s3.port}" in words("minio")
     assert f"{settings.s3.host}:{settings.s3.console_port}" in words("minio")
     assert f"-p {settings.postgres.port}" in words("postgres")
@@ -83,3 +84,30 @@ def test_the_processors_profile_scales_out_with_health_checks_and_restarts() -> 
 def test_catalog_database_and_user_match(settings: Settings) -> None:
     env = SERVICES["postgres"]["environment"]
     assert env["POSTGRES_DB"] == settings.postgres.database and env["POSTGRES_USER"] == settings.postgres.user
+
+
+def test_the_broker_runs_the_configuration_rendered_from_the_settings(settings: Settings) -> None:
+    """kafka-config writes what the local stack's broker runs (one source), with SASL/SCRAM on: the
+    compose default; the broker formats its storage with the SCRAM users from an argument file."""
+    render = SERVICES["kafka-config"]["command"]
+    assert render[:3] == ["harmony", "stack", "kafka-config"]
+    data = render[render.index("--data") + 1]
+    assert data in SERVICES["kafka"]["volumes"][0]
+    broker = " ".join(SERVICES["kafka"]["command"])
+    assert (
+        "kafka-storage.sh format --ignore-formatted" in broker and "@/etc/kafka-harmony/format.args" in broker
+    )
+    assert "kafka-server-start.sh /etc/kafka-harmony/server.properties" in broker
+    protocol = COMPOSE["x-credentials"]["HARMONY_KAFKA__SECURITY_PROTOCOL"]
+    assert protocol == "${HARMONY_KAFKA__SECURITY_PROTOCOL:-SASL_PLAINTEXT}"
+    sasl = settings.model_copy(
+        update={"kafka": settings.kafka.model_copy(update={"security_protocol": "SASL_PLAINTEXT"})}
+    )
+    lines = server_properties(sasl, Path(data))
+    assert f"listeners=PLAINTEXT://{settings.kafka.bootstrap_servers}," in "\n".join(lines)
+    assert f"log.dirs={data}" in lines
+
+
+def test_every_generated_credential_reaches_the_containers() -> None:
+    env = COMPOSE["x-credentials"]
+    assert set(GENERATED) <= set(env), set(GENERATED) - set(env)

@@ -32,7 +32,7 @@ def require_topics(settings: Settings, topics: Iterable[str], timeout_s: float =
     on a broker that auto-creates topics."""
     servers = settings.kafka.bootstrap_servers
     try:
-        known = AdminClient({"bootstrap.servers": servers}).list_topics(timeout=timeout_s).topics
+        known = AdminClient(settings.kafka.client()).list_topics(timeout=timeout_s).topics
     except KafkaException as exc:
         raise ConnectionError(f"cannot reach Kafka at {servers}: {exc.args[0].str()}") from exc
     for topic in topics:
@@ -53,7 +53,7 @@ def topic_max_bytes(settings: Settings, topic: str, timeout_s: float = 10) -> in
     """The largest message ``topic`` takes: its own ``max.message.bytes``, read from the broker, capped by
     the settings; the settings' when the broker cannot say (a dead letter is then cut to that)."""
     limit = settings.kafka.max_message_bytes
-    admin = AdminClient({"bootstrap.servers": settings.kafka.bootstrap_servers, "log_level": 3})
+    admin = AdminClient(settings.kafka.client({"log_level": 3}))
     try:
         resource = ConfigResource(ResourceType.TOPIC, topic)
         configs = admin.describe_configs([resource], request_timeout=timeout_s)[resource].result(timeout_s)

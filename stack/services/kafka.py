@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
 import uuid
 from base64 import urlsafe_b64encode
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from lakehouse.private_files import private_dir, write_private
+from lakehouse.settings import Settings
 from stack import downloads, versions
 from stack.services.base import Service, ServiceError
+
+if TYPE_CHECKING:
+    from confluent_kafka.admin import AdminClient
 
 LOG4J = """\
 log4j.rootLogger=INFO, stdout
@@ -20,6 +27,82 @@ log4j.logger.org.apache.kafka=INFO
 log4j.logger.state.change.logger=WARN
 log4j.logger.kafka.log.LogCleaner=WARN
 """
+
+
+def server_properties(settings: Settings, data: Path) -> list[str]:
+    """The broker's configuration. With SASL on, every client listener asks for SCRAM, the controller
+    listener for PLAIN (KRaft cannot check SCRAM before it has read its own metadata), and Kafka's
+    own authorizer lets the platform's user do anything and the dashboard's only describe. The local
+    stack writes it, and `harmony stack kafka-config` renders it for a container (compose.yaml, k8s)."""
+    k, proxy = settings.kafka, settings.toxiproxy
+    client = "SASL_PLAINTEXT" if k.sasl else "PLAINTEXT"
+    lines = [
+        "process.roles=broker,controller",
+        "node.id=1",
+        f"controller.quorum.voters=1@{k.host}:{k.controller_port}",
+        f"listeners=PLAINTEXT://{k.host}:{k.port},CONTROLLER://{k.host}:{k.controller_port},"
+        f"PROXIED://{k.host}:{k.proxied_port}",
+        # Clients behind Toxiproxy are told the proxy's address, or they would bypass it.
+        f"advertised.listeners=PLAINTEXT://{k.host}:{k.port},PROXIED://{proxy.host}:{proxy.kafka_port}",
+        "controller.listener.names=CONTROLLER",
+        "inter.broker.listener.name=PLAINTEXT",
+        f"listener.security.protocol.map=CONTROLLER:{client},PLAINTEXT:{client},PROXIED:{client}",
+        f"log.dirs={data}",
+        f"num.partitions={k.partitions}",
+        "offsets.topic.replication.factor=1",
+        "offsets.topic.num.partitions=8",
+        "transaction.state.log.replication.factor=1",
+        "transaction.state.log.min.isr=1",
+        "transaction.state.log.num.partitions=4",
+        "group.initial.rebalance.delay.ms=0",
+        "auto.create.topics.enable=false",
+        "log.retention.hours=-1",
+        "log.retention.bytes=-1",
+        f"message.max.bytes={k.max_message_bytes}",
+        "num.network.threads=2",
+        "num.io.threads=4",
+    ]
+    if k.sasl:
+        user, password = k.sasl_username, k.sasl_password.get_secret_value()
+        scram = "org.apache.kafka.common.security.scram.ScramLoginModule"
+        plain = "org.apache.kafka.common.security.plain.PlainLoginModule"
+        mechanism = k.sasl_mechanism.lower()
+        lines += [
+            f"sasl.enabled.mechanisms={k.sasl_mechanism}",
+            f"sasl.mechanism.inter.broker.protocol={k.sasl_mechanism}",
+            *(
+                f'listener.name.{name}.{mechanism}.sasl.jaas.config={scram} required username="{user}" '
+                f'password="{password}";'
+                for name in ("plaintext", "proxied")
+            ),
+            "listener.name.controller.sasl.enabled.mechanisms=PLAIN",
+            "sasl.mechanism.controller.protocol=PLAIN",
+            f'listener.name.controller.plain.sasl.jaas.config={plain} required username="{user}" '
+            f'password="{password}" user_{user}="{password}";',
+            "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+            f"super.users=User:{user}",
+            "allow.everyone.if.no.acl.found=false",
+        ]
+    return [*lines, ""]
+
+
+def format_arguments(settings: Settings) -> list[str]:
+    """The storage format's SCRAM users (none without SASL), for a private argument file (java's @file,
+    never a command line that every local user can read in /proc): the broker needs its own user in the
+    metadata before it accepts anyone; the dashboard's is upserted again at every provision."""
+    k = settings.kafka
+    if not k.sasl:
+        return []
+    users = ((k.sasl_username, k.sasl_password), (k.reader_username, k.reader_password))
+    return [
+        f"--add-scram={k.sasl_mechanism}=[name={name},password={secret.get_secret_value()}]"
+        for name, secret in users
+    ]
+
+
+def new_cluster_id() -> str:
+    """A KRaft cluster id: 16 random bytes in URL-safe base64, unpadded (as kafka-storage random-uuid)."""
+    return urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
 
 
 class Kafka(Service):
@@ -74,64 +157,47 @@ class Kafka(Service):
         ]
 
     def prepare(self) -> None:
-        k, proxy = self.settings.kafka, self.settings.toxiproxy
+        k = self.settings.kafka
         data = self.home / "data"
-        self.home.mkdir(parents=True, exist_ok=True)
+        private_dir(self.home)  # with SASL on, server.properties holds the platform's password
         (self.home / "log4j.properties").write_text(LOG4J)
-        self.config_file.write_text(
-            "\n".join(
-                [
-                    "process.roles=broker,controller",
-                    "node.id=1",
-                    f"controller.quorum.voters=1@{k.host}:{k.controller_port}",
-                    f"listeners=PLAINTEXT://{k.host}:{k.port},CONTROLLER://{k.host}:{k.controller_port},"
-                    f"PROXIED://{k.host}:{k.proxied_port}",
-                    # Clients behind Toxiproxy are told the proxy's address, or they would bypass it.
-                    f"advertised.listeners=PLAINTEXT://{k.host}:{k.port},"
-                    f"PROXIED://{proxy.host}:{proxy.kafka_port}",
-                    "controller.listener.names=CONTROLLER",
-                    "inter.broker.listener.name=PLAINTEXT",
-                    "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,PROXIED:PLAINTEXT",
-                    f"log.dirs={data}",
-                    f"num.partitions={k.partitions}",
-                    "offsets.topic.replication.factor=1",
-                    "offsets.topic.num.partitions=8",
-                    "transaction.state.log.replication.factor=1",
-                    "transaction.state.log.min.isr=1",
-                    "transaction.state.log.num.partitions=4",
-                    "group.initial.rebalance.delay.ms=0",
-                    "auto.create.topics.enable=false",
-                    "log.retention.hours=-1",
-                    "log.retention.bytes=-1",
-                    f"message.max.bytes={k.max_message_bytes}",
-                    "num.network.threads=2",
-                    "num.io.threads=4",
-                    "",
-                ]
-            )
-        )
+        write_private(self.config_file, "\n".join(server_properties(self.settings, data)).encode())
+        scram_marker = self.home / "scram-users"
         if (data / "meta.properties").exists():
+            if k.sasl and not scram_marker.exists():
+                raise ServiceError(
+                    self.name,
+                    "SASL is on but the broker's storage was formatted without its SCRAM users",
+                    hint=f"stop the stack and remove {data} (its topics go with it), then `harmony stack up`",
+                )
             return
-        cluster_id = urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
-        import subprocess
-
-        proc = subprocess.run(
-            [
-                *self._java(),
-                "kafka.tools.StorageTool",
-                "format",
-                # "=" form: a base64 id may start with "-", which argparse would take for an option.
-                f"--cluster-id={cluster_id}",
-                "-c",
-                str(self.config_file),
-            ],
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=300,
-        )
+        cluster_id = new_cluster_id()
+        users = format_arguments(self.settings)
+        argfile = self.home / "format.args"
+        write_private(argfile, "\n".join(users).encode())
+        try:
+            proc = subprocess.run(
+                [
+                    *self._java(),
+                    "kafka.tools.StorageTool",
+                    "format",
+                    # "=" form: a base64 id may start with "-", which argparse would take for an option.
+                    f"--cluster-id={cluster_id}",
+                    "-c",
+                    str(self.config_file),
+                    *([f"@{argfile}"] if users else []),
+                ],
+                capture_output=True,
+                text=True,
+                check=False,
+                timeout=300,
+            )
+        finally:
+            argfile.unlink(missing_ok=True)
         if proc.returncode != 0:
             raise ServiceError(self.name, "formatting the KRaft storage failed: " + proc.stderr[-400:])
+        if k.sasl:
+            scram_marker.touch()
 
     def command(self) -> list[str]:
         return [*self._java(), "kafka.Kafka", str(self.config_file)]
@@ -140,7 +206,7 @@ class Kafka(Service):
         from confluent_kafka.admin import AdminClient
 
         # log_level 2: refused connections while the broker boots are expected, not worth printing.
-        admin = AdminClient({"bootstrap.servers": self.settings.kafka.bootstrap_servers, "log_level": 2})
+        admin = AdminClient(self.settings.kafka.client({"log_level": 2}))
         md = admin.list_topics(timeout=2)
         if not md.brokers:
             raise RuntimeError("no broker in the cluster metadata")
@@ -159,7 +225,7 @@ class Kafka(Service):
         from lakehouse.streaming.topics import topic_configs
 
         k = self.settings.kafka
-        admin = AdminClient({"bootstrap.servers": k.bootstrap_servers, "log_level": 3})  # errors, not notices
+        admin = AdminClient(k.client({"log_level": 3}))  # errors, not notices
         existing = admin.list_topics(timeout=10).topics
         configs = topic_configs(self.settings)
         wanted = [
@@ -184,6 +250,8 @@ class Kafka(Service):
             except Exception as exc:
                 if "TOPIC_ALREADY_EXISTS" not in str(exc):
                     raise ServiceError(self.name, f"creating topic {topic} failed: {exc}") from exc
+        if k.sasl:
+            self._provision_reader(admin)
         # Topics made before (or by someone else) get the same limits: set, never left to the default.
         present = [t for t in k.topics if t in existing]
         if present:
@@ -203,3 +271,49 @@ class Kafka(Service):
                     fut.result()
                 except Exception as exc:
                     raise ServiceError(self.name, f"configuring topic {resource.name} failed: {exc}") from exc
+
+    def _provision_reader(self, admin: AdminClient) -> None:
+        """The dashboard's SCRAM user, upserted (its password follows the settings), and its only rights:
+        describe the topics (their partitions and offsets: the lag) and the alerting groups (members)."""
+        from confluent_kafka import KafkaException
+        from confluent_kafka.admin import (
+            AclBinding,
+            AclOperation,
+            AclPermissionType,
+            ResourcePatternType,
+            ResourceType,
+            ScramCredentialInfo,
+            ScramMechanism,
+            UserScramCredentialUpsertion,
+        )
+
+        k, alerting = self.settings.kafka, self.settings.alerting
+        mechanism = ScramMechanism[k.sasl_mechanism.replace("-", "_")]
+        upsert = UserScramCredentialUpsertion(
+            k.reader_username,
+            ScramCredentialInfo(mechanism, 8192),
+            k.reader_password.get_secret_value().encode(),
+        )
+        principal = f"User:{k.reader_username}"
+        resources = [(ResourceType.TOPIC, t) for t in k.topics] + [
+            (ResourceType.GROUP, g) for g in (alerting.consumer_group, alerting.delivery_group)
+        ]
+        acls = [
+            AclBinding(
+                kind,
+                name,
+                ResourcePatternType.LITERAL,
+                principal,
+                "*",
+                AclOperation.DESCRIBE,
+                AclPermissionType.ALLOW,
+            )
+            for kind, name in resources
+        ]
+        try:
+            for fut in admin.alter_user_scram_credentials([upsert], request_timeout=15).values():
+                fut.result()
+            for fut in admin.create_acls(acls, request_timeout=15).values():
+                fut.result()
+        except KafkaException as exc:
+            raise ServiceError(self.name, f"provisioning the dashboard's Kafka user failed: {exc}") from exc

@@ -131,7 +131,7 @@ class AlertLane:
         ends, and the delivery group the alerts topic: every report seen, every alert delivered. (A fixed
         sleep was not enough after a broker kill on a loaded machine: the broker took ~30 s to return.)"""
         groups = AlertingSettings(consumer_group=self.env["HARMONY_ALERTING__CONSUMER_GROUP"])
-        admin = AdminClient({"bootstrap.servers": self.settings.kafka.bootstrap_servers})
+        admin = AdminClient(self.settings.kafka.client())
         deadline, behind = time.monotonic() + timeout_s, ["not asked yet"]
         while time.monotonic() < deadline:
             names = admin.list_topics(timeout=10).topics
@@ -154,7 +154,7 @@ def topic_ends(settings: Settings, topic: str, timeout_s: float = 120) -> dict[i
     """The topic's end offsets; asked again while the broker is still electing leaders after a restart
     (NOT_LEADER_FOR_PARTITION: found by the soak, right after a broker kill)."""
     deadline = time.monotonic() + timeout_s
-    consumer = Consumer({"bootstrap.servers": settings.kafka.bootstrap_servers, "group.id": "test-ends"})
+    consumer = Consumer(settings.kafka.client({"group.id": "test-ends"}))
     try:
         while True:
             try:
@@ -172,7 +172,7 @@ def topic_ends(settings: Settings, topic: str, timeout_s: float = 120) -> dict[i
 
 def group_behind(settings: Settings, group: str, topic: str, ends: dict[int, int]) -> bool:
     """Whether ``group`` has not yet committed some non-empty partition of ``topic`` up to ``ends``."""
-    consumer = Consumer({"bootstrap.servers": settings.kafka.bootstrap_servers, "group.id": group})
+    consumer = Consumer(settings.kafka.client({"group.id": group}))
     try:
         committed = consumer.committed([TopicPartition(topic, p) for p in ends], timeout=10)
     finally:
@@ -183,9 +183,7 @@ def group_behind(settings: Settings, group: str, topic: str, ends: dict[int, int
 
 def read_alerts(settings: Settings, topic: str, settle_s: float = 3.0) -> list[Alert]:
     """Every alert on ``topic`` (read until ``settle_s`` pass with nothing new)."""
-    consumer = Consumer(
-        {"bootstrap.servers": settings.kafka.bootstrap_servers, "group.id": f"read-{uuid.uuid4().hex}"}
-    )
+    consumer = Consumer({**settings.kafka.client(), "group.id": f"read-{uuid.uuid4().hex}"})
     md = consumer.list_topics(topic, timeout=10)
     consumer.assign([TopicPartition(topic, p, 0) for p in md.topics[topic].partitions])
     out, idle = [], time.monotonic()
@@ -225,7 +223,7 @@ def alive(pid: int) -> bool:
 @pytest.fixture()
 def alert_lane(stack: Settings, tmp_path: Path) -> Iterator[AlertLane]:
     lane = AlertLane(stack, uuid.uuid4().hex[:8], tmp_path)
-    admin = AdminClient({"bootstrap.servers": stack.kafka.bootstrap_servers})
+    admin = AdminClient(stack.kafka.client())
     for topic in (lane.reports, lane.alerts):
         admin.create_topics([NewTopic(topic, num_partitions=4, replication_factor=1)])[topic].result(15)
     yield lane

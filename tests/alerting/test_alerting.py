@@ -122,7 +122,7 @@ def test_bad_reports_are_dead_lettered_and_the_rest_alerted(alert_lane: AlertLan
         orjson.dumps({**valid, "report_id": "x3", "citizens": [{"citizen_id": "c", "name": "n",
                                                                "harmony_score": -5}]}): "harmony_score",
     }  # fmt: skip
-    producer = Producer({"bootstrap.servers": alert_lane.settings.kafka.bootstrap_servers})
+    producer = Producer(alert_lane.settings.kafka.client())
     for value in [*bad, orjson.dumps(valid)]:
         producer.produce(alert_lane.reports, value=value, key=b"drone-0001")
     assert producer.flush(30) == 0

@@ -32,6 +32,8 @@ class Compose:
         self.project = f"harmony-test-{lane.token}"
         self.override = lane.tmp / "lane.yaml"
         lane_env = {k: v for k, v in lane.env.items() if k.startswith("HARMONY_") and k not in os.environ}
+        # The host's stack, not compose's SASL broker: PLAINTEXT on loopback (compose.yaml says so).
+        lane_env["HARMONY_KAFKA__SECURITY_PROTOCOL"] = lane.settings.kafka.security_protocol
         self.override.write_text(
             yaml.safe_dump({"services": {w: {"environment": lane_env} for w in WORKERS}})
         )

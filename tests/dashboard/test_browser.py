@@ -92,7 +92,7 @@ def test_a_riot_in_the_stream_appears_on_the_live_page(
         "HARMONY_ALERTING__CONSUMER_GROUP": f"test-browser-alerting-{token}",
     }
     topics = [env["HARMONY_KAFKA__REPORTS_TOPIC"], env["HARMONY_KAFKA__ALERTS_TOPIC"]]
-    admin = AdminClient({"bootstrap.servers": analysed_lake.settings.kafka.bootstrap_servers})
+    admin = AdminClient(analysed_lake.settings.kafka.client())
     for topic in topics:
         admin.create_topics([NewTopic(topic, num_partitions=2, replication_factor=1)])[topic].result(15)
     log = (analysed_lake.tmp / f"alert-{token}.log").open("ab")
@@ -102,7 +102,7 @@ def test_a_riot_in_the_stream_appears_on_the_live_page(
         page_done(page, EXPECTED["alerts"])
         time.sleep(3)  # the processor has joined its group
         zone = CITY.zones[5].name
-        producer = Producer({"bootstrap.servers": analysed_lake.settings.kafka.bootstrap_servers})
+        producer = Producer(analysed_lake.settings.kafka.client())
         sent = time.monotonic()
         for report in riot_reports(zone):
             producer.produce(

@@ -175,7 +175,7 @@ def test_live_alerts_warn_while_the_alerting_processors_are_not_running(open_pag
     members = [
         Consumer(
             {
-                "bootstrap.servers": settings.kafka.bootstrap_servers,
+                **settings.kafka.client(),
                 "group.id": g,
                 "session.timeout.ms": 6000,
                 "enable.auto.commit": False,

@@ -58,7 +58,7 @@ def lane(stack: Settings) -> Iterator[tuple[Settings, dict[str, str]]]:
         "HARMONY_ALERTING__CONSUMER_GROUP": f"test-demo-alerting-{token}",
         "HARMONY_POSTGRES__ALERTS_TABLE": f"test_demo_alerts_{token}",
     }
-    admin = AdminClient({"bootstrap.servers": stack.kafka.bootstrap_servers})
+    admin = AdminClient(stack.kafka.client())
     catalog = load_catalog(stack)
     assert not [t for t in admin.list_topics(timeout=10).topics if token in t], "a lane never used"
     env = {**os.environ, **names, "HARMONY_SPARK_DRIVER_MEMORY": "1g"}
@@ -96,7 +96,7 @@ def demo(env: dict[str, str], *args: str) -> str:
 
 
 def topic_end(settings: Settings) -> int:
-    consumer = Consumer({"bootstrap.servers": settings.kafka.bootstrap_servers, "group.id": "test-demo-ends"})
+    consumer = Consumer(settings.kafka.client({"group.id": "test-demo-ends"}))
     try:
         md = consumer.list_topics(settings.kafka.reports_topic, timeout=10).topics[
             settings.kafka.reports_topic

@@ -49,11 +49,11 @@ class Lane:
         )
 
     def topics(self) -> list[str]:
-        admin = AdminClient({"bootstrap.servers": self.settings.kafka.bootstrap_servers})
+        admin = AdminClient(self.settings.kafka.client())
         return sorted(t for t in admin.list_topics(timeout=10).topics if self.token in t)
 
     def groups(self) -> list[str]:
-        admin = AdminClient({"bootstrap.servers": self.settings.kafka.bootstrap_servers})
+        admin = AdminClient(self.settings.kafka.client())
         listed = admin.list_consumer_groups(request_timeout=10).result(10)
         return sorted(g.group_id for g in listed.valid if self.token in g.group_id)
 
@@ -101,7 +101,7 @@ def never_used_lane(stack: Settings, tmp: Path) -> Iterator[Lane]:
     try:
         yield lane
     finally:
-        admin = AdminClient({"bootstrap.servers": stack.kafka.bootstrap_servers})
+        admin = AdminClient(stack.kafka.client())
         if topics := lane.topics():
             for fut in admin.delete_topics(topics).values():
                 fut.result(15)

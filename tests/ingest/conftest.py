@@ -104,7 +104,7 @@ class Lane:
 @pytest.fixture()
 def lane(stack: Settings, tmp_path: Path) -> Iterator[Lane]:
     token = uuid.uuid4().hex[:8]
-    admin = AdminClient({"bootstrap.servers": stack.kafka.bootstrap_servers})
+    admin = AdminClient(stack.kafka.client())
     topic = f"test-ingest-{token}"
     admin.create_topics([NewTopic(topic, num_partitions=4, replication_factor=1)])[topic].result(15)
     lane = Lane(stack, topic, f"test_{token}", f"test-ingest-{token}", tmp_path)

@@ -31,9 +31,7 @@ def test_malformed_messages_are_dead_lettered_and_good_ones_land(lane: Lane) -> 
         orjson.dumps(out_of_range): "citizens.0.harmony_score",
         orjson.dumps({**valid, "report_id": "x5", "words": ["w" * 100] * 20_000}): "exceeds",
     }
-    producer = Producer(
-        {"bootstrap.servers": lane.settings.kafka.bootstrap_servers, "message.max.bytes": 8_000_000}
-    )
+    producer = Producer(lane.settings.kafka.client({"message.max.bytes": 8_000_000}))
     for value in bad:
         producer.produce(lane.topic, value=value, key=b"drone-0001")
     producer.produce(lane.topic, value=orjson.dumps(valid), key=b"drone-0001")

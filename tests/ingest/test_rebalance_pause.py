@@ -17,9 +17,9 @@ from lakehouse.settings import Settings
 @pytest.fixture()
 def topic(stack: Settings) -> Iterator[str]:
     name = f"test-pause-{uuid.uuid4().hex[:8]}"
-    admin = AdminClient({"bootstrap.servers": stack.kafka.bootstrap_servers})
+    admin = AdminClient(stack.kafka.client())
     admin.create_topics([NewTopic(name, 1, 1)])[name].result(15)
-    producer = Producer({"bootstrap.servers": stack.kafka.bootstrap_servers})
+    producer = Producer(stack.kafka.client())
     for _ in range(50):
         producer.produce(name, b"x")
     assert producer.flush(15) == 0
@@ -29,9 +29,7 @@ def topic(stack: Settings) -> Iterator[str]:
 
 def reassigned(stack: Settings, topic: str, resume_between: bool) -> int:
     """Messages consumed after pause, unassign, (resume,) assign."""
-    consumer = Consumer(
-        {"bootstrap.servers": stack.kafka.bootstrap_servers, "group.id": f"t-{uuid.uuid4().hex}"}
-    )
+    consumer = Consumer({**stack.kafka.client(), "group.id": f"t-{uuid.uuid4().hex}"})
     try:
         consumer.assign([TopicPartition(topic, 0, 0)])
         consumer.pause([TopicPartition(topic, 0)])

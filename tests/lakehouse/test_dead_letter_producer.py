@@ -19,7 +19,7 @@ from lakehouse.streaming.topics import MAX_BYTES_CONFIG, topic_max_bytes
 @pytest.fixture
 def dlq(stack: Settings) -> Iterator[Settings]:
     topic = f"test-dlq-{uuid.uuid4().hex[:8]}"
-    admin = AdminClient({"bootstrap.servers": stack.kafka.bootstrap_servers})
+    admin = AdminClient(stack.kafka.client())
     config = {MAX_BYTES_CONFIG: str(2 * 1024 * 1024)}  # smaller than the settings' 10 MiB
     admin.create_topics([NewTopic(topic, 1, 1, config=config)])[topic].result(15)
     yield stack.model_copy(update={"kafka": stack.kafka.model_copy(update={"dead_letter_topic": topic})})
@@ -27,7 +27,7 @@ def dlq(stack: Settings) -> Iterator[Settings]:
 
 
 def _count(settings: Settings) -> int:
-    consumer = Consumer({"bootstrap.servers": settings.kafka.bootstrap_servers, "group.id": "test-count"})
+    consumer = Consumer(settings.kafka.client({"group.id": "test-count"}))
     try:
         tp = TopicPartition(settings.kafka.dead_letter_topic, 0)
         return int(consumer.get_watermark_offsets(tp, timeout=10)[1])
@@ -57,7 +57,7 @@ def test_the_topics_own_limit_is_read_from_the_broker(dlq: Settings) -> None:
 
 
 def test_provisioning_sets_every_topics_limit_from_the_settings(stack: Settings) -> None:
-    admin = AdminClient({"bootstrap.servers": stack.kafka.bootstrap_servers})
+    admin = AdminClient(stack.kafka.client())
     resources = [ConfigResource(ResourceType.TOPIC, t) for t in stack.kafka.topics]
     for resource, fut in admin.describe_configs(resources).items():
         assert fut.result(15)[MAX_BYTES_CONFIG].value == str(stack.kafka.max_message_bytes), resource.name

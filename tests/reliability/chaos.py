@@ -316,7 +316,7 @@ class AlertsTally:
 def clean_replay(lane: AlertLane, timeout_s: float = 900) -> list[Alert]:
     """The riot alerts a fresh rules worker raises from the whole reports topic, with no fault."""
     topic = f"test-alerts-clean-{lane.token}"
-    admin = AdminClient({"bootstrap.servers": lane.settings.kafka.bootstrap_servers})
+    admin = AdminClient(lane.settings.kafka.client())
     admin.create_topics([NewTopic(topic, num_partitions=4, replication_factor=1)])[topic].result(15)
     env = {
         **lane.env,

@@ -63,7 +63,7 @@ class Checked:
 def read_source(settings: Settings, topic: str, timeout_s: float = 120) -> Source:
     consumer = Consumer(
         {
-            "bootstrap.servers": settings.kafka.bootstrap_servers,
+            **settings.kafka.client(),
             "group.id": f"checker-{uuid.uuid4().hex}",
             "enable.auto.commit": False,
         }
@@ -169,7 +169,7 @@ def check_caught_up(settings: Settings, source: Source, tables: list[Table], top
         landed = committed_offsets(table, topic)
         behind = {p: (landed.get(p, 0), end) for p, end in source.ends.items() if landed.get(p, 0) != end}
         assert not behind, f"{'.'.join(table.name())} is not at the topic's end: {behind}"
-    consumer = Consumer({"bootstrap.servers": settings.kafka.bootstrap_servers, "group.id": group})
+    consumer = Consumer(settings.kafka.client({"group.id": group}))
     try:
         committed = consumer.committed([TopicPartition(topic, p) for p in source.ends], timeout=10)
     finally:

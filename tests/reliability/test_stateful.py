@@ -49,13 +49,13 @@ class LakeUnderFaults(RuleBasedStateMachine):
             f"test-ingest-{token}",
             Path(tempfile.mkdtemp()),
         )
-        admin = AdminClient({"bootstrap.servers": self.stack.kafka.bootstrap_servers})
+        admin = AdminClient(self.stack.kafka.client())
         admin.create_topics([NewTopic(self.lane.topic, num_partitions=4, replication_factor=1)])[
             self.lane.topic
         ].result(15)
         self.producer = Producer(
             {
-                "bootstrap.servers": self.stack.kafka.bootstrap_servers,
+                **self.stack.kafka.client(),
                 "linger.ms": 5,
                 "message.max.bytes": 8_000_000,
             }
@@ -130,7 +130,7 @@ class LakeUnderFaults(RuleBasedStateMachine):
         if self.worker.poll() is None:
             self.worker.kill()
             self.worker.wait(10)
-        admin = AdminClient({"bootstrap.servers": self.stack.kafka.bootstrap_servers})
+        admin = AdminClient(self.stack.kafka.client())
         admin.delete_topics([self.lane.topic])[self.lane.topic].result(15)
         purge_namespace(load_catalog(self.stack), self.lane.namespace)
 

@@ -19,7 +19,7 @@ def small_config() -> SimulatorConfig:
 
 @pytest.fixture()
 def fresh_topic(stack: Settings) -> Iterator[str]:
-    admin = AdminClient({"bootstrap.servers": stack.kafka.bootstrap_servers})
+    admin = AdminClient(stack.kafka.client())
     name = f"test-reports-{uuid.uuid4().hex[:8]}"
     admin.create_topics([NewTopic(name, num_partitions=3, replication_factor=1)])[name].result(15)
     yield name

@@ -83,10 +83,10 @@ def test_bad_options_are_refused_clearly() -> None:
 
 
 def consume_all(settings: Settings, topic: str) -> list[tuple[bytes, bytes]]:
-    md = AdminClient({"bootstrap.servers": settings.kafka.bootstrap_servers}).list_topics(topic, timeout=10)
+    md = AdminClient(settings.kafka.client()).list_topics(topic, timeout=10)
     consumer = Consumer(
         {
-            "bootstrap.servers": settings.kafka.bootstrap_servers,
+            **settings.kafka.client(),
             "group.id": topic,
             "enable.auto.commit": False,
         }
@@ -164,7 +164,7 @@ def test_two_processes_share_the_fleet_by_drone_and_reproduce_their_reports(
     episodes = [t["episode_id"] for t in truth if t["kind"] == "riot"]
     assert episodes and len(episodes) == len(set(episodes)), "the lanes' ground truths merged, each riot once"
     assert not list(tmp_path.glob("t.jsonl.lane*")), "the lanes' parts are removed"
-    admin = AdminClient({"bootstrap.servers": stack.kafka.bootstrap_servers})
+    admin = AdminClient(stack.kafka.client())
     again = f"{fresh_topic}-again"
     admin.create_topics([NewTopic(again, num_partitions=3, replication_factor=1)])[again].result(15)
     try:

@@ -31,7 +31,7 @@ def state(lake: SeededLake) -> dict[str, tuple[int, int, dict[int, int]]]:
 def produced(lake: SeededLake) -> int:
     """Every report on the topic: the sum of the partitions' end offsets."""
     topic = lake.settings.kafka.reports_topic
-    consumer = Consumer({"bootstrap.servers": lake.settings.kafka.bootstrap_servers, "group.id": "ends"})
+    consumer = Consumer(lake.settings.kafka.client({"group.id": "ends"}))
     try:
         return sum(consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in range(4))
     finally:

@@ -15,7 +15,7 @@ from lakehouse.storage import s3_filesystem
 
 
 def test_topics_exist_with_configured_partitions(stack: Settings) -> None:
-    md = AdminClient({"bootstrap.servers": stack.kafka.bootstrap_servers}).list_topics(timeout=10)
+    md = AdminClient(stack.kafka.client()).list_topics(timeout=10)
     for topic in stack.kafka.topics:
         assert topic in md.topics, topic
         assert len(md.topics[topic].partitions) >= stack.kafka.partitions
@@ -24,7 +24,7 @@ def test_topics_exist_with_configured_partitions(stack: Settings) -> None:
 def test_kafka_produce_then_consume(stack: Settings) -> None:
     topic = stack.kafka.dead_letter_topic
     token = uuid.uuid4().hex
-    producer = Producer({"bootstrap.servers": stack.kafka.bootstrap_servers, "enable.idempotence": True})
+    producer = Producer(stack.kafka.client({"enable.idempotence": True}))
     delivered = []
     for i in range(50):
         producer.produce(
@@ -34,9 +34,7 @@ def test_kafka_produce_then_consume(stack: Settings) -> None:
     assert len(delivered) == 50 and all(err is None for err, _ in delivered)
     partition = delivered[0][1].partition()
     first = min(m.offset() for _, m in delivered)
-    consumer = Consumer(
-        {"bootstrap.servers": stack.kafka.bootstrap_servers, "group.id": token, "enable.auto.commit": False}
-    )
+    consumer = Consumer(stack.kafka.client({"group.id": token, "enable.auto.commit": False}))
     consumer.assign([TopicPartition(topic, partition, first)])
     got: list[str] = []
     deadline = time.monotonic() + 30

@@ -14,6 +14,7 @@ from quixstreams import Application
 from quixstreams.sinks.base import BaseSink, SinkBackpressureError
 
 from lakehouse.settings import Settings
+from lakehouse.streaming.connection import connection
 from lakehouse.streaming.runs import RUN_KEY, MessageRun, RunsOfMessages, runs_of
 from tests.alerting.conftest import group_behind, topic_ends
 
@@ -85,9 +86,9 @@ class Landing(BaseSink):
 @pytest.fixture
 def topic(stack: Settings) -> Iterator[tuple[str, dict[int, int]]]:
     name = f"test-runs-{uuid.uuid4().hex[:6]}"
-    admin = AdminClient({"bootstrap.servers": stack.kafka.bootstrap_servers})
+    admin = AdminClient(stack.kafka.client())
     admin.create_topics([NewTopic(name, 4, 1)])[name].result(15)
-    producer = Producer({"bootstrap.servers": stack.kafka.bootstrap_servers, "linger.ms": 5})
+    producer = Producer(stack.kafka.client({"linger.ms": 5}))
     for i in range(20_000):
         producer.produce(name, value=str(i).encode(), key=str(i % 13).encode())
     producer.flush(30)
@@ -99,7 +100,7 @@ def _run(settings: Settings, topic: str, group: str, sink: Landing, max_run: int
     app = RunsApp(
         run_topics=frozenset({topic}),
         max_run=max_run,
-        broker_address=settings.kafka.bootstrap_servers,
+        broker_address=connection(settings),
         consumer_group=group,
         auto_offset_reset="earliest",
         commit_interval=0.2,

@@ -28,27 +28,36 @@ app = Application(broker_address="127.0.0.1:1", consumer_group=group, state_dir=
 from quixstreams.state import StateStoreManager
 StateStoreManager(group_id=group, state_dir=state_dir).init()
 print(state_dir, flush=True)
-time.sleep(float(sys.argv[4]))
+release = Path(sys.argv[4])  # held until every process has its folder: all are alive at once
+deadline = time.time() + 120
+while not release.exists() and time.time() < deadline:
+    time.sleep(0.05)
 """
 HOLD = "import sys, time; from lakehouse.streaming.state import state_slot; from pathlib import Path; " \
        "print(state_slot(Path(sys.argv[1])), flush=True); time.sleep(float(sys.argv[2]))"  # fmt: skip
 
 
-def start_at_once(root: Path, group: str, n: int, hold_s: float) -> list[subprocess.CompletedProcess[str]]:
-    at = time.time() + 2.5  # every interpreter has imported Quix by then
+def start_at_once(root: Path, group: str, n: int) -> list[subprocess.CompletedProcess[str]]:
+    """``n`` processes released at one instant; each holds its folder until all have printed theirs,
+    so the folders compared are those of live processes, however slowly one of them started."""
+    at = time.time() + 2.5  # every interpreter has imported Quix by then, on an idle machine
+    release = root.parent / "release"
     procs = [
         subprocess.Popen(
-            [sys.executable, "-c", START, str(root), group, str(at), str(hold_s)],
+            [sys.executable, "-c", START, str(root), group, str(at), str(release)],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
         for _ in range(n)
     ]
+    firsts = [p.stdout.readline() if p.stdout is not None else "" for p in procs]
+    release.parent.mkdir(parents=True, exist_ok=True)
+    release.touch()
     out = []
-    for p in procs:
+    for p, first in zip(procs, firsts, strict=True):
         stdout, stderr = p.communicate(timeout=120)
-        out.append(subprocess.CompletedProcess(p.args, p.returncode, stdout, stderr))
+        out.append(subprocess.CompletedProcess(p.args, p.returncode, first + stdout, stderr))
     return out
 
 
@@ -58,7 +67,7 @@ def test_processes_started_at_the_same_instant_each_get_their_own_folder(tmp_pat
     release on this machine (``FileExistsError``)."""
     for attempt in range(3):
         root = tmp_path / f"new-{attempt}" / ".harmony"  # not there yet: every process creates it
-        results = start_at_once(root, "harmony-ingest-reports", 6, hold_s=0.5)
+        results = start_at_once(root, "harmony-ingest-reports", 6)
         for r in results:
             assert r.returncode == 0, f"a process failed at start (attempt {attempt}):\n{r.stderr[-2000:]}"
         folders = [Path(r.stdout.strip()) for r in results]
