@@ -7,13 +7,20 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test venv lint stack-up stack-down
+.PHONY: demo test venv lint lock stack-up stack-down
 
-$(STAMP): pyproject.toml
+# requirements.lock pins every transitive dependency (`make lock` regenerates it after a change to
+# pyproject.toml); the install takes it as constraints, so the project itself stays editable.
+$(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install -qq -e ".[dev]"  # -qq: errors only (setuptools' notes on editable installs are not)
+	$(BIN)/python -m pip install -qq -c requirements.lock -e ".[dev]"  # -qq: errors only (setuptools' notes on editable installs are not)
 	@touch $(STAMP)
+
+lock: $(STAMP)
+	$(BIN)/python -m pip install --quiet uv
+	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 \
+		--python-platform x86_64-unknown-linux-gnu --custom-compile-command "make lock" -q -o requirements.lock
 
 venv: $(STAMP)
 

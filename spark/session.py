@@ -12,8 +12,8 @@ import sys
 
 from pyspark.sql import SparkSession
 
+from lakehouse import versions
 from lakehouse.settings import Settings
-from stack import versions
 
 PACKAGES = (
     f"org.apache.iceberg:iceberg-spark-runtime-{versions.SPARK_MINOR}_{versions.SPARK_SCALA}:{versions.ICEBERG}",

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import yaml
 
+from lakehouse import versions
 from lakehouse.settings import Settings
-from stack import versions
 from stack.credentials import GENERATED
 from stack.services.kafka import server_properties
 

@@ -9,9 +9,10 @@ from base64 import urlsafe_b64encode
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from lakehouse import versions
 from lakehouse.private_files import private_dir, write_private
 from lakehouse.settings import Settings
-from stack import downloads, versions
+from stack import downloads
 from stack.services.base import Service, ServiceError
 
 if TYPE_CHECKING:

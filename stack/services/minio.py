@@ -6,8 +6,9 @@ from pathlib import Path
 
 from pyarrow import fs
 
+from lakehouse import versions
 from lakehouse.storage import s3_filesystem
-from stack import downloads, versions
+from stack import downloads
 from stack.services.base import Service
 
 

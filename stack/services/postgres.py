@@ -14,8 +14,9 @@ from pathlib import Path
 import psycopg2
 import psycopg2.extensions
 
+from lakehouse import versions
 from lakehouse.settings import Settings
-from stack import debian, versions
+from stack import debian
 from stack.services.base import Service, ServiceError
 
 # PostgreSQL refuses to run as root; Debian's package creates this user.

@@ -12,7 +12,8 @@ from pathlib import Path
 import httpx
 import orjson
 
-from stack import downloads, versions
+from lakehouse import versions
+from stack import downloads
 from stack.services.base import Service
 
 

@@ -22,13 +22,14 @@ from pyiceberg.types import (
     TimestamptzType,
 )
 
+from lakehouse import versions
 from lakehouse.derive import iceberg_schema, personal_paths
 from lakehouse.private_files import write_private
 from lakehouse.query import trino_sql
 from lakehouse.query.trino_sql import READ_QUERY_TYPES, REFUSED_GROUP
 from lakehouse.settings import Settings
 from lakehouse.tables import RAW_TABLES
-from stack import downloads, tls, versions
+from stack import downloads, tls
 from stack.services.base import Service, ServiceError
 
 JVM_OPTIONS = [

@@ -1,4 +1,5 @@
-"""Every version of every server the stack installs: the one place to change a pin.
+"""Every version of every server the stack installs and of the jars Spark loads: the one place to change
+a pin, in the shared contract so that both the stack and Spark read it (no app imports ``stack/``).
 
 Python libraries are pinned in ``pyproject.toml``; these are the servers and jars fetched from Maven
 Central, the Go module proxy, PyPI (a JDK) and Debian.
