@@ -6,14 +6,13 @@ import logging
 from collections.abc import Iterable
 from pathlib import Path
 
-from confluent_kafka import Consumer, TopicPartition
 from quixstreams import Application
 
 from alerting.bad_input import DeadLetters
+from lakehouse.adapters.quix import KeepsStop, Rebalancing, RunsOfMessages
 from lakehouse.settings import Settings
-from lakehouse.stopping import STOP, KeepsStop
+from lakehouse.stopping import STOP
 from lakehouse.streaming.connection import connection
-from lakehouse.streaming.runs import RunsOfMessages
 from lakehouse.streaming.state import processor_state_dir
 from lakehouse.streaming.topics import require_topics
 
@@ -37,18 +36,10 @@ def wait_for_topics(settings: Settings, topics: Iterable[str]) -> bool:
             backoff_s = min(30.0, backoff_s * 2)
 
 
-class ResumingApplication(KeepsStop, RunsOfMessages, Application):
-    """Quix's ``Application``, clearing a pause a partition kept from an earlier assignment, and reading
-    its ``run_topics`` in runs of a partition's messages (``lakehouse.streaming.runs``).
-
-    librdkafka keeps a partition paused across unassign/assign, and Quix forgets the pauses it made
-    (full buffers) when partitions are revoked: a partition paused at a rebalance and given back was never
-    consumed again. Resuming before Quix's own assignment keeps its pauses (state recovery) intact. A
-    private hook of Quix (pinned in pyproject); tests/ingest/test_rebalance_pause.py checks the behaviour."""
-
-    def _on_assign(self, consumer: Consumer, topic_partitions: list[TopicPartition]) -> None:
-        consumer.resume([TopicPartition(tp.topic, tp.partition) for tp in topic_partitions])
-        super()._on_assign(consumer, topic_partitions)
+class ResumingApplication(KeepsStop, Rebalancing, RunsOfMessages, Application):
+    """Quix's ``Application`` reading its ``run_topics`` in runs of a partition's messages
+    (``lakehouse.streaming.runs``), resuming a partition paused at an earlier assignment, and recording
+    stop signals (each through Quix's one seam, :mod:`lakehouse.adapters.quix`)."""
 
 
 def application(

@@ -25,9 +25,10 @@ from quixstreams.state import State
 from alerting.bad_input import DeadLetters
 from alerting.quix_app import application
 from ingest.app import MAX_RUN
+from lakehouse.adapters.quix import RunsOfMessages
 from lakehouse.settings import Settings
 from lakehouse.streaming.connection import connection
-from lakehouse.streaming.runs import MessageRun, RunsOfMessages
+from lakehouse.streaming.runs import MessageRun
 from tests.alerting.conftest import topic_ends
 
 ZONES = 16

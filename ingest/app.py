@@ -18,12 +18,17 @@ from quixstreams import Application
 from ingest.sink import TRANSIENT, IcebergSink
 from ingest.streams import Stream
 from ingest.writer import ExactlyOnceWriter, WriterConfig
+from lakehouse.adapters.quix import (
+    KeepsStop,
+    Rebalancing,
+    RunsOfMessages,
+    cached_high_watermark,
+    commit_checkpoint_now,
+)
 from lakehouse.catalog import load_catalog
 from lakehouse.dead_letters import DeadLetterProducer
 from lakehouse.settings import IngestSettings, Settings
-from lakehouse.stopping import KeepsStop
 from lakehouse.streaming.connection import connection
-from lakehouse.streaming.runs import RunsOfMessages
 from lakehouse.streaming.state import processor_state_dir
 from lakehouse.streaming.topics import require_topics
 from lakehouse.tables import ensure_table
@@ -34,7 +39,7 @@ logger = logging.getLogger("harmony.ingest")
 MAX_RUN = 10_000
 
 
-class LakeApplication(KeepsStop, RunsOfMessages, Application):
+class LakeApplication(KeepsStop, Rebalancing, RunsOfMessages, Application):
     """A Quix ``Application`` whose source of truth for positions is the lake, reading its topic in runs
     of a partition's messages (``lakehouse.streaming.runs``)."""
 
@@ -55,17 +60,13 @@ class LakeApplication(KeepsStop, RunsOfMessages, Application):
         ``commit_every`` counts rows, and a row is a run here)."""
         sink = self._lake_sink
         if sink.buffered_bytes >= self._max_bytes or sink.buffered >= self._max_rows:
-            self._processing_context.commit_checkpoint(force=True)
+            commit_checkpoint_now(self)
         if self.stop_after is not None and sink.received >= self.stop_after:
             self.stop()  # the run that reached the count is landed whole by the final checkpoint
 
-    def _on_assign(self, consumer: Consumer, topic_partitions: list[TopicPartition]) -> None:
-        # librdkafka keeps a partition paused across unassign/assign, and Quix forgets the pauses it made
-        # (backpressure, full buffers) when partitions are revoked: a partition paused at a rebalance and
-        # given back to this worker was never consumed again (the soak's stalled worker). Quix pauses
-        # again after this if it means to. tests/ingest/test_rebalance_pause.py checks both behaviours.
-        consumer.resume([TopicPartition(tp.topic, tp.partition) for tp in topic_partitions])
-        mine = [tp for tp in topic_partitions if tp.topic == self._lake_sink.topic]
+    def on_assigned(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        """Start each partition of the lake's topic at the lake's own offset, not the group's."""
+        mine = [tp for tp in partitions if tp.topic == self._lake_sink.topic]
         if mine:
             starts = self._lake_offsets([tp.partition for tp in mine])
             for tp in mine:
@@ -75,7 +76,6 @@ class LakeApplication(KeepsStop, RunsOfMessages, Application):
             logger.info(
                 "assigned %s, starting at lake offsets %s", sorted(tp.partition for tp in mine), starts
             )
-        super()._on_assign(consumer, topic_partitions)
 
     def _lake_offsets(self, partitions: list[int]) -> dict[int, int]:
         """Where to start: read from the lake, waiting out an outage of the catalog or S3 (there is no
@@ -89,21 +89,16 @@ class LakeApplication(KeepsStop, RunsOfMessages, Application):
                 time.sleep(delay)
                 delay = min(30.0, delay * 2)
 
-    def _on_revoke(self, consumer: Consumer, topic_partitions: list[TopicPartition]) -> None:
-        try:
-            super()._on_revoke(consumer, topic_partitions)  # commits the checkpoint while still the owner
-        finally:
-            self._lake_sink.release(
-                tp.partition for tp in topic_partitions if tp.topic == self._lake_sink.topic
-            )
+    def on_revoked(self, partitions: list[TopicPartition]) -> None:
+        # Quix committed the checkpoint while this worker still owned them; now they are the next owner's.
+        self._lake_sink.release(tp.partition for tp in partitions if tp.topic == self._lake_sink.topic)
 
-    def _on_lost(self, consumer: Consumer, topic_partitions: list[TopicPartition]) -> None:
+    def on_lost(self, partitions: list[TopicPartition]) -> None:
         # Lost, not revoked: another worker may already own them, so nothing buffered may be committed.
-        self._lake_sink.release(tp.partition for tp in topic_partitions if tp.topic == self._lake_sink.topic)
+        self._lake_sink.release(tp.partition for tp in partitions if tp.topic == self._lake_sink.topic)
         logger.warning(
-            "lost partitions %s; their buffered batch is dropped", [tp.partition for tp in topic_partitions]
+            "lost partitions %s; their buffered batch is dropped", [tp.partition for tp in partitions]
         )
-        super()._on_lost(consumer, topic_partitions)
 
 
 @dataclass
@@ -160,10 +155,9 @@ def build(settings: Settings, stream: Stream, options: IngestSettings | None = N
 def _lag(app: LakeApplication, topic: str, next_offsets: dict[int, int]) -> dict[int, int]:
     """Messages behind the end of each partition, from the consumer's cached watermarks."""
     out = {}
-    consumer = app._consumer  # the Quix consumer, for cached watermarks only
     for p, o in next_offsets.items():
         try:
-            _, high = consumer.get_watermark_offsets(TopicPartition(topic, p), cached=True)
+            high = cached_high_watermark(app, topic, p)
         except Exception:  # noqa: S112 - lag is best-effort observability
             continue
         if high >= 0:

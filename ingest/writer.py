@@ -22,7 +22,6 @@ import random
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
 from uuid import UUID, uuid4
 
 import numpy as np
@@ -30,15 +29,14 @@ import orjson
 import pyarrow as pa
 from pyiceberg.catalog import Catalog
 from pyiceberg.exceptions import CommitFailedException
-from pyiceberg.io.pyarrow import _dataframe_to_data_files
 from pyiceberg.manifest import DataFile
-from pyiceberg.table import Table, Transaction
+from pyiceberg.table import Table
 from pyiceberg.table.metadata import TableMetadata
 from pyiceberg.table.snapshots import Snapshot
-from pyiceberg.table.update import TableUpdate, update_table_metadata
 from pyiceberg.table.update.snapshot import ExpireSnapshots
 
 from ingest.failpoints import armed, failpoint
+from lakehouse.adapters.iceberg import MemoTransaction, after_metadata_write, write_data_files
 from lakehouse.derive import arrow_parse_schema
 from lakehouse.tables import KAFKA_OFFSETS_PROPERTY_PREFIX, TableSpec
 
@@ -48,29 +46,6 @@ OFFSETS_PROPERTY = "harmony.kafka.offsets"  # snapshot summary: the offsets as o
 TOPIC_PROPERTY = "harmony.kafka.topic"  # snapshot summary: the topic those offsets belong to
 PARTITION_COLUMN = "_kafka_partition"
 OFFSET_COLUMN = "_kafka_offset"
-
-
-class _Transaction(Transaction):
-    """A pyiceberg transaction that builds its pending metadata once per change, not once per read.
-
-    ``Transaction.table_metadata`` re-applies every staged update to a deep copy of the table's metadata
-    on each access, and one append reads it about seventeen times: with fifty snapshots retained that
-    was most of a commit. The result depends only on the base metadata and the staged updates (an
-    immutable tuple, replaced on every change), so it is kept until either changes. pyiceberg is pinned;
-    ``tests/ingest/test_transaction.py`` checks that a staged change is always seen.
-    """
-
-    _memo: tuple[TableMetadata, tuple[TableUpdate, ...], TableMetadata] | None = None
-
-    @property
-    def table_metadata(self) -> TableMetadata:
-        base, updates = self._table.metadata, self._updates
-        memo = self._memo
-        if memo is not None and memo[0] is base and memo[1] is updates:
-            return memo[2]
-        metadata = update_table_metadata(base, updates)
-        self._memo = (base, updates, metadata)
-        return metadata
 
 
 class StaleBatchError(RuntimeError):
@@ -258,7 +233,7 @@ class ExactlyOnceWriter:
             # to them yet: a crash here leaves orphan files, never rows.
             failpoint("ingest.before_data_files")
             write_started = time.perf_counter()
-            tx = _Transaction(table)
+            tx = MemoTransaction(table)
             update = tx.update_snapshot(
                 snapshot_properties={TOPIC_PROPERTY: self.topic, OFFSETS_PROPERTY: offsets_json}
             )
@@ -332,17 +307,11 @@ class ExactlyOnceWriter:
 def _write(
     table: Table, metadata: TableMetadata, rows: pa.Table, spec: TableSpec, uuid: UUID
 ) -> list[DataFile]:
-    """Write ``rows`` as the table's data files (its schema, partitioning and file properties).
-
-    Uses pyiceberg's own writer (``_dataframe_to_data_files``, what ``Transaction.append`` calls; private,
-    so pyiceberg is pinned and ``tests/ingest/test_writer.py`` checks the files it gives)."""
+    """Write ``rows`` as the table's data files (its schema, partitioning and file properties), with
+    pyiceberg's own writer (:func:`lakehouse.adapters.iceberg.write_data_files`)."""
     if rows.num_rows == 0:
         return []
-    return list(
-        _dataframe_to_data_files(
-            table_metadata=metadata, write_uuid=uuid, df=_conform(rows, spec), io=table.io
-        )
-    )
+    return write_data_files(table, metadata, _conform(rows, spec), uuid)
 
 
 def _conform(rows: pa.Table, spec: TableSpec) -> pa.Table:
@@ -380,15 +349,7 @@ def _expirable(table: Table, config: WriterConfig) -> list[int]:
 
 
 def _fail_after_metadata_file(catalog: Catalog) -> None:
-    """Arm the failpoint between step 5's metadata file and its catalog swap (tests only).
-
-    The catalog writes the file and swaps in one call, so the failpoint wraps its ``_write_metadata``:
-    a private hook of pyiceberg's catalogs (pinned in pyproject; the reliability suite checks that a crash
-    here leaves the new metadata file on S3 and the catalog on the old one)."""
-    write = catalog._write_metadata  # type: ignore[attr-defined]
-
-    def write_then_fail(*args: Any, **kwargs: Any) -> None:
-        write(*args, **kwargs)
-        failpoint("ingest.after_metadata_file")
-
-    catalog._write_metadata = write_then_fail  # type: ignore[attr-defined]
+    """Arm the failpoint between step 5's metadata file and its catalog swap (tests only): the catalog
+    writes the file and swaps in one call, so the failpoint follows its metadata write (the reliability
+    suite checks that a crash here leaves the new metadata file on S3 and the catalog on the old one)."""
+    after_metadata_write(catalog, lambda: failpoint("ingest.after_metadata_file"))

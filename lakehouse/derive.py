@@ -34,6 +34,7 @@ from pyiceberg.types import (
 )
 
 from lakehouse import schemas
+from lakehouse.adapters.pydantic import general_constraints
 
 _SCALARS: dict[type, IcebergType] = {
     bool: BooleanType(),  # before int: bool is a subclass of int
@@ -230,10 +231,12 @@ def declared(annotation: Any, metadata: list[Any]) -> Declared:
             continue  # both decoders are strict; serialisers do not change what is accepted
         elif isinstance(m, schemas.Personal):
             continue  # who may read a value, not which values are valid
-        elif type(m).__name__ == "_PydanticGeneralMetadata" and set(vars(m)) <= {"allow_inf_nan", "strict"}:
+        elif (general := general_constraints(m)) is not None and set(general) <= {"allow_inf_nan", "strict"}:
             continue  # NaN and infinity are refused for every float (JSON has neither)
-        elif type(m).__name__ == "_PydanticGeneralMetadata" and vars(m) == {"pattern": schemas.PLAIN_TEXT}:
-            pattern = m.pattern  # the contract's text; any other pattern is unknown (RE2 is not Rust's regex)
+        elif general == {"pattern": schemas.PLAIN_TEXT}:
+            pattern = (
+                schemas.PLAIN_TEXT
+            )  # the contract's text; any other is unknown (RE2 is not Rust's regex)
         elif _is_time_validator(m):
             time_validators += 1
         else:

@@ -16,7 +16,6 @@ import signal
 import threading
 from collections.abc import Callable
 from types import FrameType
-from typing import Any
 
 from lakehouse.terminal import first_line, printable
 
@@ -56,20 +55,6 @@ class StopRequest:
 
 
 STOP = StopRequest()  # the process's: one worker per process
-
-
-class KeepsStop:
-    """Mix into a Quix ``Application`` subclass (before it): the signals Quix handles inside ``run`` are
-    also recorded in :data:`STOP`. Overrides Quix's private signal handlers (quixstreams is pinned;
-    tests/alerting/test_stopping.py checks the behaviour)."""
-
-    def _on_sigterm(self, *args: Any) -> None:
-        STOP.set()
-        super()._on_sigterm(*args)  # type: ignore[misc]
-
-    def _on_sigint(self, *args: Any) -> None:
-        STOP.set()
-        super()._on_sigint(*args)  # type: ignore[misc]
 
 
 EXIT_THREAD_DIED = 70  # EX_SOFTWARE: a background thread died; a supervisor restarts the process

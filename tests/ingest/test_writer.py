@@ -18,10 +18,10 @@ from ingest.writer import (
     ExactlyOnceWriter,
     TableBatch,
     WriterConfig,
-    _Transaction,
     _write,
     committed_offsets,
 )
+from lakehouse.adapters.iceberg import MemoTransaction
 from lakehouse.catalog import load_catalog
 from lakehouse.schemas import CitizenObservation
 from lakehouse.settings import Settings
@@ -176,7 +176,7 @@ def test_the_transaction_sees_every_staged_change(spec_and_catalog: Lake) -> Non
     read); it must still equal pyiceberg's own answer after each change."""
     _spec, catalog, ident = spec_and_catalog
     table = catalog.load_table(ident)
-    tx = _Transaction(table)
+    tx = MemoTransaction(table)
     first = tx.table_metadata
     assert tx.table_metadata is first, "read twice without a change: built once"
     tx.set_properties({"harmony.test": "1"})

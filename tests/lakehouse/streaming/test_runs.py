@@ -13,9 +13,10 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from quixstreams import Application
 from quixstreams.sinks.base import BaseSink, SinkBackpressureError
 
+from lakehouse.adapters.quix import RunsOfMessages
 from lakehouse.settings import Settings
 from lakehouse.streaming.connection import connection
-from lakehouse.streaming.runs import RUN_KEY, MessageRun, RunsOfMessages, runs_of
+from lakehouse.streaming.runs import RUN_KEY, MessageRun, runs_of
 from tests.alerting.conftest import group_behind, topic_ends
 
 
