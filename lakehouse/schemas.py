@@ -188,7 +188,10 @@ class Severity(StrEnum):
     @property
     def rank(self) -> int:
         """Its place in the order low < medium < high < critical (a riot only ever escalates)."""
-        return list(Severity).index(self)
+        return _SEVERITY_RANK[self]
+
+
+_SEVERITY_RANK: dict[Severity, int] = {s: i for i, s in enumerate(Severity)}
 
 
 class Alert(_Message):

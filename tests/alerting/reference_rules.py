@@ -1,155 +1,112 @@
-"""The zone rules as they were before the journal (``alerting.zone_state``): one JSON document per zone,
-re-serialised on every sighting. Kept as the reference the journalled rules must agree with, sighting
-for sighting, whatever the restarts (tests/alerting/test_zone_state.py)."""
+"""The zone rules written again from their specification, as plainly as possible, sharing nothing with
+``alerting.rules`` but the contract: the reference the product's rules and journal must agree with,
+sighting for sighting, whatever the restarts (tests/alerting/test_zone_state.py).
+
+Each window is a list of ``[citizen, ms]`` pairs in arrival order: a sighting moves its citizen to the
+end; forgetting pops from the front while the first pair is at or before the horizon. The state of a
+zone is the one JSON document the rules kept before the journal (``{"citizens": ..., "riot": ...}``),
+so it doubles as the stored form the journal migrates from.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from alerting.rules import LowCitizen, Sighting, riot_severity
 from lakehouse.schemas import Alert, AlertKind, Severity
 from lakehouse.settings import RuleSettings
 
-
-def _ms_to_dt(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, UTC)
+ORDER = ["low", "medium", "high", "critical"]
 
 
-def _drop_front(last_ms: dict[str, int], horizon_ms: int) -> None:
-    """Forget entries at or before the horizon, oldest first, stopping at the first newer one.
-
-    Entries are re-inserted when they are updated, so the dict is in arrival order, which is time
-    order up to the small skew between partitions: this costs what it drops, not the whole window.
-    """
-    stale = []
-    for key, ms in last_ms.items():
-        if ms > horizon_ms:
-            break
-        stale.append(key)
-    for key in stale:
-        del last_ms[key]
+def _moved_to_end(pairs: list[list[Any]], citizen: str, ms: int) -> list[list[Any]]:
+    return [p for p in pairs if p[0] != citizen] + [[citizen, ms]]
 
 
-@dataclass(frozen=True)
-class CitizenRule:
-    """One alert per agitated citizen and zone per cool-down, however many drones see them.
-
-    State: the zone's newest event time and, per citizen, when their last alert was raised; entries
-    older than the cool-down are dropped. A sighting a whole cool-down older than the zone's newest
-    event is too late to tell whether it was alerted already, and raises nothing.
-    """
-
-    rules: RuleSettings
-
-    def apply(
-        self, state: dict[str, Any] | None, s: Sighting, now: datetime
-    ) -> tuple[dict[str, Any], list[Alert]]:
-        cooldown_ms = int(self.rules.citizen_cooldown_minutes * 60_000)
-        t = s["event_ms"]
-        st = state or {"newest_ms": t, "alerted": {}}
-        newest = st["newest_ms"] = max(t, st["newest_ms"])
-        alerted: dict[str, int] = st["alerted"]
-        alerts = []
-        if t > newest - cooldown_ms:
-            for low in s["lows"]:
-                cid = low["citizen_id"]
-                last = alerted.get(cid)
-                if last is not None and t < last + cooldown_ms:
-                    continue
-                alerted.pop(cid, None)
-                alerted[cid] = t  # re-inserted last: the dict stays in (near) time order
-                alerts.append(self._alert(s, low, now))
-        _drop_front(alerted, newest - cooldown_ms)
-        return st, alerts
-
-    def _alert(self, s: Sighting, low: LowCitizen, now: datetime) -> Alert:
-        threshold = self.rules.low_harmony_threshold
-        return Alert(
-            alert_id=f"low-{low['citizen_id']}-{s['event_ms']}",
-            kind=AlertKind.LOW_HARMONY,
-            severity=Severity.MEDIUM if low["harmony_score"] < threshold / 2 else Severity.LOW,
-            drone_id=s["drone_id"],
-            zone=s["zone"],
-            citizens=[low["citizen_id"]],
-            event_time=_ms_to_dt(s["event_ms"]),
-            detected_at=now,
-            reason=f"{low['name']} ({low['citizen_id']}) scored {low['harmony_score']:.1f}, "
-            f"below {threshold:g}",
-        )
+def _lookup(pairs: list[list[Any]], citizen: str) -> int | None:
+    found = [p[1] for p in pairs if p[0] == citizen]
+    return found[0] if found else None
 
 
-@dataclass(frozen=True)
-class RiotRule:
-    """At least K distinct low-score citizens in one zone within W minutes: one alert per episode.
-
-    The episode opens when the sliding window first holds K citizens and closes when it falls below K;
-    while open, the alert is re-emitted (same id) only when its severity grows.
-    """
-
-    rules: RuleSettings
-
-    def apply(
-        self, state: dict[str, Any] | None, s: Sighting, now: datetime
-    ) -> tuple[dict[str, Any], Alert | None]:
-        window_ms = int(self.rules.riot_window_minutes * 60_000)
-        t = s["event_ms"]
-        st = state or {"newest_ms": t, "seen": {}, "episode": None}
-        newest = st["newest_ms"] = max(t, st["newest_ms"])
-        seen: dict[str, int] = st["seen"]
-        for low in s["lows"] if t > newest - window_ms else ():  # else: too late for the window
-            cid = low["citizen_id"]
-            last = seen.pop(cid, t)
-            seen[cid] = max(t, last)  # re-inserted last: the dict stays in (near) time order
-        _drop_front(seen, newest - window_ms)
-        episode = st["episode"]
-        count = len(seen)
-        alert = None
-        if count < self.rules.riot_min_citizens:
-            episode = None
-        else:
-            severity = riot_severity(count, self.rules.riot_min_citizens)
-            if episode is None:
-                episode = {"alert_id": f"riot-{s['zone']}-{t}", "start_ms": t, "severity": severity.value}
-                alert = self._alert(episode, s, seen, severity, now)
-            elif severity.rank > Severity(episode["severity"]).rank:
-                episode = {**episode, "severity": severity.value}
-                alert = self._alert(episode, s, seen, severity, now)
-        st["episode"] = episode
-        return st, alert
-
-    def _alert(
-        self, episode: dict[str, Any], s: Sighting, seen: dict[str, int], severity: Severity, now: datetime
-    ) -> Alert:
-        minutes = self.rules.riot_window_minutes
-        return Alert(
-            alert_id=episode["alert_id"],
-            kind=AlertKind.RIOT,
-            severity=severity,
-            drone_id=s["drone_id"],
-            zone=s["zone"],
-            citizens=sorted(seen),
-            event_time=_ms_to_dt(episode["start_ms"]),
-            detected_at=now,
-            reason=f"{len(seen)} citizens below {self.rules.low_harmony_threshold:g} in {s['zone']} "
-            f"within {minutes:g} minutes",
-        )
+def _forgotten(pairs: list[list[Any]], horizon: int) -> list[list[Any]]:
+    i = 0
+    while i < len(pairs) and pairs[i][1] <= horizon:
+        i += 1
+    return pairs[i:]
 
 
 class ZoneRules:
-    """Both rules over one zone's sightings, in one state: what the processor runs per zone key."""
+    """``apply(doc, sighting, now) -> (doc, alerts)``: the citizen cool-down, then the riot window."""
 
     def __init__(self, rules: RuleSettings) -> None:
-        self.citizen = CitizenRule(rules)
-        self.riot = RiotRule(rules)
+        self.threshold = rules.low_harmony_threshold
+        self.cooldown = int(rules.citizen_cooldown_minutes * 60_000)
+        self.window = int(rules.riot_window_minutes * 60_000)
+        self.minutes = rules.riot_window_minutes
+        self.minimum = rules.riot_min_citizens
 
-    def apply(
-        self, state: dict[str, Any] | None, s: Sighting, now: datetime
-    ) -> tuple[dict[str, Any], list[Alert]]:
-        st = state or {}
-        citizens, alerts = self.citizen.apply(st.get("citizens"), s, now)
-        riot, riot_alert = self.riot.apply(st.get("riot"), s, now)
-        if riot_alert is not None:
-            alerts.append(riot_alert)
+    def apply(self, doc: dict[str, Any] | None, s: Any, now: datetime) -> tuple[dict[str, Any], list[Alert]]:
+        t = s["event_ms"]
+        citizens = (doc or {}).get("citizens") or {"newest_ms": t, "alerted": {}}
+        riot = (doc or {}).get("riot") or {"newest_ms": t, "seen": {}, "episode": None}
+        alerts: list[Alert] = []
+
+        newest = max(t, citizens["newest_ms"])
+        alerted = [[c, ms] for c, ms in citizens["alerted"].items()]
+        if t > newest - self.cooldown:
+            for low in s["lows"]:
+                last = _lookup(alerted, low["citizen_id"])
+                if last is None or t - last >= self.cooldown:
+                    alerted = _moved_to_end(alerted, low["citizen_id"], t)
+                    alerts.append(self.low_alert(s, low, now))
+        alerted = _forgotten(alerted, newest - self.cooldown)
+        citizens = {"newest_ms": newest, "alerted": {c: ms for c, ms in alerted}}
+
+        newest = max(t, riot["newest_ms"])
+        seen = [[c, ms] for c, ms in riot["seen"].items()]
+        if t > newest - self.window:
+            for low in s["lows"]:
+                last = _lookup(seen, low["citizen_id"])
+                seen = _moved_to_end(seen, low["citizen_id"], t if last is None or last < t else last)
+        seen = _forgotten(seen, newest - self.window)
+        episode = riot["episode"]
+        if len(seen) < self.minimum:
+            episode = None
+        else:
+            times = len(seen) // self.minimum  # 1, 2, 3 or more times the minimum
+            severity = ORDER[min(times, 3)]
+            if episode is None or ORDER.index(severity) > ORDER.index(episode["severity"]):
+                if episode is None:
+                    episode = {"alert_id": f"riot-{s['zone']}-{t}", "start_ms": t}
+                episode = {**episode, "severity": severity}
+                alerts.append(self.riot_alert(s, episode, sorted(c for c, _ in seen), now))
+        riot = {"newest_ms": newest, "seen": {c: ms for c, ms in seen}, "episode": episode}
         return {"citizens": citizens, "riot": riot}, alerts
+
+    def low_alert(self, s: Any, low: Any, now: datetime) -> Alert:
+        return Alert(
+            alert_id=f"low-{low['citizen_id']}-{s['event_ms']}",
+            kind=AlertKind.LOW_HARMONY,
+            severity=Severity.MEDIUM if 2 * low["harmony_score"] < self.threshold else Severity.LOW,
+            drone_id=s["drone_id"],
+            zone=s["zone"],
+            citizens=[low["citizen_id"]],
+            event_time=datetime.fromtimestamp(s["event_ms"] / 1000, UTC),
+            detected_at=now,
+            reason=f"{low['name']} ({low['citizen_id']}) scored {low['harmony_score']:.1f}, "
+            f"below {self.threshold:g}",
+        )
+
+    def riot_alert(self, s: Any, episode: dict[str, Any], window: list[str], now: datetime) -> Alert:
+        return Alert(
+            alert_id=episode["alert_id"],
+            kind=AlertKind.RIOT,
+            severity=Severity(episode["severity"]),
+            drone_id=s["drone_id"],
+            zone=s["zone"],
+            citizens=window,
+            event_time=datetime.fromtimestamp(episode["start_ms"] / 1000, UTC),
+            detected_at=now,
+            reason=f"{len(window)} citizens below {self.threshold:g} in {s['zone']} "
+            f"within {self.minutes:g} minutes",
+        )

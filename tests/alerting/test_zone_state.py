@@ -1,4 +1,5 @@
-"""The journalled zone state against the rules as they were (one JSON document per zone): the same alerts,
+"""The journalled zone state against the reference rules (``reference_rules``: written again from the
+specification, sharing no helper with the product, one JSON document per zone): the same alerts,
 sighting for sighting, through restarts, replays after a failed checkpoint, compactions and the migration
 of the old state; and what a sighting writes does not grow with the window."""
 
@@ -50,7 +51,7 @@ def key(a: Alert) -> tuple[str, str, str, tuple[str, ...]]:
 
 
 class Reference:
-    """The rules of before, one JSON document per zone."""
+    """The reference rules, one JSON document per zone."""
 
     def __init__(self) -> None:
         self.rules = reference_rules.ZoneRules(RULES)
