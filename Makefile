@@ -27,7 +27,8 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/harmony demo
 
-# The fast, server-free lane first (seconds), then the stack and the integration tests; last, a check that
+# The fast, server-free lane first (minutes), then the stack and the integration tests, each in random order
+# (pytest-randomly prints the seed); last, a check that
 # the run wrote nothing into the checkout outside .harmony/.
 test: $(STAMP)
 	@git status --porcelain --untracked-files=all 2>/dev/null > $(VENV)/.untracked-before || true

@@ -25,10 +25,10 @@ from confluent_kafka import Producer
 
 from benchmarks import results_file
 from benchmarks.alerting import Lane
-from benchmarks.commands import HARMONY, simulate
 from lakehouse.city import CITY
 from lakehouse.settings import get_settings
-from tests.dashboard.browser import DONE_WHEN, Browser, DashboardServer, page_done, riot_reports
+from testkit.browser import DONE_WHEN, Browser, DashboardServer, page_done, riot_reports
+from testkit.commands import HARMONY, simulate
 
 
 def main() -> None:

@@ -40,12 +40,12 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from psycopg2 import sql
 
 from benchmarks import results_file
-from benchmarks.commands import HARMONY, simulate
 from benchmarks.quix_floor import rules_floor
 from lakehouse.codec import decode
 from lakehouse.query import live_alerts
 from lakehouse.schemas import Alert
 from lakehouse.settings import Settings, get_settings
+from testkit.commands import HARMONY, simulate
 
 
 class Lane:

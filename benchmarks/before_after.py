@@ -1,6 +1,6 @@
 """The same benchmarks on two commits, in one run: what a change costs, measured side by side.
 
-    .venv/bin/python -m benchmarks.before_after <name> <baseline commit> [--reports N ...]
+    .venv/bin/python -m benchmarks.before_after <name> <baseline commit> [--only alerting_latency ...]
 
 Checks the baseline out into a temporary worktree and runs, for the baseline and then for this checkout,
 on the same stack one after the other: the alert latency at 10,000 reports/s, the flood capacity
@@ -52,7 +52,11 @@ def main() -> None:
     ap.add_argument("baseline", help="the commit before the change")
     ap.add_argument("--ingest-reports", type=int, default=2_000_000)
     ap.add_argument("--capacity-reports", type=int, default=600_000)
+    ap.add_argument(
+        "--only", nargs="+", choices=[name for name, _, _ in RUNS], help="these benchmarks (default: all)"
+    )
     args = ap.parse_args()
+    runs = [run for run in RUNS if not args.only or run[0] in args.only]
     extra = {
         "alerting_latency": [],
         "alerting_capacity_riots_2000": ["--reports", str(args.capacity_reports)],
@@ -67,7 +71,7 @@ def main() -> None:
             shutil.copy2(ROOT / ".env", base / ".env")
         try:
             figures: dict[str, float] = {}
-            for name, figure, bench in RUNS:
+            for name, figure, bench in runs:
                 for side, tree in (("before", base), ("after", ROOT)):
                     _run(tree, bench, extra[name])
                     figures[f"{figure}_{side}"] = _figures(tree, name)[figure]
@@ -83,6 +87,7 @@ def main() -> None:
             ).stdout.strip(),
             "ingest_reports": args.ingest_reports,
             "capacity_reports": args.capacity_reports,
+            "benchmarks": [name for name, _, _ in runs],
             "order": "per benchmark: baseline, then this checkout, on the same stack",
         },
         figures,

@@ -24,7 +24,7 @@ from lakehouse.query.engines import Engine, run
 from lakehouse.query.lake_state import table_state
 from lakehouse.settings import get_settings
 from lakehouse.tables import REPORTS, Answer
-from tests.dashboard.browser import DONE_WHEN, Browser, DashboardServer, page_done
+from testkit.browser import DONE_WHEN, Browser, DashboardServer, page_done
 
 # Every page as it opens, and the Answers page's other questions (one question is drawn at a time).
 PAGES = {

@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 from benchmarks import results_file
-from benchmarks.commands import HARMONY
+from testkit.commands import HARMONY
 
 REPO = Path(__file__).resolve().parents[1]
 ADDRESS = re.compile(r"dashboard on (http://\S+)")

@@ -4,7 +4,7 @@
 
 On a lane of its own (topics, groups, namespace, live alerts table) with its own MinIO on a tmpfs (so the
 disk can be filled without touching the machine's): the simulator produces at ``--rate`` with riots; the
-fleet of ``tests/reliability/chaos.py`` (two reports ingest workers, an alerts ingest worker, two rules
+fleet of ``testkit/chaos.py`` (two reports ingest workers, an alerts ingest worker, two rules
 workers, a delivery worker; one of each pair routed through Toxiproxy) runs under a supervisor that
 restarts what dies. Faults come from a shuffled deck holding every server and network fault once and
 the worker kills several times; after each, the time from healed to lag zero is measured before the next.
@@ -42,10 +42,10 @@ from lakehouse.storage import s3_filesystem
 from lakehouse.tables import purge_namespace
 from stack.services.minio import MinIO
 from stack.services.toxiproxy import Toxiproxy
-from tests.alerting.conftest import AlertLane
-from tests.reliability.chaos import Fleet, server_faults, tally_alerts
-from tests.reliability.checker import check_lake, read_source
-from tests.reliability.network import Toxics
+from testkit.alert_lane import AlertLane
+from testkit.chaos import Fleet, server_faults, tally_alerts
+from testkit.checker import check_lake, read_source
+from testkit.network import Toxics
 
 SOAK_S3_PORT, SOAK_CONSOLE_PORT = 9012, 9013
 WORKER_KILLS = {"ingest_kill": 8, "alerting_kill": 7, "commit_step_kill": 4}  # a deck: 32 faults, 23 kills

@@ -42,7 +42,6 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from pyiceberg.manifest import DataFile
 
 from benchmarks import results_file
-from benchmarks.commands import HARMONY, simulate
 from benchmarks.quix_floor import per_message_sink_floor, sink_floor
 from ingest.sink import IcebergSink
 from ingest.streams import STREAMS
@@ -52,6 +51,7 @@ from lakehouse.dead_letters import DeadLetterProducer
 from lakehouse.settings import Settings, get_settings
 from lakehouse.streaming.runs import MessageRun, runs_of
 from lakehouse.tables import TableSpec, purge_namespace
+from testkit.commands import HARMONY, simulate
 
 
 class Lane:

@@ -22,14 +22,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from benchmarks import results_file
-from benchmarks.private_lake import PrivateLake, private_lake
 from harmony.demo import DEMO_INTERVAL_S, DEMO_WEAR_LIFE_DAYS, HOLDOUT_DAYS
+from testkit.lakes import Lake, bench_lake
 
 TEN_M_HOLDOUT_DAYS = 7.0
 DEMO_DAYS = 7
 
 
-def measure(lake: PrivateLake, holdout_days: float) -> tuple[dict[str, float], dict[str, Any]]:
+def measure(lake: Lake, holdout_days: float) -> tuple[dict[str, float], dict[str, Any]]:
     from spark.failure_training import score, train
     from spark.session import session
 
@@ -95,7 +95,7 @@ def main() -> None:
     details: dict[str, Any] = {}
     if not args.skip_demo_lake:
         start = (datetime.now(UTC) - timedelta(days=DEMO_DAYS)).replace(second=0, microsecond=0)
-        with private_lake("maintdemo", args.keep) as lake:
+        with bench_lake("maintdemo", args.keep) as lake:
             produce_s, ingest_s = lake.fill(
                 "--start", start.strftime("%Y-%m-%dT%H:%M:%S"), "--days", str(DEMO_DAYS),
                 "--interval", f"{DEMO_INTERVAL_S:g}", "--wear-life-days", f"{DEMO_WEAR_LIFE_DAYS:g}",
@@ -103,7 +103,7 @@ def main() -> None:
             demo_figures, details["demo_lake"] = measure(lake, HOLDOUT_DAYS)
         figures |= {f"{k}_demo_lake": v for k, v in demo_figures.items()}
         details["demo_lake"] |= {"produce_s": round(produce_s, 1), "ingest_s": round(ingest_s, 1)}
-    with private_lake("maint", args.keep) as lake:
+    with bench_lake("maint", args.keep) as lake:
         produce_s, ingest_s = lake.fill(
             "--start", "2026-09-01", "--count", str(args.reports), "--citizens-per-report", "0.5"
         )

@@ -29,7 +29,7 @@ from lakehouse.adapters.quix import RunsOfMessages
 from lakehouse.settings import Settings
 from lakehouse.streaming.connection import connection
 from lakehouse.streaming.runs import MessageRun
-from tests.alerting.conftest import topic_ends
+from testkit.alert_lane import topic_ends
 
 ZONES = 16
 

@@ -15,10 +15,10 @@ import argparse
 import time
 
 from benchmarks import results_file
-from benchmarks.private_lake import private_lake
 from lakehouse.catalog import load_catalog
 from lakehouse.query import duck, duck_answers
 from lakehouse.tables import ALERTS, CITIZEN_OBSERVATIONS, REPORTS, Answer, ensure_table
+from testkit.lakes import bench_lake
 
 
 def main() -> None:
@@ -26,7 +26,7 @@ def main() -> None:
     ap.add_argument("--reports", type=int, default=10_000_000)
     ap.add_argument("--keep", action="store_true", help="keep the lake for inspection")
     args = ap.parse_args()
-    with private_lake("spark", args.keep) as lake:
+    with bench_lake("spark", args.keep) as lake:
         produce_s, ingest_s = lake.fill("--start", "2026-09-01", "--count", str(args.reports))
         settings = lake.settings
         catalog = load_catalog(settings)

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from benchmarks import results_file
-from benchmarks.commands import HARMONY
+from testkit.commands import HARMONY
 
 
 def timed_up(env: dict[str, str]) -> float:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
@@ -40,28 +41,14 @@ def run(
         return
     if stream not in STREAMS:
         raise typer.BadParameter(f"unknown stream {stream!r}; choose from {', '.join(STREAMS)}")
-    from quixstreams.checkpointing.exceptions import CheckpointConsumerCommitError
-    from quixstreams.sinks.base import SinkBackpressureError
-
     from ingest.writer import LostOffsetsError
     from lakehouse.streaming.topics import TopicMissing
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    logging.getLogger("pyiceberg").setLevel(logging.WARNING)
-    for handler in logging.getLogger().handlers:
-        handler.addFilter(one_line)
+    _log_in_one_line()
     settings = get_settings()
     STOP.install()  # a stop while waiting for a server at start is a clean exit (lakehouse.stopping)
-    overrides = {
-        k: v
-        for k, v in {
-            "commit_interval_s": commit_interval,
-            "max_rows": max_rows,
-            "max_bytes": max_bytes,
-        }.items()
-        if v is not None
-    }
-    options = settings.ingest.model_copy(update=overrides)
+    changed = {"commit_interval_s": commit_interval, "max_rows": max_rows, "max_bytes": max_bytes}
+    options = settings.ingest.model_copy(update={k: v for k, v in changed.items() if v is not None})
     try:
         ingest = build_when_reachable(settings, STREAMS[stream], options)
     except (LostOffsetsError, TopicMissing) as exc:
@@ -71,11 +58,48 @@ def run(
         f"group {STREAMS[stream].consumer_group(options.consumer_group)}, "
         f"commit every {options.commit_interval_s}s",
     )
-    kwargs: dict[str, float | int] = {}
-    if timeout is not None:
-        kwargs["timeout"] = timeout
-    landed = commits = dead_lettered = 0
-    backoff_s = 1.0
+    tally = _land(settings, stream, options, ingest, count, timeout)
+    say(
+        stream,
+        f"landed {tally.landed:,} rows in {tally.commits} commits, dead-lettered {tally.dead_lettered:,}",
+    )
+
+
+@dataclass(frozen=True)
+class Tally:
+    """What the worker's runs landed, summed over the consumers it started (one per broker outage)."""
+
+    landed: int = 0
+    commits: int = 0
+    dead_lettered: int = 0
+
+    def plus(self, ingest: IngestApp) -> Tally:
+        sink = ingest.sink
+        return Tally(
+            self.landed + sink.landed_rows,
+            self.commits + sink.commits,
+            self.dead_lettered + sink.dead_lettered,
+        )
+
+
+def _land(
+    settings: Settings,
+    stream: str,
+    options: IngestSettings,
+    ingest: IngestApp,
+    count: int | None,
+    timeout: float | None,
+) -> Tally:
+    """Run the worker until it stops (a signal, ``count`` messages, ``timeout`` idle seconds). A broker gone
+    between the lake's commit and Kafka's starts a new consumer once it is back; nothing else restarts."""
+    from quixstreams.checkpointing.exceptions import CheckpointConsumerCommitError
+    from quixstreams.sinks.base import SinkBackpressureError
+
+    from ingest.writer import LostOffsetsError
+    from lakehouse.streaming.topics import TopicMissing
+
+    kwargs: dict[str, float | int] = {} if timeout is None else {"timeout": timeout}
+    tally, backoff_s = Tally(), 1.0
     while not STOP.requested:
         try:
             ingest.app.stop_after = count  # counted in messages by the app (Quix would count runs)
@@ -87,15 +111,14 @@ def run(
             # The broker went away between the lake's commit and Kafka's. The lake's offsets are the
             # truth (the next assignment starts from them), so nothing is lost or landed twice: start a
             # new consumer once the broker is back instead of exiting.
-            landed, commits = landed + ingest.sink.landed_rows, commits + ingest.sink.commits
-            dead_lettered += ingest.sink.dead_lettered
+            tally = tally.plus(ingest)
             say(
                 stream,
                 f"the broker is away ({exc.args[0] if exc.args else exc}); the lake holds the batch, "
                 f"Kafka's offsets were not committed; resuming in {backoff_s:.0f}s",
             )
             if STOP.back_off(backoff_s):
-                break
+                return tally
             backoff_s = min(30.0, backoff_s * 2)
             try:
                 ingest = build_when_reachable(settings, STREAMS[stream], options)
@@ -105,9 +128,14 @@ def run(
         except LostOffsetsError as exc:
             fail(stream, str(exc))
         break
-    landed, commits = landed + ingest.sink.landed_rows, commits + ingest.sink.commits
-    dead_lettered += ingest.sink.dead_lettered
-    say(stream, f"landed {landed:,} rows in {commits} commits, dead-lettered {dead_lettered:,}")
+    return tally.plus(ingest)
+
+
+def _log_in_one_line() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("pyiceberg").setLevel(logging.WARNING)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(one_line)
 
 
 @app.command()

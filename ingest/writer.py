@@ -206,22 +206,9 @@ class ExactlyOnceWriter:
             # Step 1. Re-read the offsets this table has committed (its offsets property).
             landed = committed_offsets(table, self.topic)
 
-            # Step 2. Fence: only partitions this worker still owns, only rows not landed yet. A
-            # pre-written segment is kept whole or not at all: if any of its rows fails the fence, its
-            # rows rejoin the others to be filtered and written again (its files become orphans).
-            mine = {p: o for p, o in next_offsets.items() if owned(p)}
-            ready: list[DataFile] = []
-            ready_rows = 0
-            redo = [batch.rows]
-            for segment, segment_files in batch.prewritten:
-                if _unlanded(segment, landed, mine).num_rows == segment.num_rows:
-                    ready += segment_files
-                    ready_rows += segment.num_rows
-                else:
-                    redo.append(segment)
-            rows = _unlanded(pa.concat_tables(redo) if len(redo) > 1 else redo[0], landed, mine)
-            landing = rows.num_rows + ready_rows
-            advanced = {p: o for p, o in mine.items() if o > landed.get(p, -1)}
+            # Step 2. Fence: only partitions this worker still owns, only rows not landed yet.
+            fenced = fence(batch, landed, {p: o for p, o in next_offsets.items() if owned(p)})
+            rows, advanced, landing = fenced.rows, fenced.advanced, fenced.landing
             if landing == 0 and not advanced:
                 return self._result(ident, None, batch, 0, attempt, started, landed)
 
@@ -239,7 +226,7 @@ class ExactlyOnceWriter:
             )
             merge = table.properties.get("commit.manifest-merge.enabled", "false") == "true"
             producer = update.merge_append() if merge else update.fast_append()
-            files = ready + _write(table, tx.table_metadata, rows, spec, producer.commit_uuid)
+            files = [*fenced.ready, *_write(table, tx.table_metadata, rows, spec, producer.commit_uuid)]
             failpoint("ingest.after_data_files")
 
             # Step 5. One atomic commit: manifests and manifest list, the offsets property, the expiry of
@@ -318,6 +305,37 @@ def _conform(rows: pa.Table, spec: TableSpec) -> pa.Table:
     """The table's columns, in its order and with its nullability (Arrow builders mark all nullable)."""
     schema = arrow_parse_schema(spec.model)
     return rows.select(schema.names).cast(schema)
+
+
+@dataclass(frozen=True)
+class Fenced:
+    """What a batch may still land: pre-written files kept whole, rows to write, offsets it advances."""
+
+    ready: tuple[DataFile, ...]
+    ready_rows: int
+    rows: pa.Table
+    advanced: dict[int, int]
+
+    @property
+    def landing(self) -> int:
+        return int(self.rows.num_rows) + self.ready_rows
+
+
+def fence(batch: TableBatch, landed: dict[int, int], mine: dict[int, int]) -> Fenced:
+    """Only the partitions ``mine`` (still owned, with the batch's next offsets), only the rows not in
+    ``landed``. A pre-written segment is kept whole or not at all: if any of its rows fails the fence, its
+    rows rejoin the others to be filtered and written again (its files become orphans)."""
+    judged = [
+        (segment, files, _unlanded(segment, landed, mine).num_rows == segment.num_rows)
+        for segment, files in batch.prewritten
+    ]
+    redo = [batch.rows, *(segment for segment, _, whole in judged if not whole)]
+    return Fenced(
+        ready=tuple(f for _, files, whole in judged if whole for f in files),
+        ready_rows=sum(segment.num_rows for segment, _, whole in judged if whole),
+        rows=_unlanded(pa.concat_tables(redo) if len(redo) > 1 else redo[0], landed, mine),
+        advanced={p: o for p, o in mine.items() if o > landed.get(p, -1)},
+    )
 
 
 def _unlanded(rows: pa.Table, landed: dict[int, int], owned_next: dict[int, int]) -> pa.Table:

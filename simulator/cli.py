@@ -8,7 +8,7 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -20,6 +20,9 @@ from simulator.delivery import DeliveryStats
 from simulator.episodes import GroundTruth
 from simulator.generator import ReportGenerator
 from simulator.lanes import Run, run_lanes
+
+if TYPE_CHECKING:
+    from simulator.delivery import ReportProducer
 
 console = Console(stderr=True)
 FUTURE_TOLERANCE = timedelta(minutes=1)  # clocks of two machines disagree by this much
@@ -83,40 +86,17 @@ def simulate(
         weekend_multiplier=weekend_multiplier,
         wear_life_days=wear_life_days,
     )
-    backfill = start is not None
-    if not backfill and count is None and duration is None and not dry_run:
-        console.print("live mode runs until Ctrl-C (use --count or --duration to stop by itself)")
-    if not backfill and not (math.isfinite(rate) and rate > 0):
-        raise typer.BadParameter(f"--rate must be a positive number of reports per second, not {rate}")
-    if not backfill and dry_run and count is None and duration is None:
-        raise typer.BadParameter("--dry-run in live mode needs --count or --duration")
-    start_utc = None
-    if start is not None:
-        start_utc = start.replace(tzinfo=UTC) if start.tzinfo is None else start.astimezone(UTC)
-    # The random stream is salted with the backfill's start (same arguments, same bytes; another window,
-    # other report ids) or, live, with the clock, so two runs never share a report id.
-    salt = int(start_utc.timestamp() * 1000) if start_utc is not None else time.time_ns()
-    if start_utc is not None:
-        if count is None:
-            if days is None:
-                raise typer.BadParameter("backfill needs --days or --count")
-            count = int(days * 86_400 / config.report_interval_s * config.drones)
-        end = start_utc + timedelta(seconds=count * config.report_interval_s / config.drones)
-        if end > datetime.now(UTC) + FUTURE_TOLERANCE and not allow_future:
-            raise typer.BadParameter(
-                f"this backfill would end at {end:%Y-%m-%d %H:%M} UTC, after now: its events would lie in "
-                "the future (fewer --days or --count, an earlier --start, or --allow-future)"
-            )
-        label = f"backfill from {start_utc:%Y-%m-%d} ({count:,} reports)"
-    else:
-        label = f"live at {rate:,.0f} reports/s"
+    start_utc, count, label = _window(config, start, days, count, duration, rate, dry_run, allow_future)
     if processes > 1:
         if dry_run:
             raise typer.BadParameter("--dry-run writes one stream: use it with --processes 1")
         label += f" · {processes} processes"
+    # The random stream is salted with the backfill's start (same arguments, same bytes; another window,
+    # other report ids) or, live, with the clock, so two runs never share a report id.
+    salt = int(start_utc.timestamp() * 1000) if start_utc is not None else time.time_ns()
 
     from lakehouse.settings import get_settings
-    from simulator.delivery import ReportProducer, TopicUnavailable
+    from simulator.delivery import TopicUnavailable
 
     settings = None if dry_run else get_settings()  # a dry run needs no settings (nor credentials)
     kafka = None if settings is None else settings.kafka
@@ -134,16 +114,72 @@ def simulate(
         topic=topic or ("" if kafka is None else kafka.reports_topic),
     )
     if dry_run:
-        out = sys.stdout.buffer
-        for batch in run.batches(ReportGenerator(config, GroundTruth(ground_truth), id_salt=salt), 1):
-            out.write(b"\n".join(batch.values) + b"\n")
-        out.flush()
+        _write_to_stdout(run, GroundTruth(ground_truth))
         return
     try:
-        producer: ReportProducer = run.producer()  # connects and checks the topic before anything runs
+        producer = run.producer()  # connects and checks the topic before anything runs
     except TopicUnavailable as exc:
         console.print(f"[red]error:[/] {escape(str(exc))}", soft_wrap=True)
         raise typer.Exit(1) from exc
+    stats, interrupted, elapsed = _produce(run, producer, processes, label, GroundTruth(ground_truth))
+    console.print(
+        f"{'interrupted: ' if interrupted else ''}produced {stats.produced:,}, "
+        f"delivered {stats.delivered:,}, failed {stats.failed:,}, pending {stats.pending:,} "
+        f"in {elapsed:.1f}s "
+        f"({stats.delivered / elapsed:,.0f} reports/s) to {producer.topic}; ground truth: {ground_truth}"
+    )
+    if stats.failed or stats.pending or stats.errors:
+        console.print(f"[red]not every report was delivered[/]: {stats.errors}")
+        raise typer.Exit(1)
+
+
+def _window(
+    config: SimulatorConfig,
+    start: datetime | None,
+    days: float | None,
+    count: int | None,
+    duration: float | None,
+    rate: float,
+    dry_run: bool,
+    allow_future: bool,
+) -> tuple[datetime | None, int | None, str]:
+    """The run's window from its options: (start in UTC or None when live, reports or None, its label).
+    A backfill needs a size and must not run past the wall clock; live needs a sane rate."""
+    if start is None:
+        if count is None and duration is None and not dry_run:
+            console.print("live mode runs until Ctrl-C (use --count or --duration to stop by itself)")
+        if not (math.isfinite(rate) and rate > 0):
+            raise typer.BadParameter(f"--rate must be a positive number of reports per second, not {rate}")
+        if dry_run and count is None and duration is None:
+            raise typer.BadParameter("--dry-run in live mode needs --count or --duration")
+        return None, count, f"live at {rate:,.0f} reports/s"
+    start_utc = start.replace(tzinfo=UTC) if start.tzinfo is None else start.astimezone(UTC)
+    if count is None:
+        if days is None:
+            raise typer.BadParameter("backfill needs --days or --count")
+        count = int(days * 86_400 / config.report_interval_s * config.drones)
+    end = start_utc + timedelta(seconds=count * config.report_interval_s / config.drones)
+    if end > datetime.now(UTC) + FUTURE_TOLERANCE and not allow_future:
+        raise typer.BadParameter(
+            f"this backfill would end at {end:%Y-%m-%d %H:%M} UTC, after now: its events would lie in "
+            "the future (fewer --days or --count, an earlier --start, or --allow-future)"
+        )
+    return start_utc, count, f"backfill from {start_utc:%Y-%m-%d} ({count:,} reports)"
+
+
+def _write_to_stdout(run: Run, truth: GroundTruth) -> None:
+    """A dry run: the reports as JSON lines on stdout, one process, nothing sent."""
+    out = sys.stdout.buffer
+    for batch in run.batches(ReportGenerator(run.config, truth, id_salt=run.salt), 1):
+        out.write(b"\n".join(batch.values) + b"\n")
+    out.flush()
+
+
+def _produce(
+    run: Run, producer: ReportProducer, processes: int, label: str, truth: GroundTruth
+) -> tuple[DeliveryStats, bool, float]:
+    """Produce the run under a progress bar, in this process or in ``processes`` lanes; Ctrl-C stops it
+    and flushes what was sent. (stats, interrupted, seconds)."""
     t0 = time.monotonic()
     interrupted = False
     progress = Progress(
@@ -156,7 +192,7 @@ def simulate(
         transient=False,
     )
     with progress:
-        task = progress.add_task(label, total=count, rate=0.0)
+        task = progress.add_task(label, total=run.count, rate=0.0)
 
         def show(stats: DeliveryStats) -> None:
             elapsed = max(time.monotonic() - t0, 1e-9)
@@ -165,7 +201,7 @@ def simulate(
         if processes > 1:
             stats, interrupted = run_lanes(run, processes, show)
         else:
-            gen = ReportGenerator(config, GroundTruth(ground_truth), id_salt=salt)
+            gen = ReportGenerator(run.config, truth, id_salt=run.salt)
             try:
                 for batch in run.batches(gen, 1):
                     producer.send(batch.keys, batch.values)
@@ -176,12 +212,4 @@ def simulate(
             stats = producer.flush()
         elapsed = time.monotonic() - t0
         progress.update(task, completed=stats.produced, rate=stats.delivered / elapsed)
-    console.print(
-        f"{'interrupted: ' if interrupted else ''}produced {stats.produced:,}, "
-        f"delivered {stats.delivered:,}, failed {stats.failed:,}, pending {stats.pending:,} "
-        f"in {elapsed:.1f}s "
-        f"({stats.delivered / elapsed:,.0f} reports/s) to {producer.topic}; ground truth: {ground_truth}"
-    )
-    if stats.failed or stats.pending or stats.errors:
-        console.print(f"[red]not every report was delivered[/]: {stats.errors}")
-        raise typer.Exit(1)
+    return stats, interrupted, elapsed

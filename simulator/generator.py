@@ -163,85 +163,29 @@ class ReportGenerator:
         return start + timedelta(seconds=count * self.config.report_interval_s / self.config.drones)
 
     def batch(self, t: np.ndarray, drone: np.ndarray) -> Batch:
-        """Reports for drones ``drone`` at epoch seconds ``t`` (both arrays of one length)."""
-        cfg, rng, pop, lex = self.config, self._rng, self.population, self.lexicon
+        """Reports for drones ``drone`` at epoch seconds ``t`` (both arrays of one length).
+
+        The steps draw from one random stream in a fixed order (a seed gives the same bytes): who is
+        seen, who is agitated, the riots' extra citizens, what each says, then the drones' telemetry."""
         n = len(t)
         event_ms = np.round(t * 1000).astype(np.int64)
         t = event_ms / 1000.0
         zone = self.fleet.zone[drone]
-
-        # Who each drone sees: residents of its zone.
-        seen_n = rng.poisson(cfg.citizens_per_report, size=n)
-        report_of = np.repeat(np.arange(n), seen_n)
-        zone_of = zone[report_of]
-        citizen = np.empty(len(report_of), dtype=np.int64)
-        u = rng.random(len(report_of))
-        for z in np.unique(zone_of):
-            mask = zone_of == z
-            res = pop.residents[z]
-            citizen[mask] = res[(u[mask] * len(res)).astype(np.int64)]
-
-        # Background unrest follows the daily and weekly rhythm.
-        hours = ((event_ms // 3_600_000) % 24)[report_of]
-        weekend = (((event_ms // 86_400_000) + 3) % 7 >= 5)[report_of]  # 1970-01-01 was a Thursday
-        unrest = np.asarray(cfg.hourly_profile)[hours] * np.where(weekend, cfg.weekend_multiplier, 1.0)
-        agitated = rng.random(len(citizen)) < np.minimum(
-            1.0, cfg.base_agitation * unrest * pop.temperament[citizen]
-        )
-        rioting = np.zeros(len(citizen), dtype=bool)
-
-        # Riot episodes add rioters to the reports of drones in the episode's zone.
-        extra_reports, extra_citizens = [], []
-        for episode in self._active(float(t[0]), float(t[-1])):
-            inside = np.flatnonzero(
-                (zone == episode.zone_index)
-                & (t >= episode.start.timestamp())
-                & (t < episode.end.timestamp())
-            )
-            if not len(inside):
-                continue
-            self.ground_truth.record([episode], self.population)
-            k = rng.poisson(cfg.rioters_per_report, size=len(inside))
-            rioters = np.asarray(episode.rioters)
-            extra_reports.append(np.repeat(inside, k))
-            extra_citizens.append(rioters[rng.integers(0, len(rioters), size=int(k.sum()))])
-        if extra_reports:
-            report_of = np.concatenate([report_of, *extra_reports])
-            citizen = np.concatenate([citizen, *extra_citizens])
-            n_extra = len(citizen) - len(agitated)
-            agitated = np.concatenate([agitated, np.ones(n_extra, dtype=bool)])
-            rioting = np.concatenate([rioting, np.ones(n_extra, dtype=bool)])
-            order = np.argsort(report_of, kind="stable")
-            report_of, citizen, agitated, rioting = (
-                report_of[order],
-                citizen[order],
-                agitated[order],
-                rioting[order],
-            )
-
-        # What each citizen says, and the score the drone computes from it.
-        m = len(citizen)
-        n_words = rng.integers(2, MAX_WORDS + 1, size=m)
-        # One uniform draw per word, looked up in the speaker's mood's distribution (what rng.choice does,
-        # without drawing all three moods for everyone).
-        vocab = len(lex.words)
-        mood = np.where(rioting, 2, np.where(agitated, 1, 0))[:, None]
-        at = self._word_at(rng.random((m, MAX_WORDS)) + mood)
-        said = np.clip(at, mood * vocab, (mood + 1) * vocab - 1) - mood * vocab
-        used = np.arange(MAX_WORDS)[None, :] < n_words[:, None]
-        mean_weight = (lex.weights[said] * used).sum(axis=1) / n_words
-        score = np.clip(50 + 50 * mean_weight + rng.normal(0, 2.0, size=m), 0, 100).round(1)
+        report_of, citizen = self._seen(zone, n)
+        agitated = self._agitated(event_ms, report_of, citizen)
+        report_of, citizen, agitated, rioting = self._with_rioters(zone, t, report_of, citizen, agitated)
+        said, used, n_words, score = self._speech(agitated, rioting)
 
         lat, lon, alt = self.fleet.positions(drone, t)
         wear, events = self.wear.observe(drone, t)
-        health = self.wear.telemetry(drone, t, wear, self.fleet.period_s[drone], rng)
+        health = self.wear.telemetry(drone, t, wear, self.fleet.period_s[drone], self._rng)
         battery, temp, signal = health.battery, health.temp, health.signal
         if events.ends:
             self.ground_truth.record_drone_events(
                 [(self.fleet.ids[d], at, EVENTS[c].value, CAUSES[c]) for d, at, c in events.ends]
             )
         cols = BatchColumns(
-            report_ids=rng.bytes(16 * n).hex(),
+            report_ids=self._rng.bytes(16 * n).hex(),
             drone=drone,
             zone=zone,
             event_ms=event_ms,
@@ -263,3 +207,81 @@ class ReportGenerator:
         values = self.writer.write(cols)
         self._seq += n
         return Batch(keys=[self._drone_keys[d] for d in drone.tolist()], values=values, event_ms=event_ms)
+
+    def _seen(self, zone: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Who each drone sees: residents of its zone (the report each sighting belongs to, the citizen)."""
+        rng, pop = self._rng, self.population
+        seen_n = rng.poisson(self.config.citizens_per_report, size=n)
+        report_of = np.repeat(np.arange(n), seen_n)
+        zone_of = zone[report_of]
+        citizen = np.empty(len(report_of), dtype=np.int64)
+        u = rng.random(len(report_of))
+        for z in np.unique(zone_of):
+            mask = zone_of == z
+            res = pop.residents[z]
+            citizen[mask] = res[(u[mask] * len(res)).astype(np.int64)]
+        return report_of, citizen
+
+    def _agitated(self, event_ms: np.ndarray, report_of: np.ndarray, citizen: np.ndarray) -> np.ndarray:
+        """Background unrest follows the daily and weekly rhythm, times each citizen's temperament."""
+        cfg = self.config
+        hours = ((event_ms // 3_600_000) % 24)[report_of]
+        weekend = (((event_ms // 86_400_000) + 3) % 7 >= 5)[report_of]  # 1970-01-01 was a Thursday
+        unrest = np.asarray(cfg.hourly_profile)[hours] * np.where(weekend, cfg.weekend_multiplier, 1.0)
+        chance = np.minimum(1.0, cfg.base_agitation * unrest * self.population.temperament[citizen])
+        return np.asarray(self._rng.random(len(citizen)) < chance)
+
+    def _with_rioters(
+        self,
+        zone: np.ndarray,
+        t: np.ndarray,
+        report_of: np.ndarray,
+        citizen: np.ndarray,
+        agitated: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Riot episodes add rioters to the reports of drones in the episode's zone (recorded as ground
+        truth); the sightings stay ordered by report."""
+        rng = self._rng
+        extra_reports, extra_citizens = [], []
+        for episode in self._active(float(t[0]), float(t[-1])):
+            inside = np.flatnonzero(
+                (zone == episode.zone_index)
+                & (t >= episode.start.timestamp())
+                & (t < episode.end.timestamp())
+            )
+            if not len(inside):
+                continue
+            self.ground_truth.record([episode], self.population)
+            k = rng.poisson(self.config.rioters_per_report, size=len(inside))
+            rioters = np.asarray(episode.rioters)
+            extra_reports.append(np.repeat(inside, k))
+            extra_citizens.append(rioters[rng.integers(0, len(rioters), size=int(k.sum()))])
+        rioting = np.zeros(len(citizen), dtype=bool)
+        if not extra_reports:
+            return report_of, citizen, agitated, rioting
+        report_of = np.concatenate([report_of, *extra_reports])
+        citizen = np.concatenate([citizen, *extra_citizens])
+        n_extra = len(citizen) - len(agitated)
+        agitated = np.concatenate([agitated, np.ones(n_extra, dtype=bool)])
+        rioting = np.concatenate([rioting, np.ones(n_extra, dtype=bool)])
+        order = np.argsort(report_of, kind="stable")
+        return report_of[order], citizen[order], agitated[order], rioting[order]
+
+    def _speech(
+        self, agitated: np.ndarray, rioting: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """What each citizen says (word indices, which of MAX_WORDS slots are used, how many), and the
+        score the drone computes from it."""
+        rng, lex = self._rng, self.lexicon
+        m = len(agitated)
+        n_words = rng.integers(2, MAX_WORDS + 1, size=m)
+        # One uniform draw per word, looked up in the speaker's mood's distribution (what rng.choice does,
+        # without drawing all three moods for everyone).
+        vocab = len(lex.words)
+        mood = np.where(rioting, 2, np.where(agitated, 1, 0))[:, None]
+        at = self._word_at(rng.random((m, MAX_WORDS)) + mood)
+        said = np.clip(at, mood * vocab, (mood + 1) * vocab - 1) - mood * vocab
+        used = np.arange(MAX_WORDS)[None, :] < n_words[:, None]
+        mean_weight = (lex.weights[said] * used).sum(axis=1) / n_words
+        score = np.clip(50 + 50 * mean_weight + rng.normal(0, 2.0, size=m), 0, 100).round(1)
+        return said, used, n_words, score

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 
 import orjson
 from pyiceberg.catalog import Catalog
@@ -49,11 +49,22 @@ class AnswerRun:
     seconds: float
 
 
-@dataclass
+@dataclass(frozen=True)
 class AnalyzeRun:
     mode: str  # "full", "incremental" or "unchanged"
-    answers: list[AnswerRun] = field(default_factory=list)
+    answers: tuple[AnswerRun, ...] = ()
     reason: str = ""
+
+
+@dataclass(frozen=True)
+class Counts:
+    """The additive counts the answers are finished from (``spark/answers.py``, step 1)."""
+
+    days: DataFrame
+    hours: DataFrame
+    zones: DataFrame
+    words: DataFrame
+    cells: DataFrame  # per day, zone and hour
 
 
 def current_snapshot(
@@ -159,22 +170,14 @@ def analyze(
     report: Callable[[str], None] = lambda _m: None,
     incremental: bool = False,
 ) -> AnalyzeRun:
+    """1. decide full or incremental; 2. count the rows to read; 3. finish the answers; 4. replace them."""
     catalog = load_catalog(settings)
     now = source_snapshots(settings)
     since = previous_sources(catalog, settings)
-    run = AnalyzeRun("full")
-    if incremental:
-        if since == now:
-            report("inputs unchanged since the last run: nothing to compute")
-            return AnalyzeRun("unchanged")
-        why = why_not_incremental(catalog, settings, since, now)
-        if why is None:
-            run.mode = "incremental"
-        else:
-            run.reason = why
-            report(f"full recompute: {why}")
+    run = _mode(catalog, settings, since, now, incremental, report)
+    if run.mode == "unchanged":
+        return run
     threshold = settings.rules.low_harmony_threshold
-    cat = settings.catalog.name
     if run.mode == "incremental":
         assert since is not None
         observations = read_appended(spark, CITIZEN_OBSERVATIONS, settings, since, now)
@@ -183,51 +186,104 @@ def analyze(
         observations = read(spark, CITIZEN_OBSERVATIONS, settings, now)
         reports = read(spark, REPORTS, settings, now)
     grain = answers.grain_counts(observations, threshold).cache()  # small: days × zones × 24 rows
-    days = answers.day_counts(grain)
-    hours = answers.hour_counts(grain)
-    zones = answers.zone_counts(grain)
-    words = answers.word_counts(reports, threshold)
-    cells = answers.zone_hour_counts(grain)
+    counts = Counts(
+        days=answers.day_counts(grain),
+        hours=answers.hour_counts(grain),
+        zones=answers.zone_counts(grain),
+        words=answers.word_counts(reports, threshold),
+        cells=answers.zone_hour_counts(grain),
+    )
     if run.mode == "incremental":
-
-        def stored(answer: Answer, *columns: str) -> DataFrame:
-            return spark.table(f"{cat}.{answer.identifier(settings)}").select(*columns)
-
-        days = answers.add_counts(stored(Answer.BY_DAY, *days.columns), days, "day")
-        hours = answers.add_counts(stored(Answer.BY_HOUR, *hours.columns), hours, "hour")
-        zones = answers.add_counts(stored(Answer.BY_ZONE, *zones.columns), zones, "zone")
-        words = answers.add_counts(stored(Answer.WORDS, *words.columns), words, "word")
-        cells = answers.add_counts(stored(Answer.BY_ZONE_HOUR, *cells.columns), cells, "day", "zone", "hour")
+        counts = _with_stored(spark, settings, counts)
     riots = answers.riots(read(spark, ALERTS, settings, now)).cache()
-    daily = answers.by_day(days, riots)
-    results: dict[Answer, DataFrame] = {
+    results = finished(spark, counts, riots)
+    written = _replace(catalog, settings, results, now, run.mode, report)
+    grain.unpersist()
+    riots.unpersist()
+    return replace(run, answers=written)
+
+
+def _mode(
+    catalog: Catalog,
+    settings: Settings,
+    since: Snapshots | None,
+    now: Snapshots,
+    incremental: bool,
+    report: Callable[[str], None],
+) -> AnalyzeRun:
+    """Full, incremental (only appends since the stored answers' snapshots) or unchanged, said once."""
+    if not incremental:
+        return AnalyzeRun("full")
+    if since == now:
+        report("inputs unchanged since the last run: nothing to compute")
+        return AnalyzeRun("unchanged")
+    why = why_not_incremental(catalog, settings, since, now)
+    if why is None:
+        return AnalyzeRun("incremental")
+    report(f"full recompute: {why}")
+    return AnalyzeRun("full", reason=why)
+
+
+def _with_stored(spark: SparkSession, settings: Settings, appended: Counts) -> Counts:
+    """The appended rows' counts added to the stored answers' (counts of disjoint rows add up)."""
+    cat = settings.catalog.name
+
+    def stored(answer: Answer, frame: DataFrame) -> DataFrame:
+        return spark.table(f"{cat}.{answer.identifier(settings)}").select(*frame.columns)
+
+    return Counts(
+        days=answers.add_counts(stored(Answer.BY_DAY, appended.days), appended.days, "day"),
+        hours=answers.add_counts(stored(Answer.BY_HOUR, appended.hours), appended.hours, "hour"),
+        zones=answers.add_counts(stored(Answer.BY_ZONE, appended.zones), appended.zones, "zone"),
+        words=answers.add_counts(stored(Answer.WORDS, appended.words), appended.words, "word"),
+        cells=answers.add_counts(
+            stored(Answer.BY_ZONE_HOUR, appended.cells), appended.cells, "day", "zone", "hour"
+        ),
+    )
+
+
+def finished(spark: SparkSession, counts: Counts, riots: DataFrame) -> dict[Answer, DataFrame]:
+    """Every answer from its counts and the riot episodes (``spark/answers.py``, step 2)."""
+    daily = answers.by_day(counts.days, riots)
+    return {
         Answer.BY_DAY: daily,
         Answer.BY_WEEKDAY: answers.by_weekday(daily),
-        Answer.BY_HOUR: answers.by_hour(hours, riots),
-        Answer.BY_ZONE: answers.by_zone(zones, riots, answers.zone_centres(spark)),
-        Answer.WORDS: answers.words(words, hours),
-        Answer.BY_ZONE_HOUR: answers.by_zone_hour(cells, riots),
+        Answer.BY_HOUR: answers.by_hour(counts.hours, riots),
+        Answer.BY_ZONE: answers.by_zone(counts.zones, riots, answers.zone_centres(spark)),
+        Answer.WORDS: answers.words(counts.words, counts.hours),
+        Answer.BY_ZONE_HOUR: answers.by_zone_hour(counts.cells, riots),
     }
-    # Materialise every answer before replacing any table: an incremental run reads the stored ones.
-    timings = {}
+
+
+def _replace(
+    catalog: Catalog,
+    settings: Settings,
+    results: dict[Answer, DataFrame],
+    now: Snapshots,
+    mode: str,
+    report: Callable[[str], None],
+) -> tuple[AnswerRun, ...]:
+    """Materialise every answer before replacing any table (an incremental run reads the stored ones),
+    then replace each in one Iceberg commit that carries the source snapshots."""
+    cat = settings.catalog.name
+    timings, ready = {}, {}
     for answer in Answer:
         t0 = time.monotonic()
-        results[answer] = results[answer].localCheckpoint(eager=True)
+        ready[answer] = results[answer].localCheckpoint(eager=True)
         timings[answer] = time.monotonic() - t0
     ensure_namespace(catalog, settings.catalog.answers_namespace)  # safe when two jobs race to create it
+    done = []
     for answer in Answer:
         t0 = time.monotonic()
         (
-            results[answer]
+            ready[answer]
             .writeTo(f"{cat}.{answer.identifier(settings)}")
             .option(f"snapshot-property.{SOURCE_SNAPSHOTS_PROPERTY}", orjson.dumps(now).decode())
-            .option(f"snapshot-property.{ANALYZE_MODE_PROPERTY}", run.mode)
+            .option(f"snapshot-property.{ANALYZE_MODE_PROPERTY}", mode)
             .tableProperty("format-version", "2")
             .createOrReplace()
         )
-        rows = results[answer].count()
-        run.answers.append(AnswerRun(answer, rows, timings[answer] + time.monotonic() - t0))
-        report(f"{answer.identifier(settings)}: {rows} rows in {run.answers[-1].seconds:.1f}s ({run.mode})")
-    grain.unpersist()
-    riots.unpersist()
-    return run
+        rows = ready[answer].count()
+        done.append(AnswerRun(answer, rows, timings[answer] + time.monotonic() - t0))
+        report(f"{answer.identifier(settings)}: {rows} rows in {done[-1].seconds:.1f}s ({mode})")
+    return tuple(done)

@@ -22,6 +22,28 @@ PACKAGES = (
 )
 
 
+def _engine(master: str, app_name: str) -> SparkSession.Builder:
+    """The engine's settings every session shares: a modest driver, few shuffle partitions, no UI, UTC."""
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    return (
+        SparkSession.builder.master(master)
+        .appName(app_name)
+        .config("spark.driver.memory", os.environ.get("HARMONY_SPARK_DRIVER_MEMORY", "2g"))
+        .config("spark.sql.shuffle.partitions", "8")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.session.timeZone", "UTC")
+    )
+
+
+def local_session(app_name: str = "harmony-local", master: str = "local[1]") -> SparkSession:
+    """The same engine without the lake (no jars, no catalog, no server): what the pure DataFrame functions
+    of ``spark/answers.py`` and ``spark/failure_features.py`` are tested on, in-process, on small frames."""
+    spark = _engine(master, app_name).config("spark.driver.memory", "512m").getOrCreate()
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark
+
+
 def session(settings: Settings, master: str = "local[*]", app_name: str = "harmony") -> SparkSession:
     """A Spark session on ``master`` (``local[*]``, ``spark://…`` or ``k8s://…``) with the lake catalog."""
     import pyspark
@@ -32,17 +54,10 @@ def session(settings: Settings, master: str = "local[*]", app_name: str = "harmo
         )
     s3, pg, name = settings.s3, settings.postgres, settings.catalog.name
     cat = f"spark.sql.catalog.{name}"
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = (
-        SparkSession.builder.master(master)
-        .appName(app_name)
+        _engine(master, app_name)
         .config("spark.jars.packages", ",".join(PACKAGES))
         .config("spark.jars.ivy", str(settings.cache_path / "ivy"))
-        .config("spark.driver.memory", os.environ.get("HARMONY_SPARK_DRIVER_MEMORY", "2g"))
-        .config("spark.sql.shuffle.partitions", "8")
-        .config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.extensions", "org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions")
         .config(cat, "org.apache.iceberg.spark.SparkCatalog")
         .config(f"{cat}.catalog-impl", "org.apache.iceberg.jdbc.JdbcCatalog")

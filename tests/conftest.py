@@ -9,10 +9,9 @@ import pytest
 from lakehouse.settings import Settings, get_settings
 from stack import manager
 from stack.credentials import ensure_env_file
-from tests.fleet import fleet_lake
-from tests.seeded import seeded_lake
 
-__all__ = ["fleet_lake", "seeded_lake"]  # fixtures for every area that reads a seeded lake
+# The shared lakes (read-only) and the lanes of their own, for every area.
+pytest_plugins = ["tests.seeded", "tests.lanes"]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

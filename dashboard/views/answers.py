@@ -158,111 +158,128 @@ def weekends() -> None:
     ui.show_sql(sql_days)
 
 
+MEASURES = ["citizens_seen", "low_score_citizens", "riot_alerts"]
+
+
 def when_and_where() -> None:
     """The 24-hour curve, the zone × hour heatmap, the riskiest zones as a bar and a map."""
     sql_cells = f"SELECT day, zone, hour, citizens_seen, low_score_citizens, riot_alerts\nFROM {BY_ZONE_HOUR}"
     cells = read(sql_cells, BY_ZONE_HOUR)
     if cells is None:
         return  # read said why
-    cells["day"] = pd.to_datetime(cells["day"])
-    cells = cells[cells["day"].between(pd.Timestamp(start), pd.Timestamp(end))]
-    if not cells.empty:
-        if day_type != "all":
-            cells = cells[(cells["day"].dt.day_of_week >= 5) == (day_type == "weekends")]
-        in_zones = cells[cells["zone"].isin(zones)] if zones else cells
-        measures = ["citizens_seen", "low_score_citizens", "riot_alerts"]
-
-        st.subheader("When in the day?")
-        hours = in_zones.groupby("hour", as_index=False)[measures].sum()
-        hours["low_score_share"] = hours["low_score_citizens"] / hours["citizens_seen"].clip(lower=1)
-        peak = set(hours.nlargest(PEAK_HOURS, ["low_score_citizens", "riot_alerts"])["hour"])
-        hours["peak"] = hours["hour"].isin(peak)
-        left, right = st.columns(2)
-        with left:
-            st.altair_chart(
-                alt.Chart(hours)
-                .mark_line(point=True)
-                .encode(
-                    x=alt.X("hour:O", title="hour of day (UTC)"),
-                    y=alt.Y(
-                        "low_score_share:Q", title="share of low-score citizens", axis=alt.Axis(format="%")
-                    ),
-                    tooltip=[
-                        "hour:O",
-                        "low_score_share:Q",
-                        "low_score_citizens:Q",
-                        "riot_alerts:Q",
-                        "peak:N",
-                    ],
-                )
-                .properties(height=400),
-                key="chart-hours",
-            )
-            st.caption("Peak hours: " + ", ".join(f"{h:02d}:00" for h in sorted(peak)))
-            ui.csv_download(hours, "unrest_by_hour")
-        with right:
-            grid = in_zones.groupby(["zone", "hour"], as_index=False)[measures].sum()
-            grid["low_score_share"] = grid["low_score_citizens"] / grid["citizens_seen"].clip(lower=1)
-            st.altair_chart(
-                alt.Chart(grid)
-                .mark_rect()
-                .encode(
-                    x=alt.X("hour:O", title="hour of day (UTC)"),
-                    y=alt.Y("zone:N", title=None, axis=alt.Axis(labelOverlap=False)),
-                    color=SHARE,
-                    tooltip=["zone:N", "hour:O", "low_score_share:Q", "riot_alerts:Q"],
-                )
-                .properties(height=400),
-                key="chart-heatmap",
-            )
-            ui.csv_download(grid, "unrest_by_zone_hour")
-        ui.show_sql(sql_cells)
-
-        st.subheader("Where?")
-        ranked = cells.groupby("zone", as_index=False)[measures].sum()
-        ranked["low_score_share"] = ranked["low_score_citizens"] / ranked["citizens_seen"].clip(lower=1)
-        ranked = ranked.sort_values(
-            ["riot_alerts", "low_score_citizens", "zone"], ascending=[False, False, True]
-        )
-        ranked["risk_rank"] = range(1, len(ranked) + 1)
-        shown = ranked[ranked["zone"].isin(zones)] if zones else ranked
-        left, right = st.columns([3, 2])
-        with left:
-            st.altair_chart(
-                alt.Chart(shown)
-                .mark_bar()
-                .encode(
-                    x=alt.X("riot_alerts:Q", title="riot episodes"),
-                    y=alt.Y(
-                        "zone:N",
-                        sort=alt.EncodingSortField("risk_rank", order="ascending"),
-                        title=None,
-                        axis=alt.Axis(labelOverlap=False),
-                    ),
-                    color=SHARE,
-                    tooltip=[
-                        "zone:N",
-                        "risk_rank:Q",
-                        "riot_alerts:Q",
-                        "low_score_share:Q",
-                        "citizens_seen:Q",
-                    ],
-                )
-                .properties(height=400),
-                key="chart-zones",
-            )
-        with right:
-            ui.zone_map(
-                dict(zip(ranked["zone"], ranked["riot_alerts"].astype(float), strict=True)),
-                "riot episodes",
-                key="zone-map",
-                on_select=pick_zone,
-            )
-            st.caption("Click a zone to filter the charts to it.")
-        ui.csv_download(shown, "riskiest_zones")
-        ui.show_sql(sql_cells)
-    else:
+    cells = _in_the_window(cells)
+    if cells.empty:
         st.info("No unrest recorded for these dates.")
+        return
+    st.subheader("When in the day?")
+    _when(cells[cells["zone"].isin(zones)] if zones else cells)
+    ui.show_sql(sql_cells)
+    st.subheader("Where?")
+    _where(cells)
+    ui.show_sql(sql_cells)
+
+
+def _in_the_window(cells: pd.DataFrame) -> pd.DataFrame:
+    """The cells of the chosen dates and day type (every zone: the ranking needs them all)."""
+    cells = cells.assign(day=pd.to_datetime(cells["day"]))
+    cells = cells[cells["day"].between(pd.Timestamp(start), pd.Timestamp(end))]
+    if day_type != "all":
+        cells = cells[(cells["day"].dt.day_of_week >= 5) == (day_type == "weekends")]
+    return cells
+
+
+def _summed(cells: pd.DataFrame, *keys: str) -> pd.DataFrame:
+    """The measures summed per ``keys``, with the share of low-score citizens."""
+    out = cells.groupby(list(keys), as_index=False)[MEASURES].sum()
+    out["low_score_share"] = out["low_score_citizens"] / out["citizens_seen"].clip(lower=1)
+    return out
+
+
+def _when(in_zones: pd.DataFrame) -> None:
+    """The share of low-score citizens by hour (peak hours flagged) beside the zone × hour heatmap."""
+    hours = _summed(in_zones, "hour")
+    peak = set(hours.nlargest(PEAK_HOURS, ["low_score_citizens", "riot_alerts"])["hour"])
+    hours["peak"] = hours["hour"].isin(peak)
+    left, right = st.columns(2)
+    with left:
+        st.altair_chart(
+            alt.Chart(hours)
+            .mark_line(point=True)
+            .encode(
+                x=alt.X("hour:O", title="hour of day (UTC)"),
+                y=alt.Y("low_score_share:Q", title="share of low-score citizens", axis=alt.Axis(format="%")),
+                tooltip=[
+                    "hour:O",
+                    "low_score_share:Q",
+                    "low_score_citizens:Q",
+                    "riot_alerts:Q",
+                    "peak:N",
+                ],
+            )
+            .properties(height=400),
+            key="chart-hours",
+        )
+        st.caption("Peak hours: " + ", ".join(f"{h:02d}:00" for h in sorted(peak)))
+        ui.csv_download(hours, "unrest_by_hour")
+    with right:
+        grid = _summed(in_zones, "zone", "hour")
+        st.altair_chart(
+            alt.Chart(grid)
+            .mark_rect()
+            .encode(
+                x=alt.X("hour:O", title="hour of day (UTC)"),
+                y=alt.Y("zone:N", title=None, axis=alt.Axis(labelOverlap=False)),
+                color=SHARE,
+                tooltip=["zone:N", "hour:O", "low_score_share:Q", "riot_alerts:Q"],
+            )
+            .properties(height=400),
+            key="chart-heatmap",
+        )
+        ui.csv_download(grid, "unrest_by_zone_hour")
+
+
+def _where(cells: pd.DataFrame) -> None:
+    """The zones ranked by riot episodes then low-score citizens, as a bar (the chosen zones) and a map
+    (every zone; a click filters the page to one)."""
+    ranked = _summed(cells, "zone").sort_values(
+        ["riot_alerts", "low_score_citizens", "zone"], ascending=[False, False, True]
+    )
+    ranked["risk_rank"] = range(1, len(ranked) + 1)
+    shown = ranked[ranked["zone"].isin(zones)] if zones else ranked
+    left, right = st.columns([3, 2])
+    with left:
+        st.altair_chart(
+            alt.Chart(shown)
+            .mark_bar()
+            .encode(
+                x=alt.X("riot_alerts:Q", title="riot episodes"),
+                y=alt.Y(
+                    "zone:N",
+                    sort=alt.EncodingSortField("risk_rank", order="ascending"),
+                    title=None,
+                    axis=alt.Axis(labelOverlap=False),
+                ),
+                color=SHARE,
+                tooltip=[
+                    "zone:N",
+                    "risk_rank:Q",
+                    "riot_alerts:Q",
+                    "low_score_share:Q",
+                    "citizens_seen:Q",
+                ],
+            )
+            .properties(height=400),
+            key="chart-zones",
+        )
+    with right:
+        ui.zone_map(
+            dict(zip(ranked["zone"], ranked["riot_alerts"].astype(float), strict=True)),
+            "riot episodes",
+            key="zone-map",
+            on_select=pick_zone,
+        )
+        st.caption("Click a zone to filter the charts to it.")
+    ui.csv_download(shown, "riskiest_zones")
 
 
 def said() -> None:

@@ -17,11 +17,11 @@ from lakehouse.dead_letters import HEADER_ORIGINAL, HEADER_REASON
 from lakehouse.query import trino_sql
 from lakehouse.schemas import Alert, AlertKind
 from stack.services.postgres import Postgres
-from tests.alerting.conftest import AlertLane, alive, children
-from tests.commands import HARMONY
-from tests.dead_letter_reader import dead_letters_from
-from tests.reliability.checker import match
-from tests.reliability.faults import stop_and_restart
+from testkit.alert_lane import AlertLane, alive, children
+from testkit.checker import match
+from testkit.commands import HARMONY
+from testkit.dead_letters import dead_letters_from
+from testkit.faults import stop_and_restart
 
 # One day, two drones per zone, plenty of riots: the density the riot rule is tuned for.
 BACKFILL = ("--start", "2026-09-05", "--days", "1", "--drones", "32", "--riots-per-day", "8", "--seed", "11")

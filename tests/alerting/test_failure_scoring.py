@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from alerting.failure_scoring import DroneHealthStep, ModelSource, Reading
 from lakehouse.failure_model import FEATURES, HOUR_MS, FailureModel
-from tests.alerting.test_zone_state import DictState
+from testkit.state import DictState
 
 # Risk grows with the battery's fade and the motor's heat: crossings happen, and fall back.
 MODEL = FailureModel(

@@ -33,14 +33,13 @@ from lakehouse.dead_letters import HEADER_ORIGINAL, HEADER_REASON
 from lakehouse.schemas import NOT_TEXT_RE, Alert, AlertKind, DroneReport, Severity
 from lakehouse.tables import REPORTS
 from lakehouse.terminal import printable
-from tests.alerting.conftest import AlertLane
-from tests.alerting.test_parking import wait_for
-from tests.commands import HARMONY
-from tests.dashboard.browser import DONE_WHEN, Browser, DashboardServer, page_done
-from tests.dead_letter_reader import dead_letters_from
-from tests.harmony.test_demo import NOISE, SHOTS
-from tests.messages import any_text, characters
-from tests.seeded import settings_seen_by
+from testkit.alert_lane import AlertLane
+from testkit.browser import DONE_WHEN, NOISE, SHOTS, Browser, DashboardServer, page_done
+from testkit.commands import HARMONY
+from testkit.dead_letters import dead_letters_from
+from testkit.lakes import settings_seen_by
+from testkit.messages import any_text, characters
+from testkit.parking import wait_for
 
 SURROGATE = "\ue000lone"  # replaced by a lone surrogate's JSON escape once the report is encoded
 HOSTILE = [

@@ -10,10 +10,10 @@ from lakehouse.query import live_alerts
 from lakehouse.schemas import AlertKind
 from lakehouse.tables import latest_model_card
 from simulator.episodes import read_ground_truth
-from tests.seeded import SeededLake
+from testkit.lakes import Lake
 
 
-def test_maintenance_alerts_reach_postgres_ahead_of_failures(fleet_lake: SeededLake) -> None:
+def test_maintenance_alerts_reach_postgres_ahead_of_failures(fleet_lake: Lake) -> None:
     settings = fleet_lake.settings
     card = latest_model_card(load_catalog(settings), settings)
     assert card is not None

@@ -3,56 +3,14 @@ and re-sent in order after a restart. Server-free: the target is a small in-proc
 
 from __future__ import annotations
 
-import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from quixstreams.sinks.base import SinkBackpressureError
 
-from alerting.parking import ParkingSink
 from lakehouse.codec import decode, encode
-from lakehouse.schemas import Alert, AlertKind, Severity
-
-
-def alert(i: int) -> Alert:
-    now = datetime(2026, 9, 1, tzinfo=UTC)
-    return Alert(
-        alert_id=f"a-{i}", kind=AlertKind.RIOT, severity=Severity.HIGH, drone_id="d", zone="harbour",
-        citizens=["c"], event_time=now, detected_at=now, reason="test",
-    )  # fmt: skip
-
-
-class Target(ParkingSink):
-    """A target that is down until told otherwise, and records what it received, in order."""
-
-    name = "target"
-
-    def __init__(self, spool: Path, limit: int = 1_000, overflow: str = "dead-letter") -> None:
-        self.dead: list[tuple[bytes, str]] = []
-        super().__init__(spool, limit, retry_s=0.01, dead_letter=self.dead.extend, batch=50)
-        self.overflow = overflow  # type: ignore[assignment]
-        self.up = False
-        self.received: list[str] = []
-
-    def deliver(self, alerts: list[Alert]) -> None:
-        if not self.up:
-            raise ConnectionError("down")
-        self.received += [a.alert_id for a in alerts]
-
-
-def feed(sink: ParkingSink, start: int, n: int) -> None:
-    for i in range(start, start + n):
-        sink.add(alert(i), "harbour", 0, None, "alerts", 0, i)
-
-
-def wait_for(condition: object, timeout_s: float = 10) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if callable(condition) and condition():
-            return
-        time.sleep(0.01)
-    raise AssertionError("timed out")
+from lakehouse.schemas import Alert
+from testkit.parking import Target, alert, feed, wait_for
 
 
 def test_a_long_outage_is_bounded_appended_and_dead_lettered_beyond_the_limit(tmp_path: Path) -> None:

@@ -20,24 +20,7 @@ from alerting.sinks import ConsoleSink, WebhookSink, header_value
 from lakehouse.codec import decode
 from lakehouse.schemas import Alert
 from lakehouse.stopping import EXIT_THREAD_DIED
-from tests.alerting.test_parking import Target, alert, feed, wait_for
-
-
-class Picky(Target):
-    """A target that cannot take the alerts named in ``poison`` (as psycopg2 cannot take a NUL)."""
-
-    def __init__(self, spool: Path, poison: set[str]) -> None:
-        super().__init__(spool)
-        self.up = True
-        self.poison = poison
-        self.calls: list[int] = []
-
-    def deliver(self, alerts: list[Alert]) -> None:
-        self.calls.append(len(alerts))
-        bad = [a.alert_id for a in alerts if a.alert_id in self.poison]
-        if bad:
-            raise ValueError(f"A string literal cannot contain NUL (0x00) characters ({bad[0]})")
-        self.received += [a.alert_id for a in alerts]
+from testkit.parking import Picky, alert, feed, wait_for
 
 
 def test_an_alert_the_target_cannot_take_is_dead_lettered_and_the_rest_delivered(tmp_path: Path) -> None:
@@ -60,8 +43,7 @@ DIES = """
 import logging, sys, time
 from pathlib import Path
 logging.basicConfig(level=logging.INFO)
-from tests.alerting.test_sink_faults import Picky
-from tests.alerting.test_parking import feed
+from testkit.parking import Picky, feed
 sink = Picky(Path(sys.argv[1]), poison={"a-3"})
 def broken(letters):
     raise RuntimeError("the dead-letter topic refused it")

@@ -11,7 +11,7 @@ from alerting.app import ZoneStep, _as_carried
 from alerting.rules import LowCitizen, Sighting, ZoneRules
 from lakehouse.codec import ContractError
 from lakehouse.settings import RuleSettings
-from tests.alerting.test_zone_state import DictState
+from testkit.state import DictState
 
 RULES = RuleSettings(
     low_harmony_threshold=30, riot_min_citizens=2, riot_window_minutes=5, citizen_cooldown_minutes=10

@@ -17,6 +17,7 @@ from alerting.rules import LowCitizen, Sighting, ZoneRules
 from alerting.zone_state import CHUNK, HEAD, LEGACY_KEY, ZoneStore
 from lakehouse.schemas import Alert
 from lakehouse.settings import RuleSettings
+from testkit.state import DictState
 from tests.alerting import reference_rules
 
 RULES = RuleSettings(
@@ -24,26 +25,6 @@ RULES = RuleSettings(
 )
 NOW = datetime(2026, 9, 1, tzinfo=UTC)
 MIN = 60_000
-
-
-class DictState:
-    """One zone's slice of the store, as Quix's State behaves: values serialised when set (orjson)."""
-
-    def __init__(self) -> None:
-        self.data: dict[str, bytes] = {}
-        self.written = 0
-
-    def get(self, key: Any, default: Any = None) -> Any:
-        raw = self.data.get(key)
-        return default if raw is None else orjson.loads(raw)
-
-    def set(self, key: Any, value: Any) -> None:
-        raw = orjson.dumps(value)
-        self.written += len(raw)
-        self.data[key] = raw
-
-    def delete(self, key: Any) -> None:
-        self.data.pop(key, None)
 
 
 def key(a: Alert) -> tuple[str, str, str, tuple[str, ...]]:

@@ -9,8 +9,8 @@ import subprocess
 import pytest
 
 from lakehouse.settings import Settings
-from tests.alerting.conftest import alert_lane
-from tests.commands import HARMONY
+from testkit.alert_lane import alert_lane
+from testkit.commands import HARMONY
 
 __all__ = ["alert_lane", "image"]
 

@@ -19,9 +19,9 @@ import yaml
 
 from lakehouse.schemas import AlertKind
 from stack.images import ROOT, podman_env
-from tests.alerting.conftest import AlertLane
-from tests.reliability.chaos import Fleet
-from tests.reliability.checker import check_lake, match
+from testkit.alert_lane import AlertLane
+from testkit.chaos import Fleet
+from testkit.checker import check_lake, match
 
 PODMAN_COMPOSE = str(Path(sys.executable).parent / "podman-compose")  # installed with the dev extras
 WORKERS = ["ingest-1", "ingest-2", "ingest-alerts", "alerting-1", "alerting-2", "alert-delivery"]

@@ -13,13 +13,12 @@ from lakehouse.catalog import load_catalog
 from lakehouse.tables import purge_namespace
 from stack.images import IMAGE, ROOT, podman_env
 from stack.spark_cluster import SparkStandalone
-from tests.spark.conftest import SeededLake
-from tests.spark.test_answers import assert_same_answers
-from tests.spark.test_cluster import answers_in
+from testkit.answers import answers_in, assert_same_answers
+from testkit.lakes import Lake
 
 
 def test_a_containerized_driver_on_the_host_cluster_gives_the_local_answers(
-    image: str, seeded_lake: SeededLake
+    image: str, seeded_lake: Lake
 ) -> None:
     ns = seeded_lake.settings.catalog.answers_namespace
     local, boxed = answers_in(seeded_lake, f"{ns}_hostlocal"), answers_in(seeded_lake, f"{ns}_boxed")

@@ -3,41 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboard import ui
 from lakehouse.settings import get_settings
-from tests.seeded import SeededLake
-
-APP = str(Path(__file__).parents[2] / "dashboard" / "app.py")
-PAGES = {
-    "overview": "views/overview.py",
-    "answers": "views/answers.py",
-    "alerts": "views/alerts.py",
-    "explore": "views/explore.py",
-}
+from testkit.lakes import Lake
+from testkit.pages import APP, PAGES, use_env
 
 
 @pytest.fixture(scope="session")
-def analysed_lake(seeded_lake: SeededLake) -> SeededLake:
-    seeded_lake.harmony("analyze", "--master", "local[2]")
+def analysed_lake(seeded_lake: Lake) -> Lake:
+    """The session's seeded lake, analysed when it was built: the pages only read it."""
     return seeded_lake
 
 
-def use_env(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> None:
-    """Point this process's settings (and the app's caches) at ``env``."""
-    for name, value in env.items():
-        if name.startswith("HARMONY_"):
-            monkeypatch.setenv(name, value)
-    get_settings.cache_clear()
-    ui.clear_caches()
-
-
 @pytest.fixture()
-def open_page(analysed_lake: SeededLake, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., AppTest]]:
+def open_page(analysed_lake: Lake, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., AppTest]]:
     """Open a page of the app on the seeded lake, with optional query parameters and extra settings."""
     use_env(monkeypatch, analysed_lake.env)
 

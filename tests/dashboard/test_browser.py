@@ -7,7 +7,6 @@ import subprocess
 import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import orjson
@@ -20,24 +19,31 @@ from lakehouse.city import CITY
 from lakehouse.query.engines import Engine, run
 from lakehouse.settings import Settings
 from lakehouse.tables import Answer
-from tests.commands import HARMONY
-from tests.dashboard.browser import (
+from testkit.browser import (
     DONE_WHEN,
+    SHOTS,
     Browser,
     DashboardServer,
     free_port,
     page_done,
     riot_reports,
 )
-from tests.seeded import SeededLake
+from testkit.commands import HARMONY
+from testkit.lakes import Lake, alerts_copied
 
-SHOTS = Path(__file__).parents[2] / ".harmony" / "screenshots"
 EXPECTED = {path: selector for path, selector in DONE_WHEN.values()}  # path -> done when shown
 
 
 @pytest.fixture(scope="module")
-def server(analysed_lake: SeededLake) -> Iterator[DashboardServer]:
-    with DashboardServer(analysed_lake.env, analysed_lake.tmp) as served:
+def browsed_lake(analysed_lake: Lake) -> Iterator[Lake]:
+    """The seeded lake with a live-alerts table of this module's own: the live test adds alerts to it."""
+    with alerts_copied(analysed_lake) as lake:
+        yield lake
+
+
+@pytest.fixture(scope="module")
+def server(browsed_lake: Lake) -> Iterator[DashboardServer]:
+    with DashboardServer(browsed_lake.env, browsed_lake.tmp) as served:
         yield served
 
 
@@ -78,7 +84,7 @@ def test_a_deep_link_restores_the_filters_and_a_change_rewrites_the_url(
 
 
 def test_a_riot_in_the_stream_appears_on_the_live_page(
-    server: DashboardServer, browser: Browser, analysed_lake: SeededLake
+    server: DashboardServer, browser: Browser, browsed_lake: Lake
 ) -> None:
     """reports → Kafka → the alerting processor → PostgreSQL → the page, within seconds.
 
@@ -86,23 +92,23 @@ def test_a_riot_in_the_stream_appears_on_the_live_page(
     the one the page reads."""
     token = uuid.uuid4().hex[:6]
     env = {
-        **analysed_lake.env,
+        **browsed_lake.env,
         "HARMONY_KAFKA__REPORTS_TOPIC": f"test-browser-reports-{token}",
         "HARMONY_KAFKA__ALERTS_TOPIC": f"test-browser-alerts-{token}",
         "HARMONY_ALERTING__CONSUMER_GROUP": f"test-browser-alerting-{token}",
     }
     topics = [env["HARMONY_KAFKA__REPORTS_TOPIC"], env["HARMONY_KAFKA__ALERTS_TOPIC"]]
-    admin = AdminClient(analysed_lake.settings.kafka.client())
+    admin = AdminClient(browsed_lake.settings.kafka.client())
     for topic in topics:
         admin.create_topics([NewTopic(topic, num_partitions=2, replication_factor=1)])[topic].result(15)
-    log = (analysed_lake.tmp / f"alert-{token}.log").open("ab")
+    log = (browsed_lake.tmp / f"alert-{token}.log").open("ab")
     alerting = subprocess.Popen([HARMONY, "alert", "--quiet"], env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         page = browser.open(f"{server.url}/alerts")
         page_done(page, EXPECTED["alerts"])
         time.sleep(3)  # the processor has joined its group
         zone = CITY.zones[5].name
-        producer = Producer(analysed_lake.settings.kafka.client())
+        producer = Producer(browsed_lake.settings.kafka.client())
         sent = time.monotonic()
         for report in riot_reports(zone):
             producer.produce(
@@ -142,7 +148,7 @@ def run_sql(page: Page, statement: str) -> None:
 
 
 def test_explore_refuses_writes_and_several_statements_and_caps_rows(
-    server: DashboardServer, browser: Browser, analysed_lake: SeededLake
+    server: DashboardServer, browser: Browser, analysed_lake: Lake
 ) -> None:
     page = browser.open(f"{server.url}/explore")
     page_done(page, EXPECTED["explore"])
@@ -165,7 +171,7 @@ def test_explore_refuses_writes_and_several_statements_and_caps_rows(
 
 
 def test_explore_answers_from_duckdb_with_a_banner_when_trino_is_down(
-    browser: Browser, analysed_lake: SeededLake
+    browser: Browser, analysed_lake: Lake
 ) -> None:
     env = {**analysed_lake.env, "HARMONY_TRINO__HTTPS_PORT": str(free_port())}
     with DashboardServer(env, analysed_lake.tmp) as down:
@@ -199,7 +205,7 @@ def trino_state(settings: Settings, token: str) -> list[tuple[object, ...]]:
 
 
 def test_explore_cancels_a_query_on_trino_and_the_server_times_out_a_slow_one(
-    server: DashboardServer, browser: Browser, analysed_lake: SeededLake
+    server: DashboardServer, browser: Browser, analysed_lake: Lake
 ) -> None:
     page = browser.open(f"{server.url}/explore")
     page_done(page, EXPECTED["explore"])
@@ -225,7 +231,7 @@ def test_explore_cancels_a_query_on_trino_and_the_server_times_out_a_slow_one(
     page.close()
 
 
-def test_stopping_harmony_dashboard_stops_its_server(analysed_lake: SeededLake) -> None:
+def test_stopping_harmony_dashboard_stops_its_server(analysed_lake: Lake) -> None:
     """SIGTERM to `harmony dashboard` stops the server itself: no orphan goes on serving the port."""
     with DashboardServer(analysed_lake.env, analysed_lake.tmp) as served:
         assert httpx.get(f"{served.url}/_stcore/health", timeout=5).status_code == 200

@@ -7,13 +7,13 @@ from pathlib import Path
 
 from lakehouse.catalog import load_catalog
 from lakehouse.tables import latest_model_card
-from tests.dashboard.browser import Browser, DashboardServer, page_done
-from tests.seeded import SeededLake
+from testkit.browser import Browser, DashboardServer, page_done
+from testkit.lakes import Lake
 
 SHOTS = Path(__file__).parents[2] / ".harmony" / "screenshots"
 
 
-def test_fleet_health_shows_the_risk_the_card_and_the_ranking(fleet_lake: SeededLake) -> None:
+def test_fleet_health_shows_the_risk_the_card_and_the_ranking(fleet_lake: Lake) -> None:
     card = latest_model_card(load_catalog(fleet_lake.settings), fleet_lake.settings)
     assert card is not None
     with DashboardServer(fleet_lake.env, fleet_lake.tmp) as server, Browser() as browser:

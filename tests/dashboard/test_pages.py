@@ -18,9 +18,9 @@ from lakehouse.query.engines import Engine, run
 from lakehouse.schemas import Alert, AlertKind, Severity
 from lakehouse.settings import get_settings
 from lakehouse.tables import Answer
-from tests.dashboard.browser import free_port
-from tests.dashboard.conftest import PAGES
-from tests.seeded import SeededLake
+from testkit.browser import free_port
+from testkit.lakes import Lake, alerts_copied
+from testkit.pages import PAGES
 
 OpenPage = Callable[..., AppTest]
 
@@ -51,7 +51,7 @@ def test_overview_shows_every_table_and_the_answers_sources(open_page: OpenPage)
     assert "Last computed" in panels and "snapshot read" in panels
 
 
-def test_answers_match_the_answer_tables(open_page: OpenPage, analysed_lake: SeededLake) -> None:
+def test_answers_match_the_answer_tables(open_page: OpenPage, analysed_lake: Lake) -> None:
     """The weekend ratio on the page is the one the answer table gives (the seeded run made weekends worse)."""
     at = open_page("answers")
     ratio = next(m for m in at.metric if m.label.startswith("weekend / weekday, low-score"))
@@ -134,8 +134,18 @@ def test_explore_answers_from_duckdb_when_trino_is_down(open_page: OpenPage) -> 
     assert int(at.dataframe[0].value.iloc[0, 0]) == 16
 
 
-def test_live_alerts_show_new_riots_escaped(open_page: OpenPage, analysed_lake: SeededLake) -> None:
-    at = open_page("alerts", params={"kinds": "riot"})
+def test_live_alerts_show_new_riots_escaped(open_page: OpenPage, analysed_lake: Lake) -> None:
+    """On a copy of the seeded lake's live-alerts table: the alert added is this test's alone."""
+    with alerts_copied(analysed_lake) as lake:
+        show_new_riots_escaped(open_page, lake)
+
+
+def show_new_riots_escaped(open_page: OpenPage, lake: Lake) -> None:
+    at = open_page(
+        "alerts",
+        params={"kinds": "riot"},
+        **{"HARMONY_POSTGRES__ALERTS_TABLE": lake.settings.postgres.alerts_table},
+    )
     settings = get_settings()
     table = at.dataframe[0].value
     assert len(table) > 0 and set(table["kind"]) == {"riot"}

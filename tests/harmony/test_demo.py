@@ -34,13 +34,11 @@ from lakehouse.query.lake_state import newest_event, table_state
 from lakehouse.settings import Settings
 from lakehouse.tables import DRONE_RISK, REPORTS, Answer, latest_model_card, purge_namespace
 from simulator.episodes import read_ground_truth
-from tests.commands import HARMONY
-from tests.dashboard.browser import DONE_WHEN, Browser, DashboardServer, page_done
-from tests.seeded import settings_seen_by
+from testkit.browser import DONE_WHEN, NOISE, SHOTS, Browser, DashboardServer, page_done
+from testkit.commands import HARMONY
+from testkit.lakes import settings_seen_by
 
-SHOTS = Path(__file__).parents[2] / ".harmony" / "screenshots"
 DRONES = 48
-NOISE = re.compile(r"Traceback|Warning|WARNING", re.IGNORECASE)
 PAGES = {**DONE_WHEN, "fleet": ("fleet", "[data-testid=stDeckGlJsonChart]")}
 
 

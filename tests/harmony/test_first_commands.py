@@ -30,9 +30,9 @@ from lakehouse.settings import Settings, get_settings
 from lakehouse.tables import INGEST_STREAM, purge_namespace
 from spark.maintenance import NOTHING_TO_MAINTAIN, nothing_to_maintain
 from stack.manager import provision_topics
-from tests.commands import HARMONY
-from tests.dashboard.conftest import APP, PAGES, use_env
-from tests.seeded import settings_seen_by
+from testkit.commands import HARMONY
+from testkit.lakes import settings_seen_by
+from testkit.pages import APP, PAGES, use_env
 
 COMMAND = re.compile(r"`harmony [^`]+`")  # what to run first, as the hints spell it
 

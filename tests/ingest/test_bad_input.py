@@ -6,8 +6,8 @@ import orjson
 from confluent_kafka import Producer
 
 from lakehouse.dead_letters import HEADER_ORIGINAL, HEADER_REASON
-from tests.dead_letter_reader import dead_letters_from
-from tests.ingest.conftest import Lane
+from testkit.dead_letters import dead_letters_from
+from testkit.ingest_lane import Lane
 
 
 def test_malformed_messages_are_dead_lettered_and_good_ones_land(lane: Lane) -> None:

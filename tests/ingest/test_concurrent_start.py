@@ -7,8 +7,7 @@ import time
 
 from lakehouse.catalog import load_catalog
 from lakehouse.tables import purge_namespace
-from tests.ingest.conftest import Lane
-from tests.ingest.test_exactly_once import assert_exact
+from testkit.ingest_lane import Lane, assert_exact
 
 
 def test_four_workers_started_at_once_on_a_new_namespace(lane: Lane) -> None:

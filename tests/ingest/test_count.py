@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.ingest.conftest import Lane
+from testkit.ingest_lane import Lane
 
 
 def test_count_stops_after_that_many_messages_and_lands_them(lane: Lane) -> None:

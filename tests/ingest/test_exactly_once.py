@@ -10,15 +10,7 @@ from typing import Any
 
 import orjson
 
-from tests.ingest.conftest import Lane
-
-
-def assert_exact(lane: Lane, produced: int) -> None:
-    reports, distinct, observations, citizens = lane.counts()
-    assert reports == produced, f"{reports} reports in the lake, {produced} produced"
-    assert distinct == produced, "a report_id landed twice"
-    assert observations == citizens, f"{observations} citizen observations for {citizens} citizens in reports"
-
+from testkit.ingest_lane import Lane, assert_exact
 
 COMMIT = '"event":"commit"'
 

@@ -15,8 +15,7 @@ from ingest.writer import LostOffsetsError, committed_offsets, offsets_property,
 from lakehouse.catalog import load_catalog
 from lakehouse.derive import arrow_parse_schema
 from lakehouse.tables import REPORTS, ensure_table
-from tests.ingest.conftest import Lane
-from tests.ingest.test_exactly_once import assert_exact
+from testkit.ingest_lane import Lane, assert_exact
 
 TABLES = ("reports", "citizen_observations")
 

@@ -13,10 +13,9 @@ from stack import manager
 from stack.services.base import Service
 from stack.services.minio import MinIO
 from stack.services.postgres import Postgres
-from tests.alerting.conftest import alive
-from tests.ingest.conftest import Lane
-from tests.ingest.test_exactly_once import assert_exact
-from tests.reliability.checker import check_lake, no_tracebacks
+from testkit.alert_lane import alive
+from testkit.checker import check_lake, no_tracebacks
+from testkit.ingest_lane import Lane, assert_exact
 
 
 @pytest.mark.parametrize(("service", "kill"), [(MinIO, signal.SIGKILL), (Postgres, signal.SIGQUIT)])

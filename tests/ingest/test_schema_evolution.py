@@ -16,7 +16,7 @@ from lakehouse.query import duck, trino_sql
 from lakehouse.schemas import CitizenObservation
 from lakehouse.settings import Settings
 from lakehouse.tables import TableSpec, ensure_table
-from tests.ingest.test_writer import rows
+from testkit.writer_rows import rows
 
 
 class CitizenObservationV2(CitizenObservation):

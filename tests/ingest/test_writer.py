@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
 
 import pyarrow as pa
 import pytest
@@ -13,8 +12,6 @@ from pyiceberg.table import Table
 from pyiceberg.table.update import update_table_metadata
 
 from ingest.writer import (
-    OFFSET_COLUMN,
-    PARTITION_COLUMN,
     ExactlyOnceWriter,
     TableBatch,
     WriterConfig,
@@ -26,25 +23,9 @@ from lakehouse.catalog import load_catalog
 from lakehouse.schemas import CitizenObservation
 from lakehouse.settings import Settings
 from lakehouse.tables import TableSpec, ensure_table
+from testkit.writer_rows import rows
 
 TOPIC = "writer-test"
-
-
-def rows(partition: int, first: int, last: int) -> pa.Table:
-    n = last - first
-    return pa.table(
-        {
-            "report_id": [f"r{partition}-{o}" for o in range(first, last)],
-            "drone_id": ["d"] * n,
-            "event_time": pa.array([datetime(2026, 9, 1, tzinfo=UTC)] * n, pa.timestamp("us", "UTC")),
-            "zone": ["z"] * n,
-            "citizen_id": ["c"] * n,
-            "name": ["n"] * n,
-            "harmony_score": [50.0] * n,
-            PARTITION_COLUMN: pa.array([partition] * n, pa.int32()),
-            OFFSET_COLUMN: pa.array(range(first, last), pa.int64()),
-        }
-    )
 
 
 Lake = tuple[TableSpec, Catalog, str]

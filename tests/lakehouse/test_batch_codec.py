@@ -7,7 +7,6 @@ repeated fields, nesting, framing), and checks ``decode_batch`` against ``decode
 
 from __future__ import annotations
 
-import os
 from typing import Annotated, Any
 
 import orjson
@@ -20,10 +19,7 @@ from lakehouse.batch_codec import decode_batch
 from lakehouse.codec import ContractError, decode, encode
 from lakehouse.derive import constraints
 from lakehouse.schemas import Alert, DroneReport
-from tests.messages import alerts, mutated, reports
-
-# 200 keeps `pytest -m 'not integration'` quick; `make test` (CI) asks for 1000.
-EXAMPLES = int(os.environ.get("HARMONY_CODEC_EXAMPLES", "200"))
+from testkit.messages import EXAMPLES, alerts, mutated, reports
 
 
 def _reference(model: type[BaseModel], raw: bytes) -> dict[str, Any] | None:

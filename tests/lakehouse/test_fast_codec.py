@@ -1,7 +1,7 @@
 """The fast (msgspec) and slow (pydantic) single-message decoders accept exactly the same messages, with
 the same values.
 
-The same hostile messages as the Arrow decoder's differential test (``tests/messages.py``: types, ranges,
+The same hostile messages as the Arrow decoder's differential test (``testkit/messages.py``: types, ranges,
 non-finite numbers, time formats, unicode, missing, extra and repeated fields, nesting, framing), and
 ``decode_fast`` checked against ``decode`` message by message; also that the fast path really is the one
 taken for valid messages (else the test would compare pydantic with itself).
@@ -19,8 +19,7 @@ from pydantic import BaseModel, ValidationError
 from lakehouse.codec import ContractError, decode, encode
 from lakehouse.fast_codec import _decoder, decode_fast
 from lakehouse.schemas import Alert, DroneReport, plain_json
-from tests.lakehouse.test_batch_codec import EXAMPLES
-from tests.messages import alerts, mutated, reports
+from testkit.messages import EXAMPLES, alerts, mutated, reports
 
 
 def _plain(value: Any) -> Any:

@@ -15,7 +15,7 @@ from pyiceberg.table import Table
 
 from ingest.writer import OFFSETS_PROPERTY, TOPIC_PROPERTY
 from lakehouse.schemas import Alert, AlertKind, Severity
-from tests.reliability.checker import Message, Source, check_contents, check_snapshot_chain, match
+from testkit.checker import Message, Source, check_contents, check_snapshot_chain, match
 
 TOPIC = "t"
 

@@ -21,8 +21,8 @@ import pytest
 from lakehouse.catalog import load_catalog
 from lakehouse.tables import purge_namespace
 from stack.services.minio import MinIO
-from tests.ingest.conftest import Lane
-from tests.reliability.test_faults import PRODUCED, RATE, finish
+from testkit.faults import PRODUCED, RATE, finish
+from testkit.ingest_lane import Lane
 
 TMPFS_MB = 128
 SMALL_S3_PORT, SMALL_CONSOLE_PORT = 9010, 9011

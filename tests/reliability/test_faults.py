@@ -13,14 +13,11 @@ import pytest
 from lakehouse.schemas import AlertKind
 from stack.services.kafka import Kafka
 from stack.services.minio import MinIO
-from tests.alerting.conftest import AlertLane
-from tests.commands import HARMONY
-from tests.ingest.conftest import Lane
-from tests.reliability.checker import check_lake, match, no_tracebacks
-from tests.reliability.faults import stop_and_restart
-
-PRODUCED = 40_000
-RATE = "5000"
+from testkit.alert_lane import AlertLane
+from testkit.checker import match, no_tracebacks
+from testkit.commands import HARMONY
+from testkit.faults import PRODUCED, RATE, finish, stop_and_restart
+from testkit.ingest_lane import Lane
 
 # The commit protocol's steps (ingest/writer.py, ingest/sink.py), in order.
 STEPS = [
@@ -30,20 +27,6 @@ STEPS = [
     "ingest.after_catalog_swap",
     "ingest.before_kafka_commit",
 ]
-
-
-def finish(lane: Lane, worker_name: str, worker: subprocess.Popen[bytes], produced: int = PRODUCED) -> None:
-    """Wait until the lake holds the whole topic, stop the worker cleanly, run the checker."""
-    try:
-        lane.wait_landed(produced)
-    except AssertionError as exc:
-        raise AssertionError(f"{exc}; the worker's log:\n{lane.log(worker_name)[-4000:]}") from None
-    assert worker.poll() is None, f"the worker exited:\n{lane.log(worker_name)[-3000:]}"
-    worker.terminate()
-    assert worker.wait(60) == 0
-    no_tracebacks(lane.log(worker_name))
-    checked = check_lake(lane.settings, lane.topic, lane.namespace, lane.group)
-    assert checked.reports == produced
 
 
 @pytest.mark.parametrize("step", STEPS)

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from lakehouse.catalog import load_catalog
-from tests.ingest.conftest import Lane
-from tests.reliability.network import SERVERS, Toxics, proxied_env
-from tests.reliability.test_faults import PRODUCED, RATE, finish
+from testkit.faults import PRODUCED, RATE, finish
+from testkit.ingest_lane import Lane
+from testkit.network import SERVERS, Toxics, proxied_env
 
 
 @pytest.fixture()

@@ -6,9 +6,9 @@ from __future__ import annotations
 import random
 import time
 
-from tests.alerting.conftest import AlertLane
-from tests.reliability.chaos import Fleet, tally_alerts
-from tests.reliability.checker import check_lake, no_tracebacks
+from testkit.alert_lane import AlertLane
+from testkit.chaos import Fleet, tally_alerts
+from testkit.checker import check_lake, no_tracebacks
 
 RATE, SECONDS = 2000, 90
 

@@ -27,10 +27,10 @@ from lakehouse.codec import ContractError, decode
 from lakehouse.schemas import DroneReport
 from lakehouse.settings import Settings
 from lakehouse.tables import purge_namespace
-from tests.ingest.conftest import Lane
-from tests.messages import mutated, reports
-from tests.reliability.checker import check_lake, no_tracebacks
-from tests.reliability.network import SERVERS, Toxics, proxied_env
+from testkit.checker import check_lake, no_tracebacks
+from testkit.ingest_lane import Lane
+from testkit.messages import mutated, reports
+from testkit.network import SERVERS, Toxics, proxied_env
 
 EXAMPLES = int(os.environ.get("HARMONY_STATEFUL_EXAMPLES", "2"))
 STEPS = int(os.environ.get("HARMONY_STATEFUL_STEPS", "6"))

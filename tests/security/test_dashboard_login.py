@@ -34,8 +34,8 @@ from lakehouse.schemas import (
 )
 from lakehouse.settings import Settings
 from lakehouse.tables import ALERTS, CITIZEN_OBSERVATIONS, REPORTS, ensure_table, purge_namespace
-from tests.dashboard.browser import Browser, DashboardServer, page_done
-from tests.seeded import settings_seen_by
+from testkit.browser import Browser, DashboardServer, page_done
+from testkit.lakes import settings_seen_by
 
 SECRET_NAME = "Ada Secretname"
 

@@ -23,9 +23,9 @@ from lakehouse.catalog import load_catalog
 from lakehouse.query.engines import Engine
 from lakehouse.settings import Settings
 from lakehouse.tables import purge_namespace
-from tests.dashboard.browser import free_port
+from testkit.browser import free_port
+from testkit.lakes import settings_seen_by
 from tests.security.corpus import ATTACKS
-from tests.seeded import settings_seen_by
 
 
 @dataclass(frozen=True)

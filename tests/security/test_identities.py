@@ -16,8 +16,8 @@ from pyarrow import fs
 from lakehouse.query import trino_sql
 from lakehouse.settings import Settings
 from lakehouse.storage import s3_filesystem
-from tests.dashboard.browser import DashboardServer
-from tests.seeded import settings_seen_by
+from testkit.browser import DashboardServer
+from testkit.lakes import settings_seen_by
 
 
 def statement(

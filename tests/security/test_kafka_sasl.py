@@ -26,7 +26,7 @@ from dashboard import lake
 from lakehouse.settings import ENV_NESTED_DELIMITER, ENV_PREFIX, Settings
 from lakehouse.streaming.connection import connection
 from stack.services import Kafka
-from tests.commands import HARMONY
+from testkit.commands import HARMONY
 
 pytestmark = pytest.mark.integration
 

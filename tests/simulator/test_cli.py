@@ -15,7 +15,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from lakehouse.codec import decode
 from lakehouse.schemas import DroneReport
 from lakehouse.settings import Settings
-from tests.commands import HARMONY
+from testkit.commands import HARMONY
 
 
 def run(*args: str) -> subprocess.CompletedProcess[bytes]:

@@ -1,92 +1,49 @@
-"""Spark's answers, checked against DuckDB over the same Iceberg tables, and rerun safely."""
+"""Spark's answers, checked against DuckDB over the same Iceberg tables, and rerun safely (the reruns on a
+small lake of this module's own: the seeded lake is only read)."""
 
 from __future__ import annotations
 
-import math
-from typing import Any
+from collections.abc import Iterator
 
 import orjson
 import pytest
-from pyiceberg.table import Table
-from pyiceberg.table.snapshots import Summary
 
 from lakehouse.catalog import load_catalog
 from lakehouse.query import duck, duck_answers
+from lakehouse.settings import Settings
 from lakehouse.tables import ALERTS, CITIZEN_OBSERVATIONS, REPORTS, SOURCE_SNAPSHOTS_PROPERTY, Answer
-from tests.spark.conftest import WEEKEND_MULTIPLIER, SeededLake
-
-COLUMNS = {
-    Answer.BY_DAY: ["day", "citizens_seen", "low_score_citizens", "riot_alerts"],
-    Answer.BY_WEEKDAY: ["day_of_week", "day_name", "is_weekend", "days", "citizens_seen", "low_score_citizens",
-                        "riot_alerts", "low_score_citizens_per_day", "riot_alerts_per_day"],
-    Answer.BY_HOUR: ["hour", "citizens_seen", "low_score_citizens", "low_score_share", "riot_alerts", "unrest_rank",
-                     "is_peak"],
-    Answer.BY_ZONE: ["zone", "citizens_seen", "low_score_citizens", "low_score_share", "avg_harmony_score",
-                     "harmony_score_sum", "riot_alerts", "centre_lat", "centre_lon", "risk_rank"],
-    Answer.WORDS: ["word", "citizens_hearing", "low_citizens_hearing", "lift", "lift_rank"],
-    Answer.BY_ZONE_HOUR: ["day", "zone", "hour", "citizens_seen", "low_score_citizens", "riot_alerts"],
-}  # fmt: skip
-KEYS = {  # the columns that identify a row of each answer
-    Answer.BY_DAY: ("day",),
-    Answer.BY_WEEKDAY: ("day_of_week",),
-    Answer.BY_HOUR: ("hour",),
-    Answer.BY_ZONE: ("zone",),
-    Answer.WORDS: ("word",),
-    Answer.BY_ZONE_HOUR: ("day", "zone", "hour"),
-}
+from testkit.answers import COLUMNS, KEYS, answer_rows, same, summary_of
+from testkit.lakes import Lake, private_lake
+from testkit.seeded import SMALL, WEEKEND_MULTIPLIER, seed
 
 
 @pytest.fixture(scope="module")
-def analysed(seeded_lake: SeededLake) -> SeededLake:
-    seeded_lake.harmony("analyze", "--master", "local[2]")
+def analysed(seeded_lake: Lake) -> Lake:
+    """The session's seeded lake, analysed when it was built."""
     return seeded_lake
 
 
-def answer_rows(lake: SeededLake, which: Answer) -> tuple[list[str], list[tuple[Any, ...]]]:
-    table = load_catalog(lake.settings).load_table(which.identifier(lake.settings))
-    arrow = table.scan().to_arrow()
-    return arrow.column_names, [tuple(r.values()) for r in arrow.to_pylist()]
-
-
-def summary_of(table: Table) -> Summary:
-    """The current snapshot's summary (an answer table always has one)."""
-    snapshot = table.current_snapshot()
-    assert snapshot is not None and snapshot.summary is not None
-    return snapshot.summary
-
-
-def same(a: object, b: object) -> bool:
-    if isinstance(a, float) or isinstance(b, float):
-        return math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=1e-12)  # type: ignore[arg-type]
-    return a == b
-
-
-def assert_same_answers(want_lake: SeededLake, got_lake: SeededLake) -> None:
-    """Every answer table of ``got_lake`` has the rows of ``want_lake``'s, matched by their key."""
-    for which in Answer:
-        _, want = answer_rows(want_lake, which)
-        _, got = answer_rows(got_lake, which)
-        keys = [COLUMNS[which].index(k) for k in KEYS[which]]
-        want_by = {tuple(r[k] for k in keys): r for r in want}
-        got_by = {tuple(r[k] for k in keys): r for r in got}
-        assert want_by and set(got_by) == set(want_by), which
-        for key, row in got_by.items():
-            assert all(same(a, b) for a, b in zip(row, want_by[key], strict=True)), (which, key, row)
+@pytest.fixture(scope="module")
+def own(stack: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lake]:
+    """A small analysed lake of this module's own, for the tests that analyse again and append."""
+    with private_lake(stack, "rerun", tmp_path_factory.mktemp("rerun")) as lake:
+        seed(lake, SMALL)
+        yield lake
 
 
 @pytest.mark.parametrize("which", list(Answer))
-def test_answer_has_the_expected_columns(analysed: SeededLake, which: Answer) -> None:
+def test_answer_has_the_expected_columns(analysed: Lake, which: Answer) -> None:
     columns, rows = answer_rows(analysed, which)
     assert columns == COLUMNS[which]
     assert rows
 
 
 @pytest.mark.parametrize("which", list(Answer))
-def test_answer_equals_duckdb(analysed: SeededLake, which: Answer) -> None:
+def test_answer_equals_duckdb(analysed: Lake, which: Answer) -> None:
     assert_equals_duckdb(analysed, which)
 
 
-def assert_equals_duckdb(analysed: SeededLake, which: Answer) -> None:
+def assert_equals_duckdb(analysed: Lake, which: Answer) -> None:
     settings = analysed.settings
     catalog = load_catalog(settings)
     table = catalog.load_table(which.identifier(settings))
@@ -110,7 +67,7 @@ def assert_equals_duckdb(analysed: SeededLake, which: Answer) -> None:
         assert all(same(a, b) for a, b in zip(row, want_by[k], strict=True)), (k, row, want_by[k])
 
 
-def test_weekend_answer_reflects_the_configured_multiplier(analysed: SeededLake) -> None:
+def test_weekend_answer_reflects_the_configured_multiplier(analysed: Lake) -> None:
     _, rows = answer_rows(analysed, Answer.BY_WEEKDAY)
     c = COLUMNS[Answer.BY_WEEKDAY]
     per_type = {True: [0, 0], False: [0, 0]}
@@ -123,7 +80,7 @@ def test_weekend_answer_reflects_the_configured_multiplier(analysed: SeededLake)
     assert len(rows) == 7
 
 
-def test_peak_hours_are_in_the_evening(analysed: SeededLake) -> None:
+def test_peak_hours_are_in_the_evening(analysed: Lake) -> None:
     _, rows = answer_rows(analysed, Answer.BY_HOUR)
     c = COLUMNS[Answer.BY_HOUR]
     peaks = sorted(r[c.index("hour")] for r in rows if r[c.index("is_peak")])
@@ -131,7 +88,7 @@ def test_peak_hours_are_in_the_evening(analysed: SeededLake) -> None:
     assert len(peaks) == 3 and sum(h >= 18 or h <= 1 for h in peaks) >= 2, peaks
 
 
-def test_unrest_words_top_the_lift(analysed: SeededLake) -> None:
+def test_unrest_words_top_the_lift(analysed: Lake) -> None:
     from simulator.world import UNREST_WORDS
 
     _, rows = answer_rows(analysed, Answer.WORDS)
@@ -139,10 +96,10 @@ def test_unrest_words_top_the_lift(analysed: SeededLake) -> None:
     assert set(top) <= set(UNREST_WORDS), top
 
 
-def test_second_run_replaces_without_duplicates(analysed: SeededLake) -> None:
-    before = {w: sorted(answer_rows(analysed, w)[1], key=str) for w in Answer}
-    analysed.harmony("analyze", "--master", "local[2]")
-    after = {w: sorted(answer_rows(analysed, w)[1], key=str) for w in Answer}
+def test_second_run_replaces_without_duplicates(own: Lake) -> None:
+    before = {w: sorted(answer_rows(own, w)[1], key=str) for w in Answer}
+    own.harmony("analyze", "--master", "local[2]")
+    after = {w: sorted(answer_rows(own, w)[1], key=str) for w in Answer}
     for w in Answer:
         assert len(before[w]) == len(after[w]), "a rerun replaces rows, never adds"
         # Floating sums may differ in the last bits: Spark adds partitions in any order.
@@ -150,25 +107,13 @@ def test_second_run_replaces_without_duplicates(analysed: SeededLake) -> None:
             assert all(same(a, b) for a, b in zip(old, new, strict=True)), (old, new)
 
 
-def test_incremental_run_adds_only_the_appended_rows(analysed: SeededLake) -> None:
-    lake = analysed
+def test_incremental_run_adds_only_the_appended_rows(own: Lake) -> None:
+    lake = own
     out = lake.harmony("analyze", "--master", "local[2]", "--incremental")
     assert "nothing to compute" in out.stderr, "unchanged inputs: an incremental run does nothing"
-    lake.harmony(
-        "simulate",
-        "--start",
-        "2026-09-21",
-        "--days",
-        "2",
-        "--drones",
-        "16",
-        "--interval",
-        "30",
-        "--seed",
-        "22",
-        "--ground-truth",
-        str(lake.tmp / "more.jsonl"),
-    )
+    _, days_before = answer_rows(lake, Answer.BY_DAY)
+    more = ("--start", "2026-09-10", "--days", "2", "--drones", "8", "--interval", "60", "--seed", "22")
+    lake.harmony("simulate", *more, "--ground-truth", str(lake.tmp / "more.jsonl"))
     lake.harmony("ingest", "--timeout", "8")
     out = lake.harmony("analyze", "--master", "local[2]", "--incremental")
     assert "analyze (incremental)" in out.stderr, out.stderr[-2000:]
@@ -178,11 +123,11 @@ def test_incremental_run_adds_only_the_appended_rows(analysed: SeededLake) -> No
         assert summary["harmony.analyze-mode"] == "incremental"
         assert_equals_duckdb(lake, which)  # the same as a full computation over every row
     _, days = answer_rows(lake, Answer.BY_DAY)
-    assert len(days) == 16
+    assert len(days_before) == 3 and len(days) == 5
 
 
 @pytest.mark.parametrize("which", list(Answer))
-def test_harmony_sql_on_trino_returns_what_duckdb_reads(analysed: SeededLake, which: Answer) -> None:
+def test_harmony_sql_on_trino_returns_what_duckdb_reads(analysed: Lake, which: Answer) -> None:
     """`harmony sql` (Trino, the default) and `harmony sql --engine duckdb` agree on every answer table."""
     query = f"SELECT * FROM {which.identifier(analysed.settings)} ORDER BY 1, 2, 3"  # a unique order for each
     via = {}

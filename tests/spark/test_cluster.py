@@ -3,7 +3,6 @@ the pyspark installation, started and stopped here) gives the same answers as `l
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator
 
 import pytest
@@ -11,23 +10,12 @@ import pytest
 from lakehouse.catalog import load_catalog
 from lakehouse.tables import purge_namespace
 from stack.spark_cluster import SparkStandalone
-from tests.spark.conftest import SeededLake
-from tests.spark.test_answers import assert_same_answers
-
-
-def answers_in(lake: SeededLake, namespace: str) -> SeededLake:
-    """The lake, with the answers written to (and read from) ``namespace``."""
-    catalog = lake.settings.catalog.model_copy(update={"answers_namespace": namespace})
-    return dataclasses.replace(
-        lake,
-        settings=lake.settings.model_copy(update={"catalog": catalog}),
-        # SPARK_LOCAL_IP: the driver tells the executors a loopback address they can reach.
-        env={**lake.env, "HARMONY_CATALOG__ANSWERS_NAMESPACE": namespace, "SPARK_LOCAL_IP": "127.0.0.1"},
-    )
+from testkit.answers import answers_in, assert_same_answers
+from testkit.lakes import Lake
 
 
 @pytest.fixture()
-def two_runs(seeded_lake: SeededLake) -> Iterator[tuple[SeededLake, SeededLake, str]]:
+def two_runs(seeded_lake: Lake) -> Iterator[tuple[Lake, Lake, str]]:
     ns = seeded_lake.settings.catalog.answers_namespace
     local, cluster = answers_in(seeded_lake, f"{ns}_local"), answers_in(seeded_lake, f"{ns}_cluster")
     local.harmony("analyze", "--master", "local[2]")
@@ -38,7 +26,7 @@ def two_runs(seeded_lake: SeededLake) -> Iterator[tuple[SeededLake, SeededLake, 
         purge_namespace(load_catalog(lake.settings), lake.settings.catalog.answers_namespace)
 
 
-def test_answers_on_a_standalone_cluster_equal_local(two_runs: tuple[SeededLake, SeededLake, str]) -> None:
+def test_answers_on_a_standalone_cluster_equal_local(two_runs: tuple[Lake, Lake, str]) -> None:
     local, cluster, output = two_runs
     assert "spark://" in output, output[-2000:]
     assert_same_answers(local, cluster)

@@ -1,4 +1,4 @@
-"""Predictive maintenance on the fleet lake (``tests/fleet.py``): the model against the baseline on the
+"""Predictive maintenance on the fleet lake (``testkit/seeded.py``): the model against the baseline on the
 held-out weeks, features that cannot see the future, Spark and the stream agreeing, the saved pipeline,
 reproducible training and the fleet's risk table."""
 
@@ -29,26 +29,26 @@ from spark.failure_training import (
     with_risk,
 )
 from spark.session import session
-from tests.fleet import HOLDOUT_DAYS
-from tests.seeded import SeededLake
+from testkit.lakes import Lake
+from testkit.seeded import HOLDOUT_DAYS
 
 MARGIN = 0.05  # the model's PR-AUC must beat the battery rule's by at least this, on the held-out weeks
 
 
 @pytest.fixture(scope="module")
-def spark(fleet_lake: SeededLake) -> Iterator[SparkSession]:
+def spark(fleet_lake: Lake) -> Iterator[SparkSession]:
     s = session(fleet_lake.settings, "local[2]", "test-failure-training")
     yield s
     s.stop()
 
 
 @pytest.fixture(scope="module")
-def reports(spark: SparkSession, fleet_lake: SeededLake) -> DataFrame:
+def reports(spark: SparkSession, fleet_lake: Lake) -> DataFrame:
     ident = next(iter(reports_snapshot(fleet_lake.settings)))
     return spark.read.table(f"{fleet_lake.settings.catalog.name}.{ident}")
 
 
-def test_model_beats_the_battery_rule_on_held_out_weeks(fleet_lake: SeededLake) -> None:
+def test_model_beats_the_battery_rule_on_held_out_weeks(fleet_lake: Lake) -> None:
     card = latest_model_card(load_catalog(fleet_lake.settings), fleet_lake.settings)
     assert card is not None and card.version == 1
     assert card.test_failures >= 20 and card.train_failures >= 40, "enough failures on both sides"
@@ -86,7 +86,7 @@ def test_the_held_out_pr_auc_is_mllibs(spark: SparkSession) -> None:
         assert math.isclose(model_evaluation.pr_auc(scores, labels), mllib, rel_tol=1e-9)
 
 
-def test_risks_are_calibrated_and_the_threshold_is_the_stated_operating_point(fleet_lake: SeededLake) -> None:
+def test_risks_are_calibrated_and_the_threshold_is_the_stated_operating_point(fleet_lake: Lake) -> None:
     """On the held-out weeks the expected failing drone-hours (the sum of the calibrated risks) are within
     a factor of two of those observed, and at the same number of groundings the model is at least as
     precise as the battery rule; enough failures everywhere: not weak."""
@@ -119,7 +119,7 @@ def test_features_cannot_see_the_future(spark: SparkSession, reports: DataFrame)
             assert math.isclose(row[name], b[key][name], rel_tol=1e-9, abs_tol=1e-9), (key, name)
 
 
-def test_spark_and_the_stream_agree(spark: SparkSession, reports: DataFrame, fleet_lake: SeededLake) -> None:
+def test_spark_and_the_stream_agree(spark: SparkSession, reports: DataFrame, fleet_lake: Lake) -> None:
     """The stream's features (``DroneTelemetry``, report by report) and its scorer (the model exported as
     data) against Spark's features and the MLlib pipeline loaded back from the warehouse."""
     card = latest_model_card(load_catalog(fleet_lake.settings), fleet_lake.settings)
@@ -153,7 +153,7 @@ def test_spark_and_the_stream_agree(spark: SparkSession, reports: DataFrame, fle
         assert math.isclose(exported.score(features), row["risk"], rel_tol=1e-9, abs_tol=1e-12), key
 
 
-def test_training_is_reproducible(spark: SparkSession, fleet_lake: SeededLake) -> None:
+def test_training_is_reproducible(spark: SparkSession, fleet_lake: Lake) -> None:
     """The same snapshot trains the same model as `harmony maintenance train` did."""
     card = latest_model_card(load_catalog(fleet_lake.settings), fleet_lake.settings)
     assert card is not None
@@ -178,7 +178,7 @@ def test_training_is_reproducible(spark: SparkSession, fleet_lake: SeededLake) -
     assert math.isclose(figures.baseline_pr_auc, card.baseline_pr_auc, rel_tol=1e-3)
 
 
-def test_the_fleet_is_scored(fleet_lake: SeededLake) -> None:
+def test_the_fleet_is_scored(fleet_lake: Lake) -> None:
     settings = fleet_lake.settings
     card = latest_model_card(load_catalog(settings), settings)
     assert card is not None

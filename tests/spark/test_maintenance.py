@@ -1,19 +1,32 @@
-"""`harmony lake maintain`: fewer files, no row lost, and ingest's exactly-once offsets survive it."""
+"""`harmony lake maintain`: fewer files, no row lost, and ingest's exactly-once offsets survive it. Each
+test on a small lake of its own (maintenance rewrites and expires: the seeded lake is only read)."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from pathlib import Path
 
+import pytest
 from confluent_kafka import Consumer, TopicPartition
 
 from ingest.writer import committed_offsets
 from lakehouse.catalog import load_catalog
 from lakehouse.query import trino_sql
+from lakehouse.settings import Settings
 from lakehouse.tables import CITIZEN_OBSERVATIONS, REPORTS
-from tests.spark.conftest import SeededLake
+from testkit.lakes import Lake, private_lake
+from testkit.seeded import SMALL, seed
 
 
-def state(lake: SeededLake) -> dict[str, tuple[int, int, dict[int, int]]]:
+@pytest.fixture()
+def small_lake(stack: Settings, tmp_path: Path) -> Iterator[Lake]:
+    with private_lake(stack, "maintain", tmp_path) as lake:
+        seed(lake, SMALL, max_rows=2_000, analyse=False)
+        yield lake
+
+
+def state(lake: Lake) -> dict[str, tuple[int, int, dict[int, int]]]:
     """Per raw table: data files, rows, committed Kafka offsets."""
     catalog = load_catalog(lake.settings)
     out = {}
@@ -28,7 +41,7 @@ def state(lake: SeededLake) -> dict[str, tuple[int, int, dict[int, int]]]:
     return out
 
 
-def produced(lake: SeededLake) -> int:
+def produced(lake: Lake) -> int:
     """Every report on the topic: the sum of the partitions' end offsets."""
     topic = lake.settings.kafka.reports_topic
     consumer = Consumer(lake.settings.kafka.client({"group.id": "ends"}))
@@ -38,18 +51,18 @@ def produced(lake: SeededLake) -> int:
         consumer.close()
 
 
-def test_maintenance_compacts_and_loses_nothing(seeded_lake: SeededLake) -> None:
-    before = state(seeded_lake)
-    seeded_lake.harmony("lake", "maintain", "--master", "local[2]")
-    after = state(seeded_lake)
+def test_maintenance_compacts_and_loses_nothing(small_lake: Lake) -> None:
+    before = state(small_lake)
+    small_lake.harmony("lake", "maintain", "--master", "local[2]")
+    after = state(small_lake)
     for name, (files, rows, offsets) in before.items():
         assert after[name][0] < files, f"{name}: {files} files before, {after[name][0]} after"
         assert after[name][1] == rows
         assert after[name][2] == offsets, "the ingest offsets are still found after compaction and expiry"
 
 
-def test_maintenance_while_ingest_writes(seeded_lake: SeededLake) -> None:
-    lake = seeded_lake
+def test_maintenance_while_ingest_writes(small_lake: Lake) -> None:
+    lake = small_lake
     worker = lake.popen("ingest", "--commit-interval", "1")
     sim = lake.popen(
         "simulate",

@@ -77,7 +77,7 @@ def test_markup_in_what_a_user_types_is_printed_as_text() -> None:
     """`harmony stack logs '[/x]'` once crashed rich's markup parser; it is a plain unknown service."""
     import subprocess
 
-    from tests.commands import HARMONY
+    from testkit.commands import HARMONY
 
     out = subprocess.run([HARMONY, "stack", "logs", "[/x]"], capture_output=True, text=True, timeout=60)
     assert out.returncode == 2, out.stderr

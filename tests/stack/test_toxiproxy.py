@@ -7,7 +7,7 @@ from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 
 from lakehouse.settings import Settings
-from tests.reliability.network import Toxics
+from testkit.network import Toxics
 
 
 def _brokers(port: int) -> list[str]:

@@ -17,7 +17,7 @@ from lakehouse.adapters.quix import RunsOfMessages
 from lakehouse.settings import Settings
 from lakehouse.streaming.connection import connection
 from lakehouse.streaming.runs import RUN_KEY, MessageRun, runs_of
-from tests.alerting.conftest import group_behind, topic_ends
+from testkit.alert_lane import group_behind, topic_ends
 
 
 class Msg:

@@ -3,6 +3,7 @@ reports of a riot to watch it reach the page (the browser tests and ``benchmarks
 
 from __future__ import annotations
 
+import re
 import shutil
 import socket
 import subprocess
@@ -20,7 +21,7 @@ from playwright.sync_api import Page, Playwright, sync_playwright
 from lakehouse.city import CITY
 from lakehouse.schemas import Citizen, DroneHealth, DroneReport, Position
 from stack import debian
-from tests.commands import HARMONY
+from testkit.commands import HARMONY
 
 # Debian's wrapper script works but prints a harmless shell error; the real binary is beside it.
 CHROMIUM = Path("/usr/lib/chromium/chromium")
@@ -190,3 +191,8 @@ def riot_reports(zone: str, n: int = 14) -> list[DroneReport]:
         )
         for i in range(n)
     ]
+
+
+# Where the browser tests leave their screenshots, to be looked at; what no page or log may show.
+SHOTS = Path(__file__).parents[1] / ".harmony" / "screenshots"
+NOISE = re.compile(r"Traceback|Warning|WARNING", re.IGNORECASE)

@@ -1,7 +1,9 @@
-"""Fixtures for ingest: an isolated lane (topic, namespace, consumer group) and worker subprocesses."""
+"""A lane of ingest's own on the real stack: a private reports topic, raw namespace and consumer group,
+its workers started and stopped, and what the lake committed."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -11,14 +13,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pytest
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from lakehouse.catalog import load_catalog
 from lakehouse.query import trino_sql
 from lakehouse.settings import Settings
 from lakehouse.tables import purge_namespace
-from tests.commands import HARMONY
+from testkit.commands import HARMONY
 
 
 @dataclass
@@ -101,14 +102,21 @@ class Lane:
         raise AssertionError(f"lake did not reach {produced} committed offsets within {timeout_s}s")
 
 
-@pytest.fixture()
-def lane(stack: Settings, tmp_path: Path) -> Iterator[Lane]:
+@contextlib.contextmanager
+def ingest_lane(stack: Settings, tmp: Path) -> Iterator[Lane]:
+    """A lane with its topic created; its workers killed (even a paused one) and everything removed after."""
     token = uuid.uuid4().hex[:8]
     admin = AdminClient(stack.kafka.client())
     topic = f"test-ingest-{token}"
     admin.create_topics([NewTopic(topic, num_partitions=4, replication_factor=1)])[topic].result(15)
-    lane = Lane(stack, topic, f"test_{token}", f"test-ingest-{token}", tmp_path)
-    yield lane
+    lane = Lane(stack, topic, f"test_{token}", f"test-ingest-{token}", tmp)
+    try:
+        yield lane
+    finally:
+        _remove(stack, lane, admin, topic)
+
+
+def _remove(stack: Settings, lane: Lane, admin: AdminClient, topic: str) -> None:
     for proc in lane.procs:
         if proc.poll() is None:
             proc.send_signal(signal.SIGCONT)
@@ -119,3 +127,10 @@ def lane(stack: Settings, tmp_path: Path) -> Iterator[Lane]:
     for (ns,) in catalog.list_namespaces():
         if ns.startswith(lane.namespace):  # the lane's, and those its tests derived from it
             purge_namespace(catalog, ns)
+
+
+def assert_exact(lane: Lane, produced: int) -> None:
+    reports, distinct, observations, citizens = lane.counts()
+    assert reports == produced, f"{reports} reports in the lake, {produced} produced"
+    assert distinct == produced, "a report_id landed twice"
+    assert observations == citizens, f"{observations} citizen observations for {citizens} citizens in reports"

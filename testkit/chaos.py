@@ -32,11 +32,11 @@ from stack.services.base import Service
 from stack.services.kafka import Kafka
 from stack.services.minio import MinIO
 from stack.services.postgres import Postgres
-from tests.alerting.conftest import AlertLane, group_behind, read_alerts, topic_ends
-from tests.commands import HARMONY
-from tests.reliability.checker import match
-from tests.reliability.faults import stop
-from tests.reliability.network import Toxics, proxied_env
+from testkit.alert_lane import AlertLane, group_behind, read_alerts, topic_ends
+from testkit.checker import match
+from testkit.commands import HARMONY
+from testkit.faults import stop
+from testkit.network import Toxics, proxied_env
 
 # The commit protocol's steps (ingest/writer.py, ingest/sink.py), in order.
 COMMIT_STEPS = (

@@ -26,7 +26,7 @@ from lakehouse.codec import ContractError, decode
 from lakehouse.schemas import Alert, DroneReport
 from lakehouse.settings import RuleSettings, Settings
 from lakehouse.storage import s3_filesystem
-from tests.dead_letter_reader import dead_letters_from
+from testkit.dead_letters import dead_letters_from
 
 
 @dataclass(frozen=True)

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import time
 
 from lakehouse.settings import Settings
 from stack import manager
 from stack.services.base import Service
-from tests.alerting.conftest import alive
+from testkit.alert_lane import alive
+from testkit.checker import check_lake, no_tracebacks
+from testkit.ingest_lane import Lane
 
 
 def stop(service: Service, sig: signal.Signals) -> None:
@@ -29,3 +32,21 @@ def stop_and_restart(settings: Settings, service: type[Service], sig: signal.Sig
     stop(service(settings), sig)
     time.sleep(down_s)
     manager.up(settings)
+
+
+PRODUCED = 40_000
+RATE = "5000"
+
+
+def finish(lane: Lane, worker_name: str, worker: subprocess.Popen[bytes], produced: int = PRODUCED) -> None:
+    """Wait until the lake holds the whole topic, stop the worker cleanly, run the checker."""
+    try:
+        lane.wait_landed(produced)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; the worker's log:\n{lane.log(worker_name)[-4000:]}") from None
+    assert worker.poll() is None, f"the worker exited:\n{lane.log(worker_name)[-3000:]}"
+    worker.terminate()
+    assert worker.wait(60) == 0
+    no_tracebacks(lane.log(worker_name))
+    checked = check_lake(lane.settings, lane.topic, lane.namespace, lane.group)
+    assert checked.reports == produced

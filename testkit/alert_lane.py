@@ -1,7 +1,9 @@
-"""Fixtures for alerting: a private reports/alerts topic pair, consumer group and live table."""
+"""A lane of alerting's own on the real stack: a private reports/alerts topic pair, consumer groups and
+live table, the simulator and `harmony alert` started in it, and what reached the topic and the table."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -12,7 +14,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-import pytest
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 from psycopg2 import sql
@@ -24,7 +25,7 @@ from lakehouse.schemas import Alert
 from lakehouse.settings import AlertingSettings, Settings
 from lakehouse.tables import purge_namespace
 from simulator.episodes import read_ground_truth
-from tests.commands import HARMONY
+from testkit.commands import HARMONY
 
 
 @dataclass
@@ -220,13 +221,20 @@ def alive(pid: int) -> bool:
     return state != "Z"
 
 
-@pytest.fixture()
-def alert_lane(stack: Settings, tmp_path: Path) -> Iterator[AlertLane]:
-    lane = AlertLane(stack, uuid.uuid4().hex[:8], tmp_path)
+@contextlib.contextmanager
+def alert_lane(stack: Settings, tmp: Path) -> Iterator[AlertLane]:
+    """A lane with its topics created; its processes killed and everything it made removed afterwards."""
+    lane = AlertLane(stack, uuid.uuid4().hex[:8], tmp)
     admin = AdminClient(stack.kafka.client())
     for topic in (lane.reports, lane.alerts):
         admin.create_topics([NewTopic(topic, num_partitions=4, replication_factor=1)])[topic].result(15)
-    yield lane
+    try:
+        yield lane
+    finally:
+        _remove(stack, lane, admin)
+
+
+def _remove(stack: Settings, lane: AlertLane, admin: AdminClient) -> None:
     for proc in lane.procs:
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)

@@ -4,6 +4,7 @@ fields, nesting, framing). Shared by the decoder's differential test and the rel
 
 from __future__ import annotations
 
+import os
 import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -224,3 +225,8 @@ def mutated(draw: st.DrawFn, valid: st.SearchStrategy[dict[str, Any]]) -> bytes:
         raw = re.sub(rb'"schema_version":(\d)', rb'"schema_version":\1.0', raw, count=1)
         raw = raw.replace(b"100.5", b"123456789012345678901234567890", 1)
     return raw
+
+
+# How many examples the differential codec tests draw: 200 keeps `pytest -m 'not integration'` quick;
+# `make test` (CI) asks for 1000.
+EXAMPLES = int(os.environ.get("HARMONY_CODEC_EXAMPLES", "200"))

@@ -1,4 +1,5 @@
-"""The `harmony` commands the benchmarks start: one place for the executable and the simulator's call."""
+"""The `harmony` executable the tests and benchmarks run (next to this interpreter in the project's .venv),
+and the simulator's call when only the reports matter."""
 
 from __future__ import annotations
 
