@@ -8,6 +8,7 @@ import contextlib
 import dataclasses
 import os
 import subprocess
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator, Mapping
@@ -98,14 +99,10 @@ def settings_seen_by(env: Mapping[str, str]) -> Settings:
         os.environ.update(saved)
 
 
-@contextlib.contextmanager
-def private_lake(
-    stack: Settings, name: str, tmp: Path, *, prefix: str = "test", keep: bool = False
-) -> Iterator[Lake]:
-    """A lake named ``<prefix>-<name>-<token>`` on the stack ``stack`` reaches; ``keep``: left in place."""
-    token = uuid.uuid4().hex[:8]
-    env = {
-        **os.environ,
+def lake_names(prefix: str, name: str, token: str) -> dict[str, str]:
+    """The HARMONY_ variables that give a lake topics, namespaces, groups and a live-alerts table of its
+    own, each named ``<prefix>-<name>-<what>-<token>`` (underscores where the store wants them)."""
+    return {
         "HARMONY_KAFKA__REPORTS_TOPIC": f"{prefix}-{name}-reports-{token}",
         "HARMONY_KAFKA__ALERTS_TOPIC": f"{prefix}-{name}-alerts-{token}",
         "HARMONY_CATALOG__RAW_NAMESPACE": f"{prefix}_{name}_raw_{token}",
@@ -113,8 +110,16 @@ def private_lake(
         "HARMONY_INGEST__CONSUMER_GROUP": f"{prefix}-{name}-ingest-{token}",
         "HARMONY_ALERTING__CONSUMER_GROUP": f"{prefix}-{name}-alerting-{token}",
         "HARMONY_POSTGRES__ALERTS_TABLE": f"{prefix}_{name}_alerts_{token}",
-        "HARMONY_SPARK_DRIVER_MEMORY": "1g",
     }
+
+
+@contextlib.contextmanager
+def private_lake(
+    stack: Settings, name: str, tmp: Path, *, prefix: str = "test", keep: bool = False
+) -> Iterator[Lake]:
+    """A lake named ``<prefix>-<name>-<token>`` on the stack ``stack`` reaches; ``keep``: left in place."""
+    token = uuid.uuid4().hex[:8]
+    env = {**os.environ, **lake_names(prefix, name, token), "HARMONY_SPARK_DRIVER_MEMORY": "1g"}
     admin = AdminClient(stack.kafka.client())
     for topic in (env["HARMONY_KAFKA__REPORTS_TOPIC"], env["HARMONY_KAFKA__ALERTS_TOPIC"]):
         admin.create_topics([NewTopic(topic, num_partitions=4, replication_factor=1)])[topic].result(15)
@@ -124,13 +129,16 @@ def private_lake(
         if keep:
             print("kept: " + " ".join(f"{k}={v}" for k, v in env.items() if k.startswith("HARMONY_")))
         else:
-            _remove(stack, env, token, admin)
+            remove_lake(stack, env, token, admin)
 
 
-def _remove(stack: Settings, env: dict[str, str], token: str, admin: AdminClient) -> None:
+def remove_lake(
+    stack: Settings, env: Mapping[str, str], token: str, admin: AdminClient, timeout_s: float = 15
+) -> None:
+    """Everything a lake named with ``token`` made: its topics, namespaces and live-alerts table."""
     names = [t for t in admin.list_topics(timeout=10).topics if token in t]
-    for fut in admin.delete_topics(names).values():
-        fut.result(15)
+    for fut in admin.delete_topics(names).values() if names else ():
+        fut.result(timeout_s)
     catalog = load_catalog(stack)
     for ns in (env["HARMONY_CATALOG__RAW_NAMESPACE"], env["HARMONY_CATALOG__ANSWERS_NAMESPACE"]):
         purge_namespace(catalog, ns)
@@ -145,8 +153,6 @@ def _remove(stack: Settings, env: dict[str, str], token: str, admin: AdminClient
 @contextlib.contextmanager
 def bench_lake(name: str, keep: bool = False) -> Iterator[Lake]:
     """A benchmark's lake on the stack this process's settings reach, which point at it while it exists."""
-    import tempfile
-
     with (
         tempfile.TemporaryDirectory() as tmp,
         private_lake(get_settings(), name, Path(tmp), prefix="bench", keep=keep) as lake,

@@ -24,19 +24,17 @@ from pathlib import Path
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient
-from psycopg2 import sql
 
 from harmony.demo import DEMO_INTERVAL_S, DEMO_WEAR_LIFE_DAYS, demo_folder
 from harmony.reset import product_groups
 from lakehouse.catalog import load_catalog
-from lakehouse.query import live_alerts
 from lakehouse.query.lake_state import newest_event, table_state
 from lakehouse.settings import Settings
-from lakehouse.tables import DRONE_RISK, REPORTS, Answer, latest_model_card, purge_namespace
+from lakehouse.tables import DRONE_RISK, REPORTS, Answer, latest_model_card
 from simulator.episodes import read_ground_truth
 from testkit.browser import DONE_WHEN, NOISE, SHOTS, Browser, DashboardServer, page_done
 from testkit.commands import HARMONY
-from testkit.lakes import settings_seen_by
+from testkit.lakes import lake_names, remove_lake, settings_seen_by
 
 DRONES = 48
 PAGES = {**DONE_WHEN, "fleet": ("fleet", "[data-testid=stDeckGlJsonChart]")}
@@ -47,39 +45,21 @@ def lane(stack: Settings) -> Iterator[tuple[Settings, dict[str, str]]]:
     """A lane never used before: names of its own, nothing created in advance; all removed after."""
     token = uuid.uuid4().hex[:8]
     names = {
-        "HARMONY_KAFKA__REPORTS_TOPIC": f"test-demo-reports-{token}",
-        "HARMONY_KAFKA__ALERTS_TOPIC": f"test-demo-alerts-{token}",
+        **lake_names("test", "demo", token),
         "HARMONY_KAFKA__DEAD_LETTER_TOPIC": f"test-demo-dead-{token}",
-        "HARMONY_CATALOG__RAW_NAMESPACE": f"test_demo_raw_{token}",
-        "HARMONY_CATALOG__ANSWERS_NAMESPACE": f"test_demo_answers_{token}",
-        "HARMONY_INGEST__CONSUMER_GROUP": f"test-demo-ingest-{token}",
-        "HARMONY_ALERTING__CONSUMER_GROUP": f"test-demo-alerting-{token}",
-        "HARMONY_POSTGRES__ALERTS_TABLE": f"test_demo_alerts_{token}",
     }
     admin = AdminClient(stack.kafka.client())
-    catalog = load_catalog(stack)
     assert not [t for t in admin.list_topics(timeout=10).topics if token in t], "a lane never used"
     env = {**os.environ, **names, "HARMONY_SPARK_DRIVER_MEMORY": "1g"}
     settings = settings_seen_by(env)
     try:
         yield settings, env
     finally:
-        topics = [t for t in admin.list_topics(timeout=10).topics if token in t]
-        for fut in admin.delete_topics(topics).values() if topics else ():
-            fut.result(30)
         groups = list(product_groups(settings))
         for fut in admin.delete_consumer_groups(groups).values():
             with contextlib.suppress(Exception):  # a group the demo never joined
                 fut.result(30)
-        for ns in (settings.catalog.raw_namespace, settings.catalog.answers_namespace):
-            purge_namespace(catalog, ns)
-        conn = live_alerts.connect(stack)
-        with conn.cursor() as cur:
-            cur.execute(
-                sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(settings.postgres.alerts_table))
-            )
-        conn.commit()
-        conn.close()
+        remove_lake(stack, env, token, admin, timeout_s=30)
 
 
 def demo(env: dict[str, str], *args: str) -> str:
