@@ -41,6 +41,10 @@ class KafkaSettings(_Frozen):
     alerts_topic: str = "riot-alerts"
     dead_letter_topic: str = "dead-letters"
     partitions: int = Field(default=4, ge=1)
+    # Brokers of the cluster (KRaft, each a broker and a controller voter). Broker n (from 1) listens on
+    # each of the ports above plus (n - 1) * port_step; one broker is the 2-core default.
+    brokers: int = Field(default=1, ge=1, le=9)
+    port_step: int = Field(default=10, ge=3)
     max_message_bytes: int = Field(default=10 * 1024 * 1024, ge=1 << 20)
     heap: str = "512m"
     # Clients authenticate with SASL/SCRAM where the broker is reachable beyond loopback (compose, k8s);
@@ -74,8 +78,29 @@ class KafkaSettings(_Frozen):
         return self.security_protocol != "PLAINTEXT"
 
     @property
+    def nodes(self) -> tuple[int, ...]:
+        """The brokers' node ids, 1 to ``brokers``."""
+        return tuple(range(1, self.brokers + 1))
+
+    def node_port(self, port: int, node: int) -> int:
+        """Broker ``node``'s own number for one of the ports above (the first broker's)."""
+        return port + (node - 1) * self.port_step
+
+    @property
+    def replication_factor(self) -> int:
+        """Every topic's (and Kafka's own offsets' and transactions'): three copies where there are three
+        brokers, as Kafka's documentation advises for production, else one per broker."""
+        return min(3, self.brokers)
+
+    @property
+    def min_insync_replicas(self) -> int:
+        """Copies a write with acks=all waits for: all but one, so one broker may go and writes go on,
+        while two gone stop them rather than risk an acknowledged write (2 of 3, Kafka's advice)."""
+        return max(1, self.replication_factor - 1)
+
+    @property
     def bootstrap_servers(self) -> str:
-        return f"{self.host}:{self.port}"
+        return ",".join(f"{self.host}:{self.node_port(self.port, n)}" for n in self.nodes)
 
     def client(self, extra: Mapping[str, object] = MappingProxyType({})) -> dict[str, object]:
         """librdkafka's configuration for a client of this broker: the address, the credentials where
@@ -111,6 +136,9 @@ class S3Settings(_Frozen):
     # dashboard's, so that nothing behind a page holds a key that can write the lake.
     reader_access_key: SecretStr
     reader_secret_key: SecretStr
+    # Drives the server erasure-codes objects across (MinIO's default parity for 4 drives, EC:2, loses
+    # nothing with two gone); one is a plain single-drive server, the 2-core default.
+    drives: int = Field(default=1, ge=1, le=16)
 
     @property
     def endpoint(self) -> str:
@@ -149,10 +177,18 @@ class SparkSettings(_Frozen):
     worker_webui_port: int = 8091  # the first worker's; the next ones count up
     worker_cores: int = Field(default=1, ge=1)
     worker_memory: str = "1g"
+    # Workers `harmony stack up` runs beside a master (0: none, and jobs run in-process on local[*]).
+    workers: int = Field(default=0, ge=0, le=8)
 
     @property
     def master_url(self) -> str:
         return f"spark://{self.host}:{self.master_port}"
+
+    @property
+    def default_master(self) -> str:
+        """Where `harmony analyze` and the other jobs run unless told: the stack's standalone master when
+        the stack runs workers, else in-process."""
+        return self.master_url if self.workers else "local[*]"
 
 
 class ToxiproxySettings(_Frozen):
@@ -180,6 +216,11 @@ class TrinoSettings(_Frozen):
     shared_secret: SecretStr  # signs the nodes' internal requests
     certificate: Path | None = None  # the server certificate clients trust (default: the stack's own)
     heap: str = "1G"
+    # Workers beside the coordinator (which schedules splits on itself too, so a query still runs when
+    # every worker is gone); worker n (from 1) serves the nodes' HTTP on worker_port + n - 1.
+    workers: int = Field(default=0, ge=0, le=8)
+    worker_port: int = 8082
+    worker_heap: str = "768M"
 
     @property
     def url(self) -> str:
@@ -262,6 +303,16 @@ class DashboardSettings(_Frozen):
         return f"http://{self.host}:{self.port}"
 
 
+Topology = Literal["single", "cluster"]
+
+# What HARMONY_TOPOLOGY=cluster (`harmony stack up --cluster`) means where a setting does not say otherwise:
+# three brokers with three copies of every partition, four erasure-coded drives, a Trino worker, two Spark
+# workers. Each value stays a setting of its own section (HARMONY_KAFKA__BROKERS, ...), which wins.
+CLUSTER: Mapping[str, Mapping[str, int]] = MappingProxyType(
+    {"kafka": {"brokers": 3}, "s3": {"drives": 4}, "trino": {"workers": 1}, "spark": {"workers": 2}}
+)
+
+
 class Settings(BaseSettings):
     """The whole platform's configuration; load it with :func:`get_settings`."""
 
@@ -273,6 +324,7 @@ class Settings(BaseSettings):
         frozen=True,
     )
 
+    topology: Topology = "single"
     state_dir: Path = Path(".harmony")
     cache_dir: Path = Path("~/.cache/harmony")
     kafka: KafkaSettings = KafkaSettings()
@@ -286,6 +338,19 @@ class Settings(BaseSettings):
     ingest: IngestSettings = IngestSettings()
     alerting: AlertingSettings = AlertingSettings()
     dashboard: DashboardSettings
+
+    @model_validator(mode="before")
+    @classmethod
+    def _topology_sizes(cls, data: object) -> object:
+        """Fill the cluster's sizes in where the topology is ``cluster`` and a section leaves them unset."""
+        if not isinstance(data, dict) or data.get("topology") != "cluster":
+            return data
+        out = dict(data)
+        for section, sizes in CLUSTER.items():
+            given = out.get(section)
+            if given is None or isinstance(given, dict):
+                out[section] = {**sizes, **(given or {})}
+        return out
 
     @property
     def warehouse(self) -> str:

@@ -19,11 +19,17 @@ from lakehouse.settings import Settings, get_settings
 from lakehouse.terminal import printable
 
 console = Console(stderr=True)
-MasterOpt = Annotated[str, typer.Option(help="Spark master: local[*], spark://host:7077, k8s://https://…")]
+MasterOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="Spark master: local[*], spark://host:7077, k8s://https://… (default: the stack's standalone "
+        "master in the cluster topology, else local[*])"
+    ),
+]
 
 
 def analyze(
-    master: MasterOpt = "local[*]",
+    master: MasterOpt = None,
     incremental: Annotated[
         bool, typer.Option("--incremental", help="only read rows appended since the last run, if that is all")
     ] = False,
@@ -52,6 +58,7 @@ def analyze(
     except LakeUnavailable as exc:
         console.print(f"[red]analyze: {escape(str(exc))}[/]", soft_wrap=True)
         raise typer.Exit(1) from exc
+    master = master or settings.spark.default_master
     with console.status(f"starting Spark on {master}"):
         spark = session(settings, master, "harmony-analyze")
     console.print(f"Spark {spark.version} on {master} ready in {time.monotonic() - t0:.1f}s")
@@ -78,7 +85,7 @@ lake = typer.Typer(help="Lake housekeeping with Iceberg's Spark procedures.")
 
 @lake.command()
 def maintain(
-    master: MasterOpt = "local[*]",
+    master: MasterOpt = None,
     orphan_age_hours: Annotated[float, typer.Option(help="only remove orphan files older than this")] = 24.0,
 ) -> None:
     """Compact small files, expire old snapshots and remove orphan files on the raw tables."""
@@ -91,6 +98,7 @@ def maintain(
     if (nothing := nothing_to_maintain(settings)) is not None:  # before a JVM: nothing to do is no error
         console.print(nothing, markup=False, soft_wrap=True)
         return
+    master = master or settings.spark.default_master
     with console.status(f"starting Spark on {master}"):
         spark = session(settings, master, "harmony-maintain")
     with console.status("compacting files and manifests, expiring, removing orphans"):
@@ -179,7 +187,7 @@ def print_card(card: ModelCard) -> None:
 
 @maintenance.command()
 def train(
-    master: MasterOpt = "local[*]",
+    master: MasterOpt = None,
     holdout_days: Annotated[float, typer.Option(help="the last days of data, held out for evaluation")] = 7.0,
     then_score: Annotated[
         bool, typer.Option("--score", help="then score the fleet with it (`maintenance score`), same session")
@@ -198,6 +206,7 @@ def train(
     except LakeUnavailable as exc:
         console.print(f"[red]maintenance train: {escape(str(exc))}[/]", soft_wrap=True)
         raise typer.Exit(1) from exc
+    master = master or settings.spark.default_master
     with console.status(f"starting Spark on {master}"):
         spark = session(settings, master, "harmony-maintenance-train")
     try:
@@ -222,9 +231,7 @@ def _train(spark: SparkSession, settings: Settings, holdout_days: float) -> Mode
 
 
 @maintenance.command()
-def score(
-    master: MasterOpt = "local[*]", top: Annotated[int, typer.Option(help="rows to print")] = 10
-) -> None:
+def score(master: MasterOpt = None, top: Annotated[int, typer.Option(help="rows to print")] = 10) -> None:
     """Score every drone with the newest model into `answers.drone_risk`."""
     from lakehouse.catalog import load_catalog
     from lakehouse.tables import latest_model_card
@@ -240,6 +247,7 @@ def score(
     except (NotEnoughData, LakeUnavailable) as exc:
         console.print(f"[red]maintenance score: {escape(str(exc))}[/]", soft_wrap=True)
         raise typer.Exit(1) from exc
+    master = master or settings.spark.default_master
     with console.status(f"starting Spark on {master}"):
         spark = session(settings, master, "harmony-maintenance-score")
     try:

@@ -27,19 +27,47 @@ console = Console(stderr=True)
 
 
 @app.command()
-def up() -> None:
+def up(
+    cluster: Annotated[
+        bool | None,
+        typer.Option(
+            "--cluster/--single",
+            help="the replicated topology (3 brokers, erasure-coded MinIO, Trino and Spark workers) or the "
+            "single-node one; kept in .env as HARMONY_TOPOLOGY for every later command",
+        ),
+    ] = None,
+) -> None:
     """Start every service (installing it on first use) and wait until all are healthy."""
     added = ensure_env_file()
     if added:
         console.print(f"[yellow]wrote local credentials to .env:[/] {', '.join(added)}")
         get_settings.cache_clear()
+    if cluster is not None:
+        _choose_topology("cluster" if cluster else "single")
     settings = get_settings()
+    other = manager.other_topology_running(settings)
+    if other:
+        console.print(
+            f"[red]stack up failed:[/] this state folder runs the other topology ({', '.join(other)}): "
+            "run `harmony stack down` first"
+        )
+        raise typer.Exit(1)
     try:
         timings = manager.up(settings, report=lambda msg: console.print(f"  {msg}"))
     except ServiceError as exc:  # manager.up turns download failures into ServiceError too
         console.print(f"[red]stack up failed:[/] {escape(str(exc))}")
         raise typer.Exit(1) from exc
     console.print(f"[green]stack healthy[/] in {timings['total_s']:.1f}s")
+
+
+def _choose_topology(topology: str) -> None:
+    """Record the topology in .env (the processes started later read it there) and in this process."""
+    from stack.credentials import set_env_value
+
+    if set_env_value("HARMONY_TOPOLOGY", topology):
+        console.print(f"[yellow]HARMONY_TOPOLOGY={topology}[/] written to .env")
+    os.environ["HARMONY_TOPOLOGY"] = topology
+    get_settings.cache_clear()
 
 
 @app.command()
@@ -68,18 +96,20 @@ def status() -> None:
 
 @app.command()
 def logs(
-    service: str = typer.Argument(..., help="one of: " + ", ".join(c.name for c in ALL)),
+    service: str = typer.Argument(..., help="a node of `harmony stack status`: kafka, trino, kafka-2, ..."),
     lines: int = typer.Option(50, "--lines", "-n"),
     follow: bool = typer.Option(False, "--follow", "-f"),
 ) -> None:
     """Show the end of a service's log file."""
-    match = [c for c in ALL if c.name == service]
+    nodes = manager.services(get_settings())
+    match = [n for n in nodes if n.name == service]
     if not match:
         console.print(
-            f"[red]unknown service {escape(repr(service))}[/]; choose one of {', '.join(c.name for c in ALL)}"
+            f"[red]unknown service {escape(repr(service))}[/]; "
+            f"choose one of {', '.join(n.name for n in nodes)}"
         )
         raise typer.Exit(2)
-    log = match[0](get_settings()).log_file
+    log = match[0].log_file
     if not log.exists():
         console.print(f"{escape(service)}: no log yet at {escape(str(log))}")
         raise typer.Exit(1)
@@ -160,6 +190,7 @@ def kafka_config(
     out: Annotated[Path, typer.Argument(help="folder to write the broker's configuration into")],
     data: Annotated[Path, typer.Option(help="the broker's data folder")] = Path("/var/lib/kafka/data"),
     owner: Annotated[int | None, typer.Option(help="uid to own the files (the server's user)")] = None,
+    node: Annotated[int, typer.Option(min=1, help="the broker's node id (1 to HARMONY_KAFKA__BROKERS)")] = 1,
 ) -> None:
     """Render the broker's server.properties, its SCRAM users for the storage format (format.args, an
     argument file for kafka-storage.sh) and a cluster id, from the settings (used by compose.yaml and
@@ -167,7 +198,7 @@ def kafka_config(
     settings = get_settings()
     cluster_id = out / "cluster.id"
     files = {
-        "server.properties": "\n".join(server_properties(settings, data)).encode(),
+        "server.properties": "\n".join(server_properties(settings, data, node)).encode(),
         "format.args": "\n".join(format_arguments(settings)).encode(),
         "cluster.id": cluster_id.read_bytes() if cluster_id.exists() else new_cluster_id().encode(),
     }

@@ -51,3 +51,16 @@ def ensure_env_file(path: Path = Path(ENV_FILE)) -> list[str]:
             fh.write(head + b"# written by `harmony stack up`: local credentials, never commit them\n")
             fh.write("".join(lines).encode())
     return added
+
+
+def set_env_value(key: str, value: str, path: Path = Path(ENV_FILE)) -> bool:
+    """Set one variable in ``path`` (replacing its line, else appending one); returns whether it changed."""
+    repair(path)
+    lines = path.read_text().splitlines() if path.exists() else []
+    line = f"{key}={value}"
+    kept = [old for old in lines if old.partition("=")[0].strip() != key]
+    if line in lines and len(kept) == len(lines) - 1:
+        return False
+    with open_private(path) as fh:
+        fh.write(("\n".join([*kept, line]) + "\n").encode())
+    return True

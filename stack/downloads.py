@@ -45,7 +45,11 @@ def cached(target: Path, build: Callable[[Path], object]) -> Path:
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
         build(tmp)
-        tmp.rename(target)
+        try:
+            tmp.rename(target)
+        except OSError:
+            if not target.exists():  # not another process's build landing first
+                raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return target

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from lakehouse.settings import Settings
 from stack.downloads import DownloadError
-from stack.services import ALL, Service, ServiceError
+from stack.services import ALL, Service, ServiceError, nodes
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,8 @@ class ServiceStatus:
 
 
 def services(settings: Settings) -> list[Service]:
-    return [cls(settings) for cls in ALL]
+    """Every node of the settings' topology (one of each server, or a cluster's brokers, workers ...)."""
+    return nodes(settings)
 
 
 Report = Callable[[str], None]
@@ -54,9 +55,11 @@ def up(settings: Settings, report: Report = _quiet) -> dict[str, float]:
                 hint="check that the registries are reachable, then rerun `harmony stack up`",
             ) from exc
 
-    # Installs run in parallel: they are downloads and a Go build, bound by network and disk.
-    with ThreadPoolExecutor(max_workers=len(all_services)) as pool:
-        for installing in [pool.submit(install, s) for s in all_services]:
+    # Installs run in parallel: they are downloads and a Go build, bound by network and disk. A server
+    # that runs as several nodes is installed once (type(...).name: the server's, not the node's).
+    kinds = list({type(s).name: s for s in all_services}.values())
+    with ThreadPoolExecutor(max_workers=len(kinds)) as pool:
+        for installing in [pool.submit(install, s) for s in kinds]:
             installing.result()
     timings["install_s"] = time.monotonic() - t0
 
@@ -70,7 +73,6 @@ def up(settings: Settings, report: Report = _quiet) -> dict[str, float]:
 
     def wait(svc: Service) -> float:
         elapsed = svc.wait_healthy()
-        svc.provision()
         report(f"{svc.name}: healthy on {svc.address}")
         return elapsed
 
@@ -84,6 +86,9 @@ def up(settings: Settings, report: Report = _quiet) -> dict[str, float]:
                 errors.append(exc)
         if errors:
             raise errors[0]
+    # Once every node answers: a topic with three copies needs the three brokers registered.
+    for svc in all_services:
+        svc.provision()
     _init_catalog(settings)
     timings["total_s"] = time.monotonic() - t0
     return timings
@@ -91,7 +96,7 @@ def up(settings: Settings, report: Report = _quiet) -> dict[str, float]:
 
 def provision(settings: Settings, report: Report = _quiet) -> None:
     """Create topics, bucket, catalog database and catalog tables on servers that run elsewhere."""
-    for svc in services(settings):
+    for svc in [cls(settings) for cls in ALL]:
         svc.wait_healthy_remote()
         svc.provision()
         report(f"{svc.name}: provisioned on {svc.address}")
@@ -120,6 +125,17 @@ def down(settings: Settings, report: Report = _quiet) -> list[str]:
             stopped.append(svc.name)
             report(f"{svc.name}: stopped")
     return stopped
+
+
+def other_topology_running(settings: Settings) -> list[str]:
+    """Nodes running from this state folder that the settings' topology does not have (the other
+    topology's brokers, say): starting beside them would fight over ports and data."""
+    from stack.services.base import owned_by
+
+    names = {svc.name for svc in services(settings)}
+    run = settings.state_path / "run"
+    pids = sorted(run.glob("*.pid")) if run.exists() else []
+    return [p.stem for p in pids if p.stem not in names and owned_by(p, settings.state_path)]
 
 
 def status(settings: Settings) -> list[ServiceStatus]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from confluent_kafka import KafkaException
-from confluent_kafka.admin import AdminClient, ConfigResource, ResourceType
+from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic, ResourceType
 
 from lakehouse.settings import Settings
 
@@ -41,12 +41,29 @@ def require_topics(settings: Settings, topics: Iterable[str], timeout_s: float =
 
 
 MAX_BYTES_CONFIG = "max.message.bytes"  # a topic's own message size limit (the broker's is message.max.bytes)
+MIN_INSYNC_CONFIG = "min.insync.replicas"
 
 
 def topic_configs(settings: Settings) -> dict[str, str]:
     """The configuration every topic of the platform is created and kept with (``harmony stack
-    provision``, which compose.yaml and a cluster run too): the message size the settings assume."""
-    return {MAX_BYTES_CONFIG: str(settings.kafka.max_message_bytes)}
+    provision``, which compose.yaml and a cluster run too): the message size the settings assume, and
+    the copies an acknowledged write is on."""
+    k = settings.kafka
+    return {MAX_BYTES_CONFIG: str(k.max_message_bytes), MIN_INSYNC_CONFIG: str(k.min_insync_replicas)}
+
+
+def new_topic(
+    settings: Settings, name: str, partitions: int | None = None, config: dict[str, str] | None = None
+) -> NewTopic:
+    """A topic as the platform makes them: the settings' partitions, replication and configuration
+    (``config`` on top), on one broker or a cluster alike."""
+    k = settings.kafka
+    return NewTopic(
+        name,
+        num_partitions=partitions or k.partitions,
+        replication_factor=k.replication_factor,
+        config={**topic_configs(settings), **(config or {})},
+    )
 
 
 def topic_max_bytes(settings: Settings, topic: str, timeout_s: float = 10) -> int:

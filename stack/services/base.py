@@ -53,6 +53,16 @@ def _alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[-1].split()[0] != "Z"
 
 
+def owned_by(pid_file: Path, state: Path) -> bool:
+    """The pid file names a live process started from the state folder ``state``."""
+    try:
+        pid = int(pid_file.read_text().strip())
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except (OSError, ValueError):
+        return False
+    return _alive(pid) and str(state) in cmdline
+
+
 def tail(path: Path, lines: int = 15) -> str:
     if not path.exists():
         return ""
@@ -63,7 +73,7 @@ def tail(path: Path, lines: int = 15) -> str:
 class Service(ABC):
     """One server of the local stack."""
 
-    name: ClassVar[str]
+    name: str  # the node's: a class's own, or one per instance where a server runs as several nodes
     stop_signal: ClassVar[signal.Signals] = signal.SIGTERM
     start_timeout_s: ClassVar[float] = 90.0
 
@@ -152,7 +162,7 @@ class Service(ABC):
     def find_own_process(self) -> int | None:
         """A running server started from this service's folder, whoever started it: a process whose
         command line names that folder and runs the same program as ``command()``."""
-        home = str(self.home)
+        home = f"{self.home}{os.sep}"  # kafka-1's folder, never kafka-10's or a single broker's
         try:
             program = Path(self.command()[0]).name
         except (ServiceError, OSError):  # not installed yet: nothing of ours can be running
@@ -183,7 +193,8 @@ class Service(ABC):
                 raise ServiceError(
                     self.name,
                     f"port {port} on {self.host} is taken by a process this stack did not start",
-                    hint=f"stop that process or choose another port (HARMONY_{self.name.upper()}__PORT)",
+                    hint="stop that process or choose another port "
+                    f"(HARMONY_{self.name.split('-')[0].upper()}__PORT)",
                 )
         private_dir(self.log_file.parent)  # servers log queries, keys' names and, in errors, data
         self.pid_file.parent.mkdir(parents=True, exist_ok=True)

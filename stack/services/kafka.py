@@ -1,4 +1,8 @@
-"""Apache Kafka as one combined KRaft broker and controller, from its Maven Central jars."""
+"""Apache Kafka from its Maven Central jars: one combined KRaft broker and controller, or a cluster of them.
+
+Each broker of a cluster is a node of its own (``kafka-1`` ... ``kafka-N``: a folder, a pid, a log, ports
+stepped from the settings'), every one a controller voter, all formatted with one cluster id.
+"""
 
 from __future__ import annotations
 
@@ -30,30 +34,45 @@ log4j.logger.kafka.log.LogCleaner=WARN
 """
 
 
-def server_properties(settings: Settings, data: Path) -> list[str]:
-    """The broker's configuration. With SASL on, every client listener asks for SCRAM, the controller
-    listener for PLAIN (KRaft cannot check SCRAM before it has read its own metadata), and Kafka's
-    own authorizer lets the platform's user do anything and the dashboard's only describe. The local
-    stack writes it, and `harmony stack kafka-config` renders it for a container (compose.yaml, k8s)."""
+def voters(settings: Settings) -> str:
+    """The KRaft controller quorum: every broker of the settings, each at its controller port."""
+    k = settings.kafka
+    return ",".join(f"{n}@{k.host}:{k.node_port(k.controller_port, n)}" for n in k.nodes)
+
+
+def server_properties(settings: Settings, data: Path, node: int = 1) -> list[str]:
+    """Broker ``node``'s configuration. With SASL on, every client listener asks for SCRAM, the
+    controller listener for PLAIN (KRaft cannot check SCRAM before it has read its own metadata), and
+    Kafka's own authorizer lets the platform's user do anything and the dashboard's only describe. The
+    local stack writes it, and `harmony stack kafka-config` renders it for a container (compose.yaml,
+    k8s). Kafka's own topics get the settings' replication, and a write acknowledged to ``acks=all``
+    is on ``min_insync_replicas`` brokers."""
     k, proxy = settings.kafka, settings.toxiproxy
     client = "SASL_PLAINTEXT" if k.sasl else "PLAINTEXT"
+    port, controller, proxied = (k.node_port(p, node) for p in (k.port, k.controller_port, k.proxied_port))
+    rf, isr = k.replication_factor, k.min_insync_replicas
     lines = [
         "process.roles=broker,controller",
-        "node.id=1",
-        f"controller.quorum.voters=1@{k.host}:{k.controller_port}",
-        f"listeners=PLAINTEXT://{k.host}:{k.port},CONTROLLER://{k.host}:{k.controller_port},"
-        f"PROXIED://{k.host}:{k.proxied_port}",
+        f"node.id={node}",
+        f"controller.quorum.voters={voters(settings)}",
+        f"listeners=PLAINTEXT://{k.host}:{port},CONTROLLER://{k.host}:{controller},"
+        f"PROXIED://{k.host}:{proxied}",
         # Clients behind Toxiproxy are told the proxy's address, or they would bypass it.
-        f"advertised.listeners=PLAINTEXT://{k.host}:{k.port},PROXIED://{proxy.host}:{proxy.kafka_port}",
+        f"advertised.listeners=PLAINTEXT://{k.host}:{port},"
+        f"PROXIED://{proxy.host}:{k.node_port(proxy.kafka_port, node)}",
         "controller.listener.names=CONTROLLER",
         "inter.broker.listener.name=PLAINTEXT",
         f"listener.security.protocol.map=CONTROLLER:{client},PLAINTEXT:{client},PROXIED:{client}",
         f"log.dirs={data}",
         f"num.partitions={k.partitions}",
-        "offsets.topic.replication.factor=1",
+        f"default.replication.factor={rf}",
+        f"min.insync.replicas={isr}",
+        # A replica that was not in sync never becomes leader: an acknowledged write is never lost.
+        "unclean.leader.election.enable=false",
+        f"offsets.topic.replication.factor={rf}",
         "offsets.topic.num.partitions=8",
-        "transaction.state.log.replication.factor=1",
-        "transaction.state.log.min.isr=1",
+        f"transaction.state.log.replication.factor={rf}",
+        f"transaction.state.log.min.isr={isr}",
         "transaction.state.log.num.partitions=4",
         "group.initial.rebalance.delay.ms=0",
         "auto.create.topics.enable=false",
@@ -106,8 +125,19 @@ def new_cluster_id() -> str:
     return urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
 
 
+def brokers(settings: Settings) -> list[Kafka]:
+    """Every broker of the settings, as the stack runs them."""
+    return [Kafka(settings, n) for n in settings.kafka.nodes]
+
+
 class Kafka(Service):
     name = "kafka"
+
+    def __init__(self, settings: Settings, node: int = 1) -> None:
+        self.node = node
+        if settings.kafka.brokers > 1:
+            self.name = f"kafka-{node}"
+        super().__init__(settings)
 
     @property
     def host(self) -> str:
@@ -116,7 +146,20 @@ class Kafka(Service):
     @property
     def ports(self) -> tuple[int, ...]:
         k = self.settings.kafka
-        return (k.port, k.controller_port, k.proxied_port)
+        return tuple(k.node_port(p, self.node) for p in (k.port, k.controller_port, k.proxied_port))
+
+    @property
+    def cluster_id_file(self) -> Path:
+        """The one id every broker of the cluster is formatted with (kept beside their folders)."""
+        return self.settings.state_path / "kafka-cluster.id"
+
+    def cluster_id(self) -> str:
+        if self.settings.kafka.brokers == 1:
+            return new_cluster_id()
+        if not self.cluster_id_file.exists():
+            self.cluster_id_file.parent.mkdir(parents=True, exist_ok=True)
+            write_private(self.cluster_id_file, new_cluster_id().encode())
+        return self.cluster_id_file.read_text().strip()
 
     @property
     def libs(self) -> Path:
@@ -162,7 +205,7 @@ class Kafka(Service):
         data = self.home / "data"
         private_dir(self.home)  # with SASL on, server.properties holds the platform's password
         (self.home / "log4j.properties").write_text(LOG4J)
-        write_private(self.config_file, "\n".join(server_properties(self.settings, data)).encode())
+        write_private(self.config_file, "\n".join(server_properties(self.settings, data, self.node)).encode())
         scram_marker = self.home / "scram-users"
         if (data / "meta.properties").exists():
             if k.sasl and not scram_marker.exists():
@@ -172,7 +215,7 @@ class Kafka(Service):
                     hint=f"stop the stack and remove {data} (its topics go with it), then `harmony stack up`",
                 )
             return
-        cluster_id = new_cluster_id()
+        cluster_id = self.cluster_id()
         users = format_arguments(self.settings)
         argfile = self.home / "format.args"
         write_private(argfile, "\n".join(users).encode())
@@ -206,11 +249,12 @@ class Kafka(Service):
     def check_health(self) -> None:
         from confluent_kafka.admin import AdminClient
 
-        # log_level 2: refused connections while the broker boots are expected, not worth printing.
-        admin = AdminClient(self.settings.kafka.client({"log_level": 2}))
-        md = admin.list_topics(timeout=2)
-        if not md.brokers:
-            raise RuntimeError("no broker in the cluster metadata")
+        # log_level 2: refused connections while the broker boots are expected, not worth printing. This
+        # broker alone is asked, and must count itself among the cluster's live brokers.
+        config = {**self.settings.kafka.client({"log_level": 2}), "bootstrap.servers": self.address}
+        md = AdminClient(config).list_topics(timeout=2)
+        if self.node not in md.brokers:
+            raise RuntimeError(f"broker {self.node} is not in the cluster's metadata")
 
     def provision(self) -> None:
         from confluent_kafka.admin import (
@@ -223,17 +267,13 @@ class Kafka(Service):
             ResourceType,
         )
 
-        from lakehouse.streaming.topics import topic_configs
+        from lakehouse.streaming.topics import new_topic, topic_configs
 
         k = self.settings.kafka
         admin = AdminClient(k.client({"log_level": 3}))  # errors, not notices
         existing = admin.list_topics(timeout=10).topics
         configs = topic_configs(self.settings)
-        wanted = [
-            NewTopic(t, num_partitions=k.partitions, replication_factor=1, config=configs)
-            for t in k.topics
-            if t not in existing
-        ]
+        wanted: list[NewTopic] = [new_topic(self.settings, t) for t in k.topics if t not in existing]
         # Scaling out by partitions: a topic with fewer partitions than configured grows (never shrinks).
         grown = [
             NewPartitions(t, k.partitions)

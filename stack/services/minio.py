@@ -1,9 +1,15 @@
-"""MinIO, the S3 server holding the warehouse, built from the Go module proxy."""
+"""MinIO, the S3 server holding the warehouse, built from the Go module proxy.
+
+With several drives (``HARMONY_S3__DRIVES``, four in the cluster topology) the server erasure-codes every
+object across them (EC:2 for four): a drive wiped or lost loses nothing, writes go on, and MinIO heals
+the fresh drive by itself.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import httpx
 from pyarrow import fs
 
 from lakehouse import versions
@@ -33,15 +39,26 @@ class MinIO(Service):
             lambda tmp: downloads.go_install(self.cache, versions.MINIO_MODULE, versions.MINIO, tmp),
         )
 
+    def drives(self) -> list[Path]:
+        """The data folders: ``data`` for one drive, else ``drives/d1`` ... ``drives/dN``."""
+        n = self.settings.s3.drives
+        if n == 1:
+            return [self.home / "data"]
+        return [self.home / "drives" / f"d{i}" for i in range(1, n + 1)]
+
     def prepare(self) -> None:
-        (self.home / "data").mkdir(parents=True, exist_ok=True)
+        for drive in self.drives():
+            drive.mkdir(parents=True, exist_ok=True)
 
     def command(self) -> list[str]:
         s3 = self.settings.s3
+        n = s3.drives
+        # MinIO's own ellipsis names the erasure set's drives: drives/d{1...4}.
+        where = str(self.home / "data") if n == 1 else f"{self.home / 'drives'}/d{{1...{n}}}"
         return [
             str(self.binary),
             "server",
-            str(self.home / "data"),
+            where,
             "--address",
             f"{s3.host}:{s3.port}",
             "--console-address",
@@ -59,6 +76,10 @@ class MinIO(Service):
             MINIO_BROWSER="on",
             MINIO_UPDATE="off",
         )
+        if s3.drives > 1:
+            # These machines carry /.dockerenv: MinIO then takes several local folders for drives it must
+            # wait for ("drive not found") unless told this is a test deployment (checked: RECIPES.md).
+            env["MINIO_CI_CD"] = "on"
         return env
 
     def _fs(self) -> fs.S3FileSystem:
@@ -67,6 +88,15 @@ class MinIO(Service):
     def check_health(self) -> None:
         # Listing the root of an S3 filesystem is ListBuckets: a signed request that checks the keys too.
         self._fs().get_file_info(fs.FileSelector("/", recursive=False))
+        if self.settings.s3.drives > 1:
+            # 200 only while the erasure set has its write quorum (MinIO's cluster health check).
+            s3 = self.settings.s3
+            httpx.get(f"{s3.endpoint}/minio/health/cluster", timeout=2).raise_for_status()
+
+    @property
+    def address(self) -> str:
+        n = self.settings.s3.drives
+        return super().address + (f" ({n} drives)" if n > 1 else "")
 
     def provision(self) -> None:
         s3fs = self._fs()

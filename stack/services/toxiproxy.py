@@ -26,8 +26,8 @@ class Toxiproxy(Service):
 
     @property
     def ports(self) -> tuple[int, ...]:
-        t = self.settings.toxiproxy
-        return (t.port, t.kafka_port, t.s3_port, t.postgres_port)
+        t, k = self.settings.toxiproxy, self.settings.kafka
+        return (t.port, *(k.node_port(t.kafka_port, n) for n in k.nodes), t.s3_port, t.postgres_port)
 
     @property
     def binary(self) -> Path:
@@ -40,10 +40,18 @@ class Toxiproxy(Service):
         )
 
     def proxies(self) -> list[dict[str, object]]:
-        """The proxies, named after the service behind each."""
-        s, t = self.settings, self.settings.toxiproxy
+        """The proxies, named after the service behind each (a cluster's brokers: kafka, kafka-2, ...)."""
+        s, t, k = self.settings, self.settings.toxiproxy, self.settings.kafka
         routes = [
-            ("kafka", t.kafka_port, s.kafka.host, s.kafka.proxied_port),
+            *(
+                (
+                    "kafka" if n == 1 else f"kafka-{n}",
+                    k.node_port(t.kafka_port, n),
+                    k.host,
+                    k.node_port(k.proxied_port, n),
+                )
+                for n in k.nodes
+            ),
             ("minio", t.s3_port, s.s3.host, s.s3.port),
             ("postgres", t.postgres_port, s.postgres.host, s.postgres.port),
         ]

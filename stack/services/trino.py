@@ -172,6 +172,45 @@ def etc_files(settings: Settings, layout: Layout) -> dict[str, bytes]:
     return files
 
 
+def worker_etc_files(settings: Settings, layout: Layout, worker: int) -> dict[str, bytes]:
+    """A worker's ``etc/``: its node, JVM and server (no client port: only the coordinator takes
+    queries, and the worker answers the nodes' requests the shared secret signs), and the catalogs, whose
+    splits it reads. Its access rules and passwords stay on the coordinator, which alone checks them."""
+    t = settings.trino
+
+    def lines(*items: str) -> bytes:
+        return ("\n".join(items) + "\n").encode()
+
+    files = {
+        "node.properties": lines(
+            "node.environment=harmony",
+            f"node.id={worker_node_id(worker)}",
+            f"node.data-dir={layout.data}",
+            f"node.bind-ip={layout.bind}",
+            f"node.internal-address={t.host}",
+        ),
+        "jvm.config": lines(f"-Xmx{t.worker_heap}", *JVM_OPTIONS),
+        "config.properties": lines(
+            "coordinator=false",
+            f"http-server.http.port={t.worker_port + worker - 1}",
+            f"discovery.uri=http://{t.host}:{t.port}",
+            f"internal-communication.shared-secret={t.shared_secret.get_secret_value()}",
+            "query.max-memory-per-node=384MB",
+            *([f"plugin.dir={layout.plugin}"] if layout.plugin is not None else []),
+            "catalog.management=static",
+            "task.concurrency=2",
+        ),
+        "log.properties": lines("io.trino=INFO"),
+    }
+    for name, props in catalog_files(settings).items():
+        files[f"catalog/{name}.properties"] = lines(*props)
+    return files
+
+
+def worker_node_id(worker: int) -> str:
+    return f"harmony-worker-{worker}"
+
+
 TLS_KEYSTORE = "tls/server.pem"  # the key and certificate of Trino's HTTPS, under etc/
 PBKDF2_ITERATIONS = 100_000
 
@@ -482,3 +521,43 @@ class Trino(Service):
                 raise RuntimeError("SELECT 1 did not return 1")
         finally:
             conn.close()
+
+
+def workers(settings: Settings) -> list[TrinoWorker]:
+    return [TrinoWorker(settings, n) for n in range(1, settings.trino.workers + 1)]
+
+
+class TrinoWorker(Trino):
+    """A worker of the coordinator's cluster: the same server, its own folder, node id and port."""
+
+    def __init__(self, settings: Settings, worker: int) -> None:
+        self.worker = worker
+        self.name = f"trino-worker-{worker}"
+        super().__init__(settings)
+
+    @property
+    def ports(self) -> tuple[int, ...]:
+        return (self.settings.trino.worker_port + self.worker - 1,)
+
+    def prepare(self) -> None:
+        (self.etc / "catalog").mkdir(parents=True, exist_ok=True)
+        (self.home / "data").mkdir(parents=True, exist_ok=True)
+        (self.home / "launcher.pid").unlink(missing_ok=True)
+        layout = Layout(self.etc, self.home / "data", self.settings.trino.host, self.server / "plugin")
+        for name, data in worker_etc_files(self.settings, layout, self.worker).items():
+            (self.etc / name).parent.mkdir(parents=True, exist_ok=True)
+            write_private(self.etc / name, data)
+
+    def check_health(self) -> None:
+        """Healthy once the coordinator counts it among its active nodes (it then gets splits)."""
+        node = worker_node_id(self.worker)
+        conn = trino_sql.connect(self.settings, request_timeout=5)
+        try:
+            cur = conn.cursor()
+            # The id is this module's own (harmony-worker-<int>); no value from outside is in the text.
+            cur.execute(f"SELECT state FROM system.runtime.nodes WHERE node_id = '{node}'")  # noqa: S608
+            rows = cur.fetchall()
+        finally:
+            conn.close()
+        if rows != [["active"]]:
+            raise RuntimeError(f"the coordinator does not count {node} as active ({rows})")
